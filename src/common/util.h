@@ -1,0 +1,46 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#ifndef TETHER_UTIL_H
+#define TETHER_UTIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+/*
+ * Parses a decimal number that must fill all of s and lie in [min, max].
+ * Returns 0, or -EINVAL (not a number, trailing text) or -ERANGE.
+ */
+int parse_ulong(const char *s, unsigned long min, unsigned long max,
+                unsigned long *out);
+
+/*
+ * Reads the regular file name (relative to dirfd) into a NUL-terminated
+ * buffer the caller frees (with free_secret if it held a secret).
+ * Files larger than max bytes are refused with -EFBIG before any allocation.
+ */
+int read_file_at(int dirfd, const char *name, size_t max, char **buf,
+                 size_t *len);
+
+/*
+ * Creates name in dirfd with mode, holding exactly len bytes of buf, or leaves
+ * no trace: the bytes go to a temporary file that is synced and then renamed
+ * into place, refusing to replace an existing name (-EEXIST).
+ */
+int write_file_at(int dirfd, const char *name, const void *buf, size_t len,
+                  mode_t mode);
+
+/* Wipes len bytes of p and frees it; accepts NULL. */
+void free_secret(void *p, size_t len);
+
+/* Wipes and frees a NUL-terminated string; accepts NULL. */
+void free_secret_str(char *s);
+
+/* True when a and b hold the same len bytes; time depends on len only. */
+bool equal_const_time(const void *a, const void *b, size_t len);
+
+/* Monotonic clock in microseconds. */
+unsigned long long now_usec(void);
+
+#endif

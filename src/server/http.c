@@ -1,0 +1,391 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#include "server/http.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <microhttpd.h>
+
+#include "common/ecmr.h"
+#include "common/jwk.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "server/listen.h"
+#include "server/route.h"
+
+#define LOG_PATH_MAX 256
+/* Tang answers longer paths with 414; no route is anywhere near it. */
+#define HTTP_PATH_MAX 4096
+#define TYPE_ADV "application/jose+json"
+#define TYPE_REC "application/jwk+json"
+
+struct http_listener {
+	struct MHD_Daemon *daemon;
+};
+
+struct request {
+	unsigned long long start;
+	struct route_match match;
+	char method[16];
+	char path[LOG_PATH_MAX];
+	char *body;
+	size_t body_len;
+	bool too_large;
+	unsigned status;
+};
+
+/* Per connection: whether any request on it got as far as the handler. */
+struct connection_state {
+	unsigned long long start;
+	unsigned requests;
+};
+
+struct reply {
+	unsigned status;
+	const char *type;
+	const char *body;
+	size_t len;
+};
+
+/* Tang's order of checks: the request JWK first, then the server's key. */
+static unsigned
+check_request_jwk(const json_t *req)
+{
+	const char *kty, *alg;
+
+	if (!json_is_object(req))
+		return MHD_HTTP_BAD_REQUEST;
+	if (!jwk_allows(req, "deriveKey", false))
+		return MHD_HTTP_FORBIDDEN;
+	kty = json_string_value(json_object_get(req, "kty"));
+	if (!kty || strcmp(kty, "EC") != 0)
+		return MHD_HTTP_BAD_REQUEST;
+	if (json_object_get(req, "alg")) {
+		alg = json_string_value(json_object_get(req, "alg"));
+		if (!alg || strcmp(alg, "ECMR") != 0)
+			return MHD_HTTP_BAD_REQUEST;
+	}
+	return 0;
+}
+
+static unsigned
+recover(const struct keyset *ks, const struct request *rq,
+        char out[ECMR_REPLY_MAX], size_t *len)
+{
+	const struct key *key = NULL;
+	json_t *req;
+	unsigned status;
+	int r;
+
+	if (rq->too_large)
+		return MHD_HTTP_CONTENT_TOO_LARGE;
+	req = json_loadb(rq->body ? rq->body : "", rq->body_len, 0, NULL);
+	status = check_request_jwk(req);
+	if (status == 0) {
+		key = keyset_find(ks, rq->match.kid);
+		if (!key)
+			status = MHD_HTTP_NOT_FOUND;
+		else if (!key->derives)
+			status = MHD_HTTP_FORBIDDEN;
+		else if (!key->exchange)
+			status = MHD_HTTP_BAD_REQUEST;
+	}
+	if (status == 0) {
+		r = ecmr_exchange(key->exchange, req, out, len);
+		status = r == 0 ? MHD_HTTP_OK : r == -EINVAL ?
+		         MHD_HTTP_BAD_REQUEST : MHD_HTTP_INTERNAL_SERVER_ERROR;
+	}
+	json_decref(req);
+	return status;
+}
+
+static struct reply
+dispatch(const struct keyset *ks, const struct request *rq,
+         char rec[ECMR_REPLY_MAX])
+{
+	struct reply rep = { .status = MHD_HTTP_NOT_FOUND };
+	const struct key *key;
+
+	if (rq->match.route == ROUTE_NONE)
+		return rep;
+	if (!rq->match.method_ok) {
+		rep.status = MHD_HTTP_METHOD_NOT_ALLOWED;
+		return rep;
+	}
+	switch (rq->match.route) {
+	case ROUTE_ADV:
+		rep = (struct reply){ MHD_HTTP_OK, TYPE_ADV, ks->adv,
+		                      ks->adv_len };
+		break;
+	case ROUTE_ADV_KID:
+		key = keyset_find(ks, rq->match.kid);
+		if (key && key->adv)
+			rep = (struct reply){ MHD_HTTP_OK, TYPE_ADV, key->adv,
+			                      key->adv_len };
+		break;
+	case ROUTE_REC:
+		rep.status = recover(ks, rq, rec, &rep.len);
+		if (rep.status == MHD_HTTP_OK) {
+			rep.type = TYPE_REC;
+			rep.body = rec;
+		}
+		break;
+	case ROUTE_NONE:
+		break;
+	}
+	return rep;
+}
+
+static enum MHD_Result
+send_reply(struct MHD_Connection *conn, struct request *rq,
+           const struct reply *rep)
+{
+	struct MHD_Response *resp;
+	enum MHD_Result ret;
+
+	resp = MHD_create_response_from_buffer(rep->len, (void *)rep->body,
+	                                       MHD_RESPMEM_MUST_COPY);
+	if (!resp)
+		return MHD_NO;
+	if (rep->type &&
+	    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+	                            rep->type) != MHD_YES) {
+		MHD_destroy_response(resp);
+		return MHD_NO;
+	}
+	if (rep->status == MHD_HTTP_METHOD_NOT_ALLOWED)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW,
+		                        rq->match.route == ROUTE_REC ?
+		                        "POST" : "GET");
+	ret = MHD_queue_response(conn, rep->status, resp);
+	MHD_destroy_response(resp);
+	if (ret == MHD_YES)
+		rq->status = rep->status;
+	return ret;
+}
+
+static struct request *
+request_new(const char *method, const char *url)
+{
+	struct request *rq = calloc(1, sizeof(*rq));
+
+	if (!rq)
+		return NULL;
+	rq->start = now_usec();
+	log_escape(rq->method, sizeof(rq->method), method, strlen(method));
+	log_escape(rq->path, sizeof(rq->path), url, strlen(url));
+	route_match(method, url, &rq->match);
+	return rq;
+}
+
+/* A body larger than the limit is announced or found while reading. */
+static bool
+declared_too_large(struct MHD_Connection *conn)
+{
+	const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+	                                             MHD_HTTP_HEADER_CONTENT_LENGTH);
+	unsigned long v;
+
+	return cl && parse_ulong(cl, 0, HTTP_BODY_MAX, &v) == -ERANGE;
+}
+
+static void
+take_body(struct request *rq, const char *data, size_t len)
+{
+	if (rq->too_large)
+		return;
+	if (len > HTTP_BODY_MAX - rq->body_len) {
+		rq->too_large = true;
+		return;
+	}
+	if (!rq->body) {
+		rq->body = malloc(HTTP_BODY_MAX);
+		if (!rq->body) {
+			rq->too_large = true;
+			return;
+		}
+	}
+	memcpy(rq->body + rq->body_len, data, len);
+	rq->body_len += len;
+}
+
+static void
+count_request(struct MHD_Connection *conn)
+{
+	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(
+		conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	struct connection_state *cs = ci ? ci->socket_context : NULL;
+
+	if (cs)
+		cs->requests++;
+}
+
+static void
+client_address(struct MHD_Connection *conn, char *buf, size_t len)
+{
+	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(
+		conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+
+	listen_addr_format(ci ? ci->client_addr : NULL, buf, len);
+}
+
+static enum MHD_Result
+on_request(void *cls, struct MHD_Connection *conn, const char *url,
+           const char *method, const char *version, const char *data,
+           size_t *data_len, void **req_cls)
+{
+	const struct http_config *cfg = cls;
+	char rec[ECMR_REPLY_MAX];
+	struct request *rq = *req_cls;
+	struct keyset *ks;
+	struct reply rep;
+	enum MHD_Result ret;
+
+	(void)version;
+	if (!rq) {
+		rq = request_new(method, url);
+		if (!rq)
+			return MHD_NO;
+		*req_cls = rq;
+		count_request(conn);
+		if (strlen(url) > HTTP_PATH_MAX) {
+			rep = (struct reply){ .status = MHD_HTTP_URI_TOO_LONG };
+			return send_reply(conn, rq, &rep);
+		}
+		if (rq->match.route == ROUTE_REC && rq->match.method_ok &&
+		    declared_too_large(conn)) {
+			rq->too_large = true;
+			rep = (struct reply){ .status = MHD_HTTP_CONTENT_TOO_LARGE };
+			return send_reply(conn, rq, &rep);
+		}
+		return MHD_YES;
+	}
+	if (*data_len > 0) {
+		if (rq->match.route == ROUTE_REC)
+			take_body(rq, data, *data_len);
+		*data_len = 0;
+		return MHD_YES;
+	}
+	if (rq->status != 0)
+		return MHD_YES;
+	ks = keyset_slot_get(cfg->keys);
+	rep = dispatch(ks, rq, rec);
+	ret = send_reply(conn, rq, &rep);
+	keyset_unref(ks);
+	return ret;
+}
+
+static void
+on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
+             enum MHD_RequestTerminationCode toe)
+{
+	struct request *rq = *req_cls;
+	char addr[64], status[12];
+	unsigned long long us;
+
+	(void)cls;
+	if (!rq)
+		return;
+	client_address(conn, addr, sizeof(addr));
+	if (rq->status)
+		snprintf(status, sizeof(status), "%u", rq->status);
+	else
+		snprintf(status, sizeof(status), "-");
+	us = now_usec() - rq->start;
+	log_line("%s %s %s %s %llu.%03llums%s", addr, rq->method, rq->path,
+	         status, us / 1000, us % 1000,
+	         toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" :
+	         " (connection closed early)");
+	free(rq->body);
+	free(rq);
+	*req_cls = NULL;
+}
+
+/*
+ * Malformed requests are answered by the library before any handler runs:
+ * the connection's end is the one place left to log them.
+ */
+static void
+on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+              enum MHD_ConnectionNotificationCode code)
+{
+	struct connection_state *cs = *socket_context;
+	unsigned long long us;
+	char addr[64];
+
+	(void)cls;
+	if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+		cs = calloc(1, sizeof(*cs));
+		if (cs)
+			cs->start = now_usec();
+		*socket_context = cs;
+		return;
+	}
+	if (cs && cs->requests == 0) {
+		client_address(conn, addr, sizeof(addr));
+		us = now_usec() - cs->start;
+		log_line("%s - - - %llu.%03llums no valid request before the "
+		         "connection closed", addr, us / 1000, us % 1000);
+	}
+	free(cs);
+	*socket_context = NULL;
+}
+
+static void
+on_library_message(void *cls, const char *fmt, va_list ap)
+{
+	char msg[512];
+	size_t n;
+
+	(void)cls;
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	n = strlen(msg);
+	while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
+		msg[--n] = '\0';
+	log_msg("http: %s", msg);
+}
+
+struct http_listener *
+http_listener_start(int fd, const struct http_config *cfg)
+{
+	struct http_listener *l = calloc(1, sizeof(*l));
+
+	if (!l) {
+		close(fd);
+		return NULL;
+	}
+	l->daemon = MHD_start_daemon(
+		MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
+		MHD_USE_ERROR_LOG,
+		0, NULL, NULL, on_request, (void *)cfg,
+		MHD_OPTION_EXTERNAL_LOGGER, on_library_message, NULL,
+		MHD_OPTION_LISTEN_SOCKET, fd,
+		MHD_OPTION_THREAD_POOL_SIZE, cfg->threads,
+		MHD_OPTION_CONNECTION_TIMEOUT, cfg->timeout,
+		MHD_OPTION_CONNECTION_LIMIT, cfg->connections,
+		MHD_OPTION_STRICT_FOR_CLIENT, 1,
+		MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
+		MHD_OPTION_NOTIFY_CONNECTION, on_connection, NULL,
+		MHD_OPTION_END);
+	if (!l->daemon) {
+		log_msg("cannot start the HTTP server");
+		close(fd);
+		free(l);
+		return NULL;
+	}
+	return l;
+}
+
+void
+http_listener_stop(struct http_listener *l)
+{
+	if (!l)
+		return;
+	/* The library closes the listening socket it was given. */
+	MHD_stop_daemon(l->daemon);
+	free(l);
+}

@@ -1,0 +1,28 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#ifndef TETHERD_HTTP_H
+#define TETHERD_HTTP_H
+
+#include "server/keyset.h"
+
+/* Tang accepts 64 KiB; a recovery request is a JWK of well under 1 KiB. */
+#define HTTP_BODY_MAX (16 * 1024)
+
+struct http_config {
+	unsigned threads;		/* worker threads per listener */
+	unsigned timeout;		/* idle seconds before a connection closes */
+	unsigned connections;		/* open connections per listener */
+	struct keyset_slot *keys;
+};
+
+struct http_listener;
+
+/*
+ * Serves Tang's endpoints on the listening socket fd (taking ownership)
+ * with cfg, which must outlive the listener. Returns NULL after logging.
+ */
+struct http_listener *http_listener_start(int fd, const struct http_config *cfg);
+
+/* Stops serving, finishing nothing; accepts NULL. */
+void http_listener_stop(struct http_listener *l);
+
+#endif

@@ -1,0 +1,136 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#include "server/keydir.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "common/util.h"
+
+int
+keydir_open(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (fd < 0) {
+		int r = -errno;
+
+		log_msg("%s: %s", path, strerror(-r));
+		return r;
+	}
+	return fd;
+}
+
+static int
+write_new_key(int dirfd, const char *alg, char thp[JWK_THP_MAX + 1])
+{
+	char name[JWK_THP_MAX + 8];
+	json_t *jwk = jwk_generate(alg);
+	char *text = NULL;
+	int r = -ENOMEM;
+
+	if (!jwk)
+		return -ENOMEM;
+	r = jwk_thumbprint(jwk, JWK_THP_DEFAULT, thp);
+	if (r < 0)
+		goto out;
+	text = json_dumps(jwk, JSON_COMPACT | JSON_SORT_KEYS);
+	if (!text) {
+		r = -ENOMEM;
+		goto out;
+	}
+	snprintf(name, sizeof(name), "%s.jwk", thp);
+	r = write_file_at(dirfd, name, text, strlen(text), 0600);
+out:
+	free_secret_str(text);
+	jwk_free_secret(jwk);
+	return r;
+}
+
+static int
+create_pair(int dirfd, char sig[JWK_THP_MAX + 1], char exc[JWK_THP_MAX + 1])
+{
+	int r = write_new_key(dirfd, "ES512", sig);
+
+	return r < 0 ? r : write_new_key(dirfd, "ECMR", exc);
+}
+
+int
+keydir_create(int dirfd, char sig_thp[JWK_THP_MAX + 1])
+{
+	char sig[JWK_THP_MAX + 1], exc[JWK_THP_MAX + 1];
+	int r = create_pair(dirfd, sig, exc);
+
+	if (r == 0 && sig_thp)
+		memcpy(sig_thp, sig, sizeof(sig));
+	return r;
+}
+
+static bool
+is_advertised_key(const char *name, const char *keep1, const char *keep2)
+{
+	size_t n = strlen(name);
+
+	return n > 4 && name[0] != '.' && strcmp(name + n - 4, ".jwk") == 0 &&
+	       strcmp(name, keep1) != 0 && strcmp(name, keep2) != 0;
+}
+
+static int
+hide_key(int dirfd, const char *name)
+{
+	char hidden[NAME_MAX + 2];
+
+	if (snprintf(hidden, sizeof(hidden), ".%s", name) >= (int)sizeof(hidden))
+		return -ENAMETOOLONG;
+	if (renameat2(dirfd, name, dirfd, hidden, RENAME_NOREPLACE) < 0)
+		return -errno;
+	return 0;
+}
+
+/* Hides the advertised keys other than the two just made. */
+static int
+hide_keys_except(int dirfd, const char *sig, const char *exc)
+{
+	char keep1[JWK_THP_MAX + 8], keep2[JWK_THP_MAX + 8];
+	struct dirent *d;
+	DIR *dir;
+	int fd, r = 0;
+
+	snprintf(keep1, sizeof(keep1), "%s.jwk", sig);
+	snprintf(keep2, sizeof(keep2), "%s.jwk", exc);
+	fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	dir = fdopendir(fd);
+	if (!dir) {
+		close(fd);
+		return -ENOMEM;
+	}
+	while (r == 0 && (d = readdir(dir)))
+		if (is_advertised_key(d->d_name, keep1, keep2))
+			r = hide_key(dirfd, d->d_name);
+	closedir(dir);
+	if (r == 0 && fsync(dirfd) < 0)
+		r = -errno;
+	return r;
+}
+
+int
+keydir_rotate(int dirfd, char sig_thp[JWK_THP_MAX + 1])
+{
+	char sig[JWK_THP_MAX + 1], exc[JWK_THP_MAX + 1];
+	int r;
+
+	r = create_pair(dirfd, sig, exc);
+	if (r == 0)
+		r = hide_keys_except(dirfd, sig, exc);
+	if (r == 0 && sig_thp)
+		memcpy(sig_thp, sig, sizeof(sig));
+	return r;
+}

@@ -1,0 +1,24 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#ifndef TETHERD_KEYDIR_H
+#define TETHERD_KEYDIR_H
+
+#include "common/jwk.h"
+
+/* Opens a keys directory; logs and returns -errno on failure. */
+int keydir_open(const char *path);
+
+/*
+ * Generates an ES512 signing key and an ECMR exchange key (P-521) and writes
+ * each, mode 0600, as <S256 thumbprint>.jwk. The signing key's thumbprint is
+ * copied to sig_thp when it is not NULL. Returns 0 or -errno.
+ */
+int keydir_create(int dirfd, char sig_thp[JWK_THP_MAX + 1]);
+
+/*
+ * Creates a new pair, then hides every key that was advertised before
+ * (X.jwk becomes .X.jwk): the old keys stop being advertised but still
+ * answer recoveries. The directory always holds an advertised pair.
+ */
+int keydir_rotate(int dirfd, char sig_thp[JWK_THP_MAX + 1]);
+
+#endif

@@ -1,0 +1,368 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#include <errno.h>
+#include <getopt.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/inotify.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include <systemd/sd-daemon.h>
+
+#include "common/log.h"
+#include "common/util.h"
+#include "server/commands.h"
+#include "server/http.h"
+#include "server/keydir.h"
+#include "server/keyset.h"
+#include "server/listen.h"
+
+#define MAX_LISTENERS 16
+/* Lets a burst of directory changes (a rotation) settle before reloading. */
+#define RELOAD_SETTLE_MS 200
+
+struct serve_options {
+	const char *keys;
+	const char *listen[MAX_LISTENERS];
+	size_t nlisten;
+	struct http_config http;
+};
+
+struct server {
+	int dirfd;
+	int sigfd;
+	int inofd;
+	struct keyset_slot slot;
+	struct http_listener *listeners[MAX_LISTENERS];
+	size_t nlisteners;
+};
+
+static void
+serve_usage(FILE *f)
+{
+	fprintf(f,
+	        "usage: tetherd serve --keys DIR [--listen URL]... [options]\n"
+	        "\n"
+	        "  -k, --keys DIR        keys directory (a Tang keys directory works)\n"
+	        "  -l, --listen URL      http://ADDR:PORT, ADDR IPv4 or [IPv6];\n"
+	        "                        repeatable; none: systemd socket activation\n"
+	        "  -t, --threads N       worker threads per listener (default: cores)\n"
+	        "      --timeout SEC     idle connection timeout (default: 10)\n"
+	        "      --max-connections N  per listener (default: 1024)\n"
+	        "  -h, --help            this text\n");
+}
+
+static int
+option_number(const char *name, const char *arg, unsigned long min,
+              unsigned long max, unsigned *out)
+{
+	unsigned long v;
+
+	if (parse_ulong(arg, min, max, &v) < 0) {
+		log_msg("--%s: expected a number from %lu to %lu, got '%s'",
+		        name, min, max, arg);
+		return -EINVAL;
+	}
+	*out = (unsigned)v;
+	return 0;
+}
+
+static int
+parse_serve_options(int argc, char **argv, struct serve_options *o)
+{
+	enum { OPT_TIMEOUT = 256, OPT_MAXCONN };
+	static const struct option longopts[] = {
+		{ "keys", required_argument, NULL, 'k' },
+		{ "listen", required_argument, NULL, 'l' },
+		{ "threads", required_argument, NULL, 't' },
+		{ "timeout", required_argument, NULL, OPT_TIMEOUT },
+		{ "max-connections", required_argument, NULL, OPT_MAXCONN },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	long cores = sysconf(_SC_NPROCESSORS_ONLN);
+	int c, r = 0;
+
+	o->http.threads = cores > 0 && cores < 256 ? (unsigned)cores : 1;
+	o->http.timeout = 10;
+	o->http.connections = 1024;
+	while (r == 0 &&
+	       (c = getopt_long(argc, argv, "+k:l:t:h", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'k':
+			o->keys = optarg;
+			break;
+		case 'l':
+			if (o->nlisten == MAX_LISTENERS) {
+				log_msg("at most %d listeners", MAX_LISTENERS);
+				return -EINVAL;
+			}
+			o->listen[o->nlisten++] = optarg;
+			break;
+		case 't':
+			r = option_number("threads", optarg, 1, 256,
+			                  &o->http.threads);
+			break;
+		case OPT_TIMEOUT:
+			r = option_number("timeout", optarg, 1, 3600,
+			                  &o->http.timeout);
+			break;
+		case OPT_MAXCONN:
+			r = option_number("max-connections", optarg, 1, 65536,
+			                  &o->http.connections);
+			break;
+		case 'h':
+			serve_usage(stdout);
+			exit(EXIT_SUCCESS);
+		default:
+			serve_usage(stderr);
+			return -EINVAL;
+		}
+	}
+	if (r == 0 && optind < argc) {
+		log_msg("serve: unexpected argument '%s'", argv[optind]);
+		r = -EINVAL;
+	}
+	if (r == 0 && !o->keys) {
+		log_msg("serve: --keys DIR is required");
+		r = -EINVAL;
+	}
+	return r;
+}
+
+/* Loads the directory, creating a first key pair in a new one, as Tang does. */
+static int
+load_keys(int dirfd, const char *path, struct keyset **ks)
+{
+	char thp[JWK_THP_MAX + 1];
+	int r = keyset_load(dirfd, ks);
+
+	if (r == -ENOENT) {
+		r = keydir_create(dirfd, thp);
+		if (r < 0) {
+			log_msg("%s: cannot create keys: %s", path, strerror(-r));
+			return r;
+		}
+		log_msg("%s: created signing key %s and its exchange key",
+		        path, thp);
+		r = keyset_load(dirfd, ks);
+	}
+	if (r == -ENOKEY)
+		log_msg("%s: no advertised signing key", path);
+	else if (r < 0)
+		log_msg("%s: cannot load keys: %s", path, strerror(-r));
+	return r;
+}
+
+static int
+add_listener(struct server *s, int fd, const struct http_config *cfg)
+{
+	char name[64];
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+
+	if (getsockname(fd, (struct sockaddr *)&ss, &len) < 0)
+		memset(&ss, 0, sizeof(ss));
+	listen_addr_format((struct sockaddr *)&ss, name, sizeof(name));
+	s->listeners[s->nlisteners] = http_listener_start(fd, cfg);
+	if (!s->listeners[s->nlisteners])
+		return -EIO;
+	s->nlisteners++;
+	log_msg("listening on http://%s", name);
+	return 0;
+}
+
+static int
+open_listeners(struct server *s, const struct serve_options *o)
+{
+	struct listen_url url;
+	int n, fd, r;
+
+	for (size_t i = 0; i < o->nlisten; i++) {
+		if (listen_url_parse(o->listen[i], &url) < 0) {
+			log_msg("--listen %s: expected http://ADDR:PORT with an "
+			        "IPv4 or [IPv6] address", o->listen[i]);
+			return -EINVAL;
+		}
+		fd = listen_open(&url);
+		if (fd < 0) {
+			log_msg("--listen %s: %s", o->listen[i], strerror(-fd));
+			return fd;
+		}
+		r = add_listener(s, fd, &o->http);
+		if (r < 0)
+			return r;
+	}
+	n = sd_listen_fds(1);
+	if (n < 0) {
+		log_msg("socket activation: %s", strerror(-n));
+		return n;
+	}
+	for (int i = 0; i < n; i++) {
+		fd = SD_LISTEN_FDS_START + i;
+		if (s->nlisteners == MAX_LISTENERS ||
+		    sd_is_socket(fd, AF_UNSPEC, SOCK_STREAM, 1) <= 0) {
+			log_msg("socket activation: fd %d is not a listening "
+			        "stream socket, or too many", fd);
+			return -EINVAL;
+		}
+		r = add_listener(s, fd, &o->http);
+		if (r < 0)
+			return r;
+	}
+	if (s->nlisteners == 0) {
+		log_msg("serve: nothing to listen on: give --listen URL or "
+		        "start from a systemd socket");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int
+watch_signals(struct server *s)
+{
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	/* Blocked before any thread starts, so only the signalfd sees them. */
+	if (pthread_sigmask(SIG_BLOCK, &set, NULL) != 0)
+		return -EINVAL;
+	signal(SIGPIPE, SIG_IGN);
+	s->sigfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+	return s->sigfd < 0 ? -errno : 0;
+}
+
+static int
+watch_directory(struct server *s, const char *path)
+{
+	s->inofd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	if (s->inofd < 0)
+		return -errno;
+	if (inotify_add_watch(s->inofd, path, IN_CREATE | IN_DELETE |
+	                      IN_MOVED_FROM | IN_MOVED_TO | IN_CLOSE_WRITE |
+	                      IN_ATTRIB | IN_DONT_FOLLOW) < 0)
+		return -errno;
+	return 0;
+}
+
+static void
+reload(struct server *s, const char *path, const char *why)
+{
+	struct keyset *ks;
+
+	if (load_keys(s->dirfd, path, &ks) < 0) {
+		log_msg("reload (%s) failed: still serving the previous keys",
+		        why);
+		return;
+	}
+	log_msg("reloaded keys (%s): %zu advertised, %zu in all", why,
+	        ks->nadvertised, ks->nkeys);
+	keyset_slot_set(&s->slot, ks);
+}
+
+/* Returns 1 on a request to stop, 0 after SIGHUP. */
+static int
+read_signal(struct server *s)
+{
+	struct signalfd_siginfo si;
+
+	while (read(s->sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si))
+		if (si.ssi_signo != SIGHUP)
+			return 1;
+	return 0;
+}
+
+static void
+drain_inotify(int fd)
+{
+	char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+
+	while (read(fd, buf, sizeof(buf)) > 0)
+		continue;
+}
+
+static void
+event_loop(struct server *s, const char *path)
+{
+	unsigned long long due = 0;
+
+	for (;;) {
+		struct pollfd pfd[2] = {
+			{ .fd = s->sigfd, .events = POLLIN },
+			{ .fd = s->inofd, .events = POLLIN },
+		};
+		int timeout = -1;
+
+		if (due) {
+			unsigned long long now = now_usec();
+
+			timeout = due > now ? (int)((due - now) / 1000) + 1 : 0;
+		}
+		if (poll(pfd, 2, timeout) < 0 && errno != EINTR) {
+			log_msg("poll: %s", strerror(errno));
+			return;
+		}
+		if (pfd[0].revents & POLLIN) {
+			if (read_signal(s))
+				return;
+			reload(s, path, "SIGHUP");
+		}
+		if (pfd[1].revents & POLLIN) {
+			drain_inotify(s->inofd);
+			due = now_usec() + RELOAD_SETTLE_MS * 1000ULL;
+		}
+		if (due && now_usec() >= due) {
+			due = 0;
+			reload(s, path, "directory changed");
+		}
+	}
+}
+
+int
+cmd_serve(int argc, char **argv)
+{
+	struct serve_options o = { 0 };
+	struct server s = { .dirfd = -1, .sigfd = -1, .inofd = -1 };
+	struct keyset *ks;
+	int r;
+
+	if (parse_serve_options(argc, argv, &o) < 0)
+		return 2;
+	pthread_mutex_init(&s.slot.lock, NULL);
+	s.dirfd = keydir_open(o.keys);
+	if (s.dirfd < 0)
+		return 1;
+	if (load_keys(s.dirfd, o.keys, &ks) < 0)
+		return 1;
+	keyset_slot_set(&s.slot, ks);
+	o.http.keys = &s.slot;
+	r = watch_signals(&s);
+	if (r == 0)
+		r = watch_directory(&s, o.keys);
+	if (r < 0) {
+		log_msg("cannot watch signals or %s: %s", o.keys, strerror(-r));
+		return 1;
+	}
+	r = open_listeners(&s, &o);
+	if (r == 0) {
+		log_msg("serving %zu advertised keys (%zu in all) from %s with "
+		        "%u threads per listener", ks->nadvertised, ks->nkeys,
+		        o.keys, o.http.threads);
+		sd_notify(0, "READY=1\nSTATUS=serving");
+		event_loop(&s, o.keys);
+		sd_notify(0, "STOPPING=1");
+	}
+	for (size_t i = 0; i < s.nlisteners; i++)
+		http_listener_stop(s.listeners[i]);
+	keyset_slot_set(&s.slot, NULL);
+	close(s.inofd);
+	close(s.sigfd);
+	close(s.dirfd);
+	return r < 0 ? 1 : 0;
+}

@@ -1,0 +1,174 @@
+# Shared by the interop tests: TAP output, scratch space, servers on
+# loopback ports that are free, and clean-up of everything started.
+# shellcheck shell=bash
+set -u
+
+: "${TETHERD:?TETHERD must name the tetherd binary}"
+TANGD=${TANGD:-/usr/libexec/tangd}
+TANGD_KEYGEN=${TANGD_KEYGEN:-/usr/libexec/tangd-keygen}
+
+TEST_DIR=$(mktemp -d "${TMPDIR:-/tmp}/tether-test.XXXXXX")
+tap_count=0
+tap_failed=0
+test_pids=()
+
+cleanup() {
+	local pid
+	for pid in "${test_pids[@]}"; do
+		kill "$pid" 2>/dev/null
+	done
+	for pid in "${test_pids[@]}"; do
+		wait "$pid" 2>/dev/null
+	done
+	rm -rf "$TEST_DIR"
+}
+trap cleanup EXIT
+
+ok() { # DESCRIPTION
+	tap_count=$((tap_count + 1))
+	echo "ok $tap_count - $1"
+}
+
+not_ok() { # DESCRIPTION [DETAIL...]
+	tap_count=$((tap_count + 1))
+	tap_failed=$((tap_failed + 1))
+	echo "not ok $tap_count - $1"
+	shift
+	local line
+	for line in "$@"; do
+		echo "# $line"
+	done
+}
+
+# check DESCRIPTION COMMAND...: one TAP line from a command's exit status.
+check() {
+	local desc=$1
+	shift
+	if "$@" >"$TEST_DIR/check.out" 2>&1; then
+		ok "$desc"
+	else
+		not_ok "$desc" "command failed: $*" \
+			"$(head -c 2000 "$TEST_DIR/check.out")"
+	fi
+}
+
+# check_eq DESCRIPTION EXPECTED ACTUAL
+check_eq() {
+	if [ "$2" = "$3" ]; then
+		ok "$1"
+	else
+		not_ok "$1" "expected: $2" "actual:   $3"
+	fi
+}
+
+done_testing() {
+	echo "1..$tap_count"
+	[ "$tap_failed" -eq 0 ]
+}
+
+# Prints a TCP port on 127.0.0.1 that nothing listens on now.
+free_port() {
+	local port tries=0
+	while [ $tries -lt 200 ]; do
+		port=$((20000 + RANDOM % 40000))
+		if ! ss -Htln "sport = :$port" | grep -q .; then
+			echo "$port"
+			return 0
+		fi
+		tries=$((tries + 1))
+	done
+	return 1
+}
+
+# wait_http URL: until something answers HTTP there, at most 10 s.
+wait_http() {
+	local i
+	for i in $(seq 1 100); do
+		if curl -s -o /dev/null --max-time 1 "$1"; then
+			return 0
+		fi
+		sleep 0.1
+	done
+	echo "nothing answers at $1" >&2
+	return 1
+}
+
+# start_tetherd NAME KEYDIR [ARGS...]: starts tetherd on a free port (or on
+# $WANT_PORT), logging to $TEST_DIR/NAME.log; sets PORT, URL and NAME_PID.
+start_tetherd() {
+	local name=$1 keys=$2
+	shift 2
+	PORT=${WANT_PORT:-$(free_port)} || return 1
+	URL=http://127.0.0.1:$PORT
+	"$TETHERD" serve --keys "$keys" --listen "$URL" "$@" \
+		>>"$TEST_DIR/$name.log" 2>&1 &
+	eval "${name}_PID=$!"
+	test_pids+=("$!")
+	wait_http "$URL/adv"
+}
+
+# start_tangd NAME KEYDIR: real tangd, one process per connection as
+# systemd's tangd.socket runs it; sets PORT, URL and NAME_PID.
+start_tangd() {
+	local name=$1 keys=$2
+	PORT=${WANT_PORT:-$(free_port)} || return 1
+	URL=http://127.0.0.1:$PORT
+	socat "TCP-LISTEN:$PORT,bind=127.0.0.1,reuseaddr,fork" \
+		"EXEC:$TANGD $keys" >>"$TEST_DIR/$name.log" 2>&1 &
+	eval "${name}_PID=$!"
+	test_pids+=("$!")
+	wait_http "$URL/adv"
+}
+
+stop_pid() { # PID: stops a server and waits for it
+	kill "$1" 2>/dev/null
+	wait "$1" 2>/dev/null
+	return 0
+}
+
+# http_status METHOD URL [curl args...]: prints the status code only.
+http_status() {
+	local method=$1 url=$2
+	shift 2
+	curl -s -o /dev/null -w '%{http_code}' --max-time 10 -X "$method" "$@" "$url"
+}
+
+# adv_signing_thps URL: the S256 thumbprints of the signing keys the
+# advertisement at URL carries, as tang-show-keys prints them.
+adv_signing_thps() {
+	local adv
+	adv=$(curl -sSf "$1/adv") || return 1
+	jose fmt --json "$adv" -g payload -y -o- |
+		jose jwk use -i- -r -u verify -o- |
+		jose jwk thp -i- -a S256
+}
+
+# wait_for DESCRIPTION COMMAND...: retries COMMAND for at most 10 s.
+wait_for() {
+	local i
+	shift
+	for i in $(seq 1 100); do
+		if "$@" >/dev/null 2>&1; then
+			return 0
+		fi
+		sleep 0.1
+	done
+	return 1
+}
+
+# jwe_kid FILE: the kid clevis's tang pin recorded in a compact JWE.
+jwe_kid() {
+	jose fmt -j "$(cut -d. -f1 "$1" | jose b64 dec -i-)" -g kid -u-
+}
+
+# key_thp KEYDIR USE: S256 thumbprints of the advertised keys for USE
+# (verify: signing keys, deriveKey: exchange keys), one per line.
+key_thps() {
+	local f
+	for f in "$1"/*.jwk; do
+		if jose jwk use -i "$f" -u "$2" 2>/dev/null; then
+			jose jwk thp -i "$f" -a S256
+			echo
+		fi
+	done
+}

@@ -1,0 +1,265 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#include <errno.h>
+#include <dirent.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <jose/jose.h>
+
+#include "common/jwk.h"
+#include "common/util.h"
+#include "server/keydir.h"
+#include "server/keyset.h"
+
+struct fixture {
+	char path[64];
+	int dirfd;
+};
+
+static int
+setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+
+	snprintf(f->path, sizeof(f->path), "/tmp/tether-keyset.XXXXXX");
+	if (!mkdtemp(f->path))
+		return -1;
+	f->dirfd = open(f->path, O_RDONLY | O_DIRECTORY);
+	*state = f;
+	return f->dirfd < 0 ? -1 : 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct fixture *f = *state;
+	char cmd[128];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->path);
+	close(f->dirfd);
+	free(f);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+static void
+put_file(int dirfd, const char *name, const char *text)
+{
+	assert_int_equal(write_file_at(dirfd, name, text, strlen(text), 0600), 0);
+}
+
+/* Writes a key under its S1 name, as Tang before version 10 did. */
+static void
+put_key(int dirfd, const char *alg, bool hidden, char thp[JWK_THP_MAX + 1])
+{
+	json_t *jwk = jwk_generate(alg);
+	char name[JWK_THP_MAX + 8], *text;
+
+	assert_non_null(jwk);
+	assert_int_equal(jwk_thumbprint(jwk, JWK_THP_S1, thp), 0);
+	snprintf(name, sizeof(name), "%s%s.jwk", hidden ? "." : "", thp);
+	text = json_dumps(jwk, 0);
+	put_file(dirfd, name, text);
+	free(text);
+	json_decref(jwk);
+}
+
+/* The keys an advertisement signs, checked to carry no private member. */
+static json_t *
+adv_payload_keys(const char *adv, size_t *nsigs)
+{
+	json_t *jws = json_loads(adv, 0, NULL), *payload, *keys, *k;
+	size_t i;
+
+	assert_non_null(jws);
+	*nsigs = json_object_get(jws, "signatures") ?
+	         json_array_size(json_object_get(jws, "signatures")) :
+	         json_object_get(jws, "signature") ? 1 : 0;
+	payload = jose_b64_dec_load(json_object_get(jws, "payload"));
+	assert_non_null(payload);
+	keys = json_incref(json_object_get(payload, "keys"));
+	assert_true(json_is_array(keys));
+	json_array_foreach(keys, i, k)
+		assert_null(json_object_get(k, "d"));
+	json_decref(payload);
+	json_decref(jws);
+	return keys;
+}
+
+static void
+test_empty_directory(void **state)
+{
+	struct fixture *f = *state;
+	struct keyset *ks = NULL;
+
+	assert_int_equal(keyset_load(f->dirfd, &ks), -ENOENT);
+	assert_null(ks);
+}
+
+static void
+test_tang_directory(void **state)
+{
+	struct fixture *f = *state;
+	char sig[JWK_THP_MAX + 1], exc[JWK_THP_MAX + 1];
+	char osig[JWK_THP_MAX + 1], oexc[JWK_THP_MAX + 1];
+	const struct key *k;
+	struct keyset *ks;
+	size_t nsigs;
+	json_t *keys;
+
+	put_key(f->dirfd, "ES512", false, sig);
+	put_key(f->dirfd, "ECMR", false, exc);
+	put_key(f->dirfd, "ES512", true, osig);
+	put_key(f->dirfd, "ECMR", true, oexc);
+	put_file(f->dirfd, "invalid.jwk", "{not json");
+	put_file(f->dirfd, "empty.jwk", "");
+	put_file(f->dirfd, "another-bad-file", "{}");
+
+	assert_int_equal(keyset_load(f->dirfd, &ks), 0);
+	assert_int_equal(ks->nkeys, 4);
+	assert_int_equal(ks->nadvertised, 2);
+
+	/* The default advertisement: one signer, flattened; no hidden keys. */
+	keys = adv_payload_keys(ks->adv, &nsigs);
+	assert_int_equal(nsigs, 1);
+	assert_int_equal(json_array_size(keys), 2);
+	json_decref(keys);
+
+	/* Every key found by every hash of its thumbprint. */
+	k = keyset_find(ks, sig);
+	assert_non_null(k);
+	assert_true(k->signs && k->advertised && !k->derives);
+	for (int h = 0; h < JWK_THP_COUNT; h++)
+		assert_ptr_equal(keyset_find(ks, k->thp[h]), k);
+	k = keyset_find(ks, exc);
+	assert_non_null(k);
+	assert_true(k->derives && k->exchange && !k->signs && !k->adv);
+
+	/* A rotated exchange key still recovers; a rotated signer still signs
+	   when asked for by its kid, next to the current signer. */
+	k = keyset_find(ks, oexc);
+	assert_non_null(k);
+	assert_true(k->derives && !k->advertised);
+	k = keyset_find(ks, osig);
+	assert_non_null(k);
+	assert_non_null(k->adv);
+	keys = adv_payload_keys(k->adv, &nsigs);
+	assert_int_equal(nsigs, 2);
+	assert_int_equal(json_array_size(keys), 2);
+	json_decref(keys);
+
+	assert_null(keyset_find(ks, "nope"));
+	assert_null(keyset_find(ks, ""));
+	keyset_unref(ks);
+}
+
+static void
+test_two_signers_general_jws(void **state)
+{
+	struct fixture *f = *state;
+	char thp[JWK_THP_MAX + 1];
+	struct keyset *ks;
+	size_t nsigs;
+	json_t *keys;
+
+	put_key(f->dirfd, "ES512", false, thp);
+	put_key(f->dirfd, "ES512", false, thp);
+	put_key(f->dirfd, "ECMR", false, thp);
+	assert_int_equal(keyset_load(f->dirfd, &ks), 0);
+	keys = adv_payload_keys(ks->adv, &nsigs);
+	assert_int_equal(nsigs, 2);
+	assert_int_equal(json_array_size(keys), 3);
+	assert_non_null(strstr(ks->adv, "\"signatures\""));
+	json_decref(keys);
+	keyset_unref(ks);
+}
+
+static void
+test_no_signer(void **state)
+{
+	struct fixture *f = *state;
+	char thp[JWK_THP_MAX + 1];
+	struct keyset *ks = NULL;
+
+	put_key(f->dirfd, "ECMR", false, thp);
+	assert_int_equal(keyset_load(f->dirfd, &ks), -ENOKEY);
+	assert_null(ks);
+}
+
+static void
+check_mode_0600(int dirfd)
+{
+	struct stat st;
+	int n = 0;
+	DIR *d = fdopendir(openat(dirfd, ".", O_RDONLY | O_DIRECTORY));
+	struct dirent *e;
+
+	assert_non_null(d);
+	while ((e = readdir(d))) {
+		if (e->d_name[0] == '.' && (e->d_name[1] == '\0' ||
+		    strcmp(e->d_name, "..") == 0))
+			continue;
+		assert_int_equal(fstatat(dirfd, e->d_name, &st, 0), 0);
+		assert_int_equal(st.st_mode & 07777, 0600);
+		n++;
+	}
+	closedir(d);
+	assert_true(n > 0);
+}
+
+static void
+test_create_and_rotate(void **state)
+{
+	struct fixture *f = *state;
+	char first[JWK_THP_MAX + 1], second[JWK_THP_MAX + 1];
+	const struct key *k;
+	struct keyset *ks;
+
+	assert_int_equal(keydir_create(f->dirfd, first), 0);
+	check_mode_0600(f->dirfd);
+	assert_int_equal(keyset_load(f->dirfd, &ks), 0);
+	assert_int_equal(ks->nkeys, 2);
+	k = keyset_find(ks, first);
+	assert_non_null(k);
+	assert_true(k->advertised && k->signs);
+	/* Files are named after the S256 thumbprint, as tangd-keygen does. */
+	assert_string_equal(k->thp[JWK_THP_S256], first);
+	keyset_unref(ks);
+
+	assert_int_equal(keydir_rotate(f->dirfd, second), 0);
+	check_mode_0600(f->dirfd);
+	assert_int_equal(keyset_load(f->dirfd, &ks), 0);
+	assert_int_equal(ks->nkeys, 4);
+	assert_int_equal(ks->nadvertised, 2);
+	k = keyset_find(ks, first);
+	assert_non_null(k);
+	assert_false(k->advertised);
+	assert_non_null(k->adv);
+	k = keyset_find(ks, second);
+	assert_non_null(k);
+	assert_true(k->advertised);
+	assert_null(strstr(ks->adv, "\"d\""));
+	keyset_unref(ks);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_empty_directory, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_tang_directory, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_two_signers_general_jws, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_no_signer, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_create_and_rotate, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,30 @@
+# Debian 12 packages tether needs; sourced by tools/demo and tools/test.
+# shellcheck shell=bash
+
+TETHER_BUILD_DEPS="gcc meson ninja-build pkg-config libjose-dev libjansson-dev
+libssl-dev libmicrohttpd-dev libsystemd-dev libcmocka-dev"
+
+# The real peers the interop tests prove compatibility against, and the
+# tools the tests and benchmarks drive them with.
+TETHER_TEST_DEPS="tang clevis jose curl socat systemd iproute2 procps
+python3 openssl wrk"
+
+install_deps() {
+	if [ "$(id -u)" -ne 0 ]; then
+		echo "tools: run as root (installs packages with apt-get)" >&2
+		return 1
+	fi
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -q || return 1
+	# shellcheck disable=SC2086
+	apt-get install -y -q --no-install-recommends "$@" || return 1
+}
+
+build_tree() { # DIR [meson options...]
+	local dir=$1
+	shift
+	if [ ! -f "$dir/build.ninja" ]; then
+		meson setup "$dir" "$@" || return 1
+	fi
+	ninja -C "$dir" || return 1
+}

@@ -43,7 +43,7 @@ check "... and decrypts" \
 check "a wrong thp is refused by clevis (the advertisement is verified)" \
 	sh -c "! clevis encrypt tang '{\"url\":\"$URL\",\"thp\":\"${thp%?}x\"}' </dev/null"
 
-stop_pid "$srv_PID"
+check_log_clean srv "$srv_PID"
 check "with tetherd stopped the JWE no longer decrypts" \
 	sh -c "! clevis decrypt <'$TEST_DIR/jwe' >/dev/null 2>&1"
 

@@ -172,3 +172,14 @@ key_thps() {
 		fi
 	done
 }
+
+# check_log_clean NAME PID: stops the server and asserts it exited cleanly
+# with no sanitizer report (leaks are reported at exit) in its log.
+check_log_clean() {
+	local name=$1 pid=$2 status=0
+	kill "$pid" 2>/dev/null
+	wait "$pid" 2>/dev/null || status=$?
+	check_eq "$name exits 0 on SIGTERM" 0 "$status"
+	check "$name's log has no sanitizer report" \
+		sh -c "! grep -E 'Sanitizer|runtime error' '$TEST_DIR/$name.log'"
+}

@@ -59,4 +59,7 @@ start_tetherd old "$old" ||
 check "a directory named by SHA-1 thumbprints serves clevis" \
 	sh -c "clevis encrypt tang '{\"url\":\"$URL\"}' -y <'$TEST_DIR/plain' | clevis decrypt | cmp - '$TEST_DIR/plain'"
 
+check_log_clean srv "$srv_PID"
+check_log_clean old "$old_PID"
+
 done_testing

@@ -57,5 +57,6 @@ check_eq "... and the previous advertisement is still served" \
 check "... and bindings still decrypt" \
 	sh -c "clevis decrypt <'$TEST_DIR/jwe-new' | cmp - '$TEST_DIR/plain'"
 check "tetherd is still running" kill -0 "$srv_PID"
+check_log_clean srv "$srv_PID"
 
 done_testing

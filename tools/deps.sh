@@ -2,7 +2,8 @@
 # shellcheck shell=bash
 
 TETHER_BUILD_DEPS="gcc meson ninja-build pkg-config libjose-dev libjansson-dev
-libssl-dev libmicrohttpd-dev libsystemd-dev libcmocka-dev"
+libssl-dev libmicrohttpd-dev libsystemd-dev libcmocka-dev clang
+libclang-rt-14-dev"
 
 # The real peers the interop tests prove compatibility against, and the
 # tools the tests and benchmarks drive them with.

@@ -17,7 +17,7 @@ log_init(const char *prog)
 	log_prog = prog;
 }
 
-static void
+static void __attribute__((format(printf, 2, 0)))
 log_write(const char *prefix, const char *fmt, va_list ap)
 {
 	char line[LOG_LINE_MAX];

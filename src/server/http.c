@@ -15,6 +15,7 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "server/listen.h"
+#include "server/recover.h"
 #include "server/route.h"
 
 #define LOG_PATH_MAX 256
@@ -51,58 +52,6 @@ struct reply {
 	size_t len;
 };
 
-/* Tang's order of checks: the request JWK first, then the server's key. */
-static unsigned
-check_request_jwk(const json_t *req)
-{
-	const char *kty, *alg;
-
-	if (!json_is_object(req))
-		return MHD_HTTP_BAD_REQUEST;
-	if (!jwk_allows(req, "deriveKey", false))
-		return MHD_HTTP_FORBIDDEN;
-	kty = json_string_value(json_object_get(req, "kty"));
-	if (!kty || strcmp(kty, "EC") != 0)
-		return MHD_HTTP_BAD_REQUEST;
-	if (json_object_get(req, "alg")) {
-		alg = json_string_value(json_object_get(req, "alg"));
-		if (!alg || strcmp(alg, "ECMR") != 0)
-			return MHD_HTTP_BAD_REQUEST;
-	}
-	return 0;
-}
-
-static unsigned
-recover(const struct keyset *ks, const struct request *rq,
-        char out[ECMR_REPLY_MAX], size_t *len)
-{
-	const struct key *key = NULL;
-	json_t *req;
-	unsigned status;
-	int r;
-
-	if (rq->too_large)
-		return MHD_HTTP_CONTENT_TOO_LARGE;
-	req = json_loadb(rq->body ? rq->body : "", rq->body_len, 0, NULL);
-	status = check_request_jwk(req);
-	if (status == 0) {
-		key = keyset_find(ks, rq->match.kid);
-		if (!key)
-			status = MHD_HTTP_NOT_FOUND;
-		else if (!key->derives)
-			status = MHD_HTTP_FORBIDDEN;
-		else if (!key->exchange)
-			status = MHD_HTTP_BAD_REQUEST;
-	}
-	if (status == 0) {
-		r = ecmr_exchange(key->exchange, req, out, len);
-		status = r == 0 ? MHD_HTTP_OK : r == -EINVAL ?
-		         MHD_HTTP_BAD_REQUEST : MHD_HTTP_INTERNAL_SERVER_ERROR;
-	}
-	json_decref(req);
-	return status;
-}
-
 static struct reply
 dispatch(const struct keyset *ks, const struct request *rq,
          char rec[ECMR_REPLY_MAX])
@@ -128,7 +77,9 @@ dispatch(const struct keyset *ks, const struct request *rq,
 			                      key->adv_len };
 		break;
 	case ROUTE_REC:
-		rep.status = recover(ks, rq, rec, &rep.len);
+		rep.status = rq->too_large ? MHD_HTTP_CONTENT_TOO_LARGE :
+		             recover(ks, rq->match.kid, rq->body, rq->body_len,
+		                     rec, &rep.len);
 		if (rep.status == MHD_HTTP_OK) {
 			rep.type = TYPE_REC;
 			rep.body = rec;
@@ -335,7 +286,7 @@ on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
 	*socket_context = NULL;
 }
 
-static void
+static void __attribute__((format(printf, 2, 0)))
 on_library_message(void *cls, const char *fmt, va_list ap)
 {
 	char msg[512];

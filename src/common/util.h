@@ -43,4 +43,9 @@ bool equal_const_time(const void *a, const void *b, size_t len);
 /* Monotonic clock in microseconds. */
 unsigned long long now_usec(void);
 
+struct sockaddr;
+
+/* Writes "ADDR:PORT" or "[ADDR]:PORT" (IPv4, IPv6), else "-". */
+void sockaddr_format(const struct sockaddr *sa, char *buf, size_t len);
+
 #endif

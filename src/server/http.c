@@ -181,7 +181,7 @@ client_address(struct MHD_Connection *conn, char *buf, size_t len)
 	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(
 		conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
 
-	listen_addr_format(ci ? ci->client_addr : NULL, buf, len);
+	sockaddr_format(ci ? ci->client_addr : NULL, buf, len);
 }
 
 static enum MHD_Result

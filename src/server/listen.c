@@ -78,26 +78,6 @@ listen_url_parse(const char *url, struct listen_url *out)
 	return parse_host_port(url + sizeof(http) - 1, out);
 }
 
-void
-listen_addr_format(const struct sockaddr *sa, char *buf, size_t len)
-{
-	char host[INET6_ADDRSTRLEN];
-
-	if (sa && sa->sa_family == AF_INET6) {
-		const struct sockaddr_in6 *in6 = (const void *)sa;
-
-		inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof(host));
-		snprintf(buf, len, "[%s]:%u", host, ntohs(in6->sin6_port));
-	} else if (sa && sa->sa_family == AF_INET) {
-		const struct sockaddr_in *in4 = (const void *)sa;
-
-		inet_ntop(AF_INET, &in4->sin_addr, host, sizeof(host));
-		snprintf(buf, len, "%s:%u", host, ntohs(in4->sin_port));
-	} else {
-		snprintf(buf, len, "-");
-	}
-}
-
 int
 listen_open(const struct listen_url *url)
 {

@@ -18,9 +18,6 @@ struct listen_url {
  */
 int listen_url_parse(const char *url, struct listen_url *out);
 
-/* Writes "ADDR:PORT" or "[ADDR]:PORT" for logs. */
-void listen_addr_format(const struct sockaddr *sa, char *buf, size_t len);
-
 /* Opens a non-blocking listening TCP socket. Returns the fd or -errno. */
 int listen_open(const struct listen_url *url);
 

@@ -166,7 +166,7 @@ add_listener(struct server *s, int fd, const struct http_config *cfg)
 
 	if (getsockname(fd, (struct sockaddr *)&ss, &len) < 0)
 		memset(&ss, 0, sizeof(ss));
-	listen_addr_format((struct sockaddr *)&ss, name, sizeof(name));
+	sockaddr_format((struct sockaddr *)&ss, name, sizeof(name));
 	s->listeners[s->nlisteners] = http_listener_start(fd, cfg);
 	if (!s->listeners[s->nlisteners])
 		return -EIO;

@@ -12,6 +12,7 @@
 
 #include <cmocka.h>
 
+#include "common/util.h"
 #include "server/listen.h"
 
 static void
@@ -34,7 +35,7 @@ test_valid(void **state)
 		char buf[64];
 
 		assert_int_equal(listen_url_parse(cases[i].url, &u), 0);
-		listen_addr_format((struct sockaddr *)&u.addr, buf, sizeof(buf));
+		sockaddr_format((struct sockaddr *)&u.addr, buf, sizeof(buf));
 		assert_string_equal(buf, cases[i].formatted);
 	}
 }

@@ -1,0 +1,47 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#ifndef TETHER_FETCH_H
+#define TETHER_FETCH_H
+
+#include <stddef.h>
+
+#include "common/response.h"
+#include "common/url.h"
+
+/* Defaults, overridden by TETHER_CONNECT_TIMEOUT and TETHER_TIMEOUT. */
+#define FETCH_CONNECT_TIMEOUT_MS 5000
+#define FETCH_TOTAL_TIMEOUT_MS 15000
+
+struct fetch_timeouts {
+	unsigned connect_ms;	/* per address tried */
+	unsigned total_ms;	/* the whole exchange */
+};
+
+/* What a fetch did, for the error message its caller prints. */
+struct fetch_result {
+	struct response response;
+	char *buffer;		/* holds the response; free with fetch_done */
+	char addr[64];		/* the last address tried, "-" if none */
+	const char *stage;	/* "resolve", "connect", "send", "receive" */
+	char detail[128];	/* resolver message, when stage is "resolve" */
+};
+
+/* Reads the timeouts from the environment (seconds), else the defaults. */
+int fetch_timeouts_from_env(struct fetch_timeouts *t);
+
+/*
+ * Sends one HTTP/1.1 request (method, the URL's path + suffix, an optional
+ * body with its content type) and reads one response, trying each address
+ * the host resolves to in turn. Returns 0 with res->response filled (any
+ * status); -ETIMEDOUT, -ECONNREFUSED and other -errno for network
+ * failures; -EHOSTUNREACH when the name does not resolve; -EBADMSG for a
+ * malformed reply; -EMSGSIZE for one too large; -EPROTONOSUPPORT for
+ * https:// (not built in yet). res->stage and res->addr say where.
+ */
+int fetch(const struct url *u, const char *method, const char *suffix,
+          const char *content_type, const void *body, size_t len,
+          const struct fetch_timeouts *t, struct fetch_result *res);
+
+/* Frees the response buffer; accepts a result that holds none. */
+void fetch_done(struct fetch_result *res);
+
+#endif

@@ -1,0 +1,248 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#include "common/response.h"
+
+#include <errno.h>
+#include <stdint.h>
+#include <string.h>
+#include <strings.h>
+
+#include "common/util.h"
+
+/* Finds CRLF in [p, end); NULL when the line is not complete. */
+static const char *
+line_end(const char *p, const char *end)
+{
+	for (; p + 1 < end; p++)
+		if (p[0] == '\r' && p[1] == '\n')
+			return p;
+	return NULL;
+}
+
+static int
+parse_status_line(const char *p, const char *eol, unsigned *status)
+{
+	if (eol - p < 12 || memcmp(p, "HTTP/1.", 7) != 0 ||
+	    (p[7] != '0' && p[7] != '1') || p[8] != ' ')
+		return -EBADMSG;
+	for (int i = 9; i < 12; i++)
+		if (p[i] < '0' || p[i] > '9')
+			return -EBADMSG;
+	if (eol - p > 12 && p[12] != ' ')
+		return -EBADMSG;
+	*status = (unsigned)((p[9] - '0') * 100 + (p[10] - '0') * 10 +
+	                     (p[11] - '0'));
+	return *status >= 100 ? 0 : -EBADMSG;
+}
+
+struct framing {
+	bool chunked;
+	bool has_length;
+	size_t length;
+};
+
+static int
+parse_length(const char *v, size_t n, size_t *out)
+{
+	size_t x = 0;
+
+	if (n == 0)
+		return -EBADMSG;
+	for (size_t i = 0; i < n; i++) {
+		if (v[i] < '0' || v[i] > '9')
+			return -EBADMSG;
+		if (x > RESPONSE_MAX)
+			return -EMSGSIZE;
+		x = x * 10 + (size_t)(v[i] - '0');
+	}
+	*out = x;
+	return x > RESPONSE_MAX ? -EMSGSIZE : 0;
+}
+
+static bool
+header_is(const char *name, size_t n, const char *want)
+{
+	return n == strlen(want) && strncasecmp(name, want, n) == 0;
+}
+
+static int
+parse_header(const char *p, const char *eol, struct framing *f,
+             struct response *r)
+{
+	const char *colon = memchr(p, ':', (size_t)(eol - p));
+	const char *v;
+	size_t n, vn;
+
+	if (!colon || colon == p)
+		return -EBADMSG;
+	n = (size_t)(colon - p);
+	for (size_t i = 0; i < n; i++)
+		if (p[i] <= 0x20 || p[i] >= 0x7f)
+			return -EBADMSG;
+	v = colon + 1;
+	while (v < eol && (*v == ' ' || *v == '\t'))
+		v++;
+	vn = (size_t)(eol - v);
+	while (vn > 0 && (v[vn - 1] == ' ' || v[vn - 1] == '\t'))
+		vn--;
+	for (size_t i = 0; i < vn; i++)
+		if ((unsigned char)v[i] < 0x20 && v[i] != '\t')
+			return -EBADMSG;
+	if (header_is(p, n, "Content-Length")) {
+		size_t len;
+		int rc = parse_length(v, vn, &len);
+
+		if (rc < 0)
+			return rc;
+		if (f->has_length && len != f->length)
+			return -EBADMSG;
+		f->has_length = true;
+		f->length = len;
+	} else if (header_is(p, n, "Transfer-Encoding")) {
+		if (vn != 7 || strncasecmp(v, "chunked", 7) != 0)
+			return -EBADMSG;
+		f->chunked = true;
+	} else if (header_is(p, n, "Content-Type")) {
+		if (vn >= sizeof(r->content_type))
+			return -EBADMSG;
+		memcpy(r->content_type, v, vn);
+		r->content_type[vn] = '\0';
+	}
+	return 0;
+}
+
+static int
+hex_value(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/*
+ * Decodes chunked coding from [p, end) into the same buffer at out (out
+ * never passes p). Extensions and trailers are skipped.
+ */
+static int
+decode_chunked(char *p, const char *end, char *out, size_t *out_len)
+{
+	size_t total = 0;
+
+	for (;;) {
+		const char *eol = line_end(p, end);
+		size_t size = 0;
+		int digits = 0, h;
+
+		if (!eol)
+			return -EAGAIN;
+		while (p < eol && (h = hex_value(*p)) >= 0) {
+			if (size > RESPONSE_MAX)
+				return -EMSGSIZE;
+			size = size * 16 + (size_t)h;
+			p++;
+			digits++;
+		}
+		if (digits == 0 || (p < eol && *p != ';'))
+			return -EBADMSG;
+		if (size > RESPONSE_MAX - total)
+			return -EMSGSIZE;
+		p = (char *)eol + 2;
+		if (size == 0)
+			break;
+		if ((size_t)(end - p) < size + 2)
+			return -EAGAIN;
+		if (p[size] != '\r' || p[size + 1] != '\n')
+			return -EBADMSG;
+		memmove(out + total, p, size);
+		total += size;
+		p += size + 2;
+	}
+	/* Trailers, then the final empty line. */
+	for (;;) {
+		const char *eol = line_end(p, end);
+
+		if (!eol)
+			return -EAGAIN;
+		if (eol == p)
+			break;
+		p = (char *)eol + 2;
+	}
+	out[total] = '\0';
+	*out_len = total;
+	return 0;
+}
+
+static int
+parse_headers(char **pp, const char *end, struct framing *f,
+              struct response *r)
+{
+	char *p = *pp;
+
+	for (int count = 0;; count++) {
+		const char *eol = line_end(p, end);
+		int rc;
+
+		if (!eol)
+			return -EAGAIN;
+		if (eol == p) {
+			*pp = p + 2;
+			return 0;
+		}
+		if (count == RESPONSE_HEADERS_MAX)
+			return -EBADMSG;
+		rc = parse_header(p, eol, f, r);
+		if (rc < 0)
+			return rc;
+		p = (char *)eol + 2;
+	}
+}
+
+int
+response_parse(char *buf, size_t len, bool eof, struct response *r)
+{
+	const char *end = buf + len, *eol;
+	struct framing f = { 0 };
+	char *p = buf;
+	int rc;
+
+	memset(r, 0, sizeof(*r));
+	if (len > RESPONSE_MAX)
+		return -EMSGSIZE;
+	eol = line_end(p, end);
+	if (!eol)
+		return eof ? -EBADMSG : -EAGAIN;
+	rc = parse_status_line(p, eol, &r->status);
+	if (rc < 0)
+		return rc;
+	p = (char *)eol + 2;
+	rc = parse_headers(&p, end, &f, r);
+	if (rc == 0 && f.chunked && f.has_length)
+		rc = -EBADMSG;	/* ambiguous framing: refuse, never guess */
+	if (rc == -EAGAIN && eof)
+		rc = -EBADMSG;
+	if (rc < 0)
+		return rc;
+	r->body = p;
+	if (f.chunked) {
+		rc = decode_chunked(p, end, p, &r->body_len);
+		return rc == -EAGAIN && eof ? -EBADMSG : rc;
+	}
+	if (f.has_length) {
+		if ((size_t)(end - p) < f.length)
+			return eof ? -EBADMSG : -EAGAIN;
+		if ((size_t)(end - p) > f.length)
+			return -EBADMSG;	/* we send one request per connection */
+		r->body_len = f.length;
+	} else if (r->status == 204 || r->status == 304 || r->status < 200) {
+		r->body_len = 0;
+	} else {
+		if (!eof)
+			return -EAGAIN;
+		r->body_len = (size_t)(end - p);
+	}
+	p[r->body_len] = '\0';
+	return 0;
+}

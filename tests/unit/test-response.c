@@ -1,0 +1,155 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "common/response.h"
+
+/* Parses a copy with the spare byte the parser may write. */
+static int
+parse(const char *text, bool eof, struct response *r, char **keep)
+{
+	size_t len = strlen(text);
+	char *buf = malloc(len + 1);
+	int rc;
+
+	memcpy(buf, text, len);
+	rc = response_parse(buf, len, eof, r);
+	*keep = buf;
+	return rc;
+}
+
+static void
+expect(const char *text, bool eof, int rc, unsigned status, const char *body)
+{
+	struct response r;
+	char *buf;
+
+	/* The text has line breaks: name the case by its first bytes. */
+	print_message("# case %.12s...\n", text);
+	assert_int_equal(parse(text, eof, &r, &buf), rc);
+	if (rc == 0) {
+		assert_int_equal(r.status, status);
+		assert_int_equal(r.body_len, strlen(body));
+		assert_memory_equal(r.body, body, r.body_len);
+		assert_int_equal(r.body[r.body_len], '\0');
+	}
+	free(buf);
+}
+
+static void
+test_framing(void **state)
+{
+	(void)state;
+	expect("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello", false, 0, 200, "hello");
+	expect("HTTP/1.1 200 OK\r\ncontent-length:5\r\n\r\nhello", false, 0, 200, "hello");
+	expect("HTTP/1.0 404 Not Found\r\nContent-Length: 0\r\n\r\n", false, 0, 404, "");
+	expect("HTTP/1.1 200\r\nContent-Length: 2\r\n\r\nok", false, 0, 200, "ok");
+	expect("HTTP/1.1 200 OK\r\n\r\nuntil close", true, 0, 200, "until close");
+	expect("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+	       "5\r\nhello\r\n6;ext=1\r\n world\r\n0\r\nTrailer: x\r\n\r\n",
+	       false, 0, 200, "hello world");
+	expect("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+	       false, 0, 200, "");
+}
+
+static void
+test_incomplete(void **state)
+{
+	(void)state;
+	expect("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhel", false, -EAGAIN, 0, "");
+	expect("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhel", true, -EBADMSG, 0, "");
+	expect("HTTP/1.1 200 OK\r\nContent-Len", false, -EAGAIN, 0, "");
+	expect("HTTP/1.1 200 OK\r\nContent-Len", true, -EBADMSG, 0, "");
+	expect("HTTP/1.1 200 OK\r\n\r\nmore to come", false, -EAGAIN, 0, "");
+	expect("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhel",
+	       false, -EAGAIN, 0, "");
+	expect("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhel",
+	       true, -EBADMSG, 0, "");
+	expect("", true, -EBADMSG, 0, "");
+	expect("", false, -EAGAIN, 0, "");
+}
+
+static void
+test_malformed(void **state)
+{
+	(void)state;
+	expect("HTTP/2 200 OK\r\n\r\n", true, -EBADMSG, 0, "");
+	expect("HTTP/1.1 20 OK\r\n\r\n", true, -EBADMSG, 0, "");
+	expect("HTTP/1.1 099 X\r\n\r\n", true, -EBADMSG, 0, "");
+	expect("HTTP/1.1 200OK\r\n\r\n", true, -EBADMSG, 0, "");
+	expect("HTTP/1.1 200 OK\r\nNoColon\r\n\r\n", true, -EBADMSG, 0, "");
+	expect("HTTP/1.1 200 OK\r\n: empty\r\n\r\n", true, -EBADMSG, 0, "");
+	expect("HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n", true, -EBADMSG, 0, "");
+	expect("HTTP/1.1 200 OK\r\nContent-Length: 1x\r\n\r\n", true, -EBADMSG, 0, "");
+	expect("HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\nab",
+	       true, -EBADMSG, 0, "");
+	expect("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nabc", true, -EBADMSG, 0, "");
+	expect("HTTP/1.1 200 OK\r\nContent-Length: 2\r\nTransfer-Encoding: chunked\r\n\r\nab",
+	       true, -EBADMSG, 0, "");
+	expect("HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\n", true, -EBADMSG, 0, "");
+	expect("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", true,
+	       -EBADMSG, 0, "");
+	expect("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nabX\r\n0\r\n\r\n",
+	       true, -EBADMSG, 0, "");
+	expect("HTTP/1.1 200 OK\r\nX: a\x01b\r\n\r\n", true, -EBADMSG, 0, "");
+}
+
+static void
+test_limits(void **state)
+{
+	char text[64];
+	char *many;
+	size_t off = 0;
+
+	(void)state;
+	snprintf(text, sizeof(text), "HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n",
+	         RESPONSE_MAX + 1);
+	expect(text, false, -EMSGSIZE, 0, "");
+	expect("HTTP/1.1 200 OK\r\nContent-Length: 99999999999999999999999\r\n\r\n",
+	       false, -EMSGSIZE, 0, "");
+	expect("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+	       "ffffffffffffffffffff\r\n", false, -EMSGSIZE, 0, "");
+
+	many = malloc(RESPONSE_HEADERS_MAX * 8 + 64);
+	off += (size_t)sprintf(many, "HTTP/1.1 200 OK\r\n");
+	for (int i = 0; i <= RESPONSE_HEADERS_MAX; i++)
+		off += (size_t)sprintf(many + off, "X: y\r\n");
+	sprintf(many + off, "\r\n");
+	expect(many, true, -EBADMSG, 0, "");
+	free(many);
+}
+
+static void
+test_content_type(void **state)
+{
+	struct response r;
+	char *buf;
+
+	(void)state;
+	assert_int_equal(parse("HTTP/1.1 200 OK\r\nContent-Type:  application/jwk+json \r\n"
+	                       "Content-Length: 0\r\n\r\n", false, &r, &buf), 0);
+	assert_string_equal(r.content_type, "application/jwk+json");
+	free(buf);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_framing),
+		cmocka_unit_test(test_incomplete),
+		cmocka_unit_test(test_malformed),
+		cmocka_unit_test(test_limits),
+		cmocka_unit_test(test_content_type),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,88 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "common/url.h"
+
+static void
+test_valid(void **state)
+{
+	static const struct {
+		const char *text, *formatted, *rec;
+	} cases[] = {
+		{ "http://tang.example.com", "http://tang.example.com:80", "/rec/K" },
+		{ "tang.example.com:8080", "http://tang.example.com:8080", "/rec/K" },
+		{ "http://10.0.2.2:7500/", "http://10.0.2.2:7500", "/rec/K" },
+		{ "http://[::1]:9090/tang//", "http://[::1]:9090/tang", "/tang/rec/K" },
+		{ "https://host.local/a/b", "https://host.local:443/a/b", "/a/b/rec/K" },
+		{ "http://[fe80::1]", "http://[fe80::1]:80", "/rec/K" },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char buf[128];
+		struct url u;
+
+		print_message("# %s\n", cases[i].text);
+		assert_int_equal(url_parse(cases[i].text, &u), 0);
+		url_format(&u, buf, sizeof(buf));
+		assert_string_equal(buf, cases[i].formatted);
+		assert_int_equal(url_target(&u, "/rec/K", buf, sizeof(buf)), 0);
+		assert_string_equal(buf, cases[i].rec);
+	}
+}
+
+static void
+test_invalid(void **state)
+{
+	static const char *const bad[] = {
+		"", "http://", "ftp://host", "http://host:0", "http://host:65536",
+		"http://host:", "http://host:80x", "http://host/?q", "http://host#f",
+		"http://user:pw@host", "http://ho st", "http://host\r\nX: y",
+		"http://[::1", "http://[::1]x", "http://[nothex]:80", "http://[]",
+		"http://host/a b", "http://host/a\"b",
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct url u;
+
+		print_message("# invalid URL %zu\n", i);
+		assert_int_equal(url_parse(bad[i], &u), -EINVAL);
+	}
+}
+
+static void
+test_target_too_long(void **state)
+{
+	char text[URL_PATH_MAX + 32], out[32];
+	struct url u;
+
+	(void)state;
+	strcpy(text, "http://h/");
+	memset(text + 9, 'p', URL_PATH_MAX - 1);
+	text[9 + URL_PATH_MAX - 1] = '\0';
+	assert_int_equal(url_parse(text, &u), 0);
+	assert_int_equal(url_target(&u, "/adv", out, sizeof(out)), -ENAMETOOLONG);
+	/* One more character than a path may hold. */
+	strcat(text, "pp");
+	assert_int_equal(url_parse(text, &u), -EINVAL);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_valid),
+		cmocka_unit_test(test_invalid),
+		cmocka_unit_test(test_target_too_long),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -36,8 +36,9 @@ struct server {
 	int sigfd;
 	int inofd;
 	struct keyset_slot slot;
+	int fds[MAX_LISTENERS];
+	size_t nfds;
 	struct http_listener *listeners[MAX_LISTENERS];
-	size_t nlisteners;
 };
 
 static void
@@ -130,6 +131,10 @@ parse_serve_options(int argc, char **argv, struct serve_options *o)
 		log_msg("serve: --keys DIR is required");
 		r = -EINVAL;
 	}
+	/* The library shares the connection limit among the threads; a
+	   thread left with none never stops. */
+	if (o->http.threads > o->http.connections)
+		o->http.threads = o->http.connections;
 	return r;
 }
 
@@ -157,34 +162,18 @@ load_keys(int dirfd, const char *path, struct keyset **ks)
 	return r;
 }
 
+/* Binds every --listen address and takes the socket-activation fds. */
 static int
-add_listener(struct server *s, int fd, const struct http_config *cfg)
-{
-	char name[64];
-	struct sockaddr_storage ss;
-	socklen_t len = sizeof(ss);
-
-	if (getsockname(fd, (struct sockaddr *)&ss, &len) < 0)
-		memset(&ss, 0, sizeof(ss));
-	sockaddr_format((struct sockaddr *)&ss, name, sizeof(name));
-	s->listeners[s->nlisteners] = http_listener_start(fd, cfg);
-	if (!s->listeners[s->nlisteners])
-		return -EIO;
-	s->nlisteners++;
-	log_msg("listening on http://%s", name);
-	return 0;
-}
-
-static int
-open_listeners(struct server *s, const struct serve_options *o)
+open_sockets(struct server *s, const struct serve_options *o)
 {
 	struct listen_url url;
-	int n, fd, r;
+	int n, fd;
 
 	for (size_t i = 0; i < o->nlisten; i++) {
 		if (listen_url_parse(o->listen[i], &url) < 0) {
 			log_msg("--listen %s: expected http://ADDR:PORT with an "
-			        "IPv4 or [IPv6] address", o->listen[i]);
+			        "IPv4 or [IPv6] address and a port from 1 to 65535",
+			        o->listen[i]);
 			return -EINVAL;
 		}
 		fd = listen_open(&url);
@@ -192,9 +181,7 @@ open_listeners(struct server *s, const struct serve_options *o)
 			log_msg("--listen %s: %s", o->listen[i], strerror(-fd));
 			return fd;
 		}
-		r = add_listener(s, fd, &o->http);
-		if (r < 0)
-			return r;
+		s->fds[s->nfds++] = fd;
 	}
 	n = sd_listen_fds(1);
 	if (n < 0) {
@@ -203,20 +190,39 @@ open_listeners(struct server *s, const struct serve_options *o)
 	}
 	for (int i = 0; i < n; i++) {
 		fd = SD_LISTEN_FDS_START + i;
-		if (s->nlisteners == MAX_LISTENERS ||
+		if (s->nfds == MAX_LISTENERS ||
 		    sd_is_socket(fd, AF_UNSPEC, SOCK_STREAM, 1) <= 0) {
 			log_msg("socket activation: fd %d is not a listening "
 			        "stream socket, or too many", fd);
 			return -EINVAL;
 		}
-		r = add_listener(s, fd, &o->http);
-		if (r < 0)
-			return r;
+		s->fds[s->nfds++] = fd;
 	}
-	if (s->nlisteners == 0) {
+	if (s->nfds == 0) {
 		log_msg("serve: nothing to listen on: give --listen URL or "
 		        "start from a systemd socket");
 		return -EINVAL;
+	}
+	return 0;
+}
+
+static int
+start_listeners(struct server *s, const struct http_config *cfg)
+{
+	for (size_t i = 0; i < s->nfds; i++) {
+		struct sockaddr_storage ss;
+		socklen_t len = sizeof(ss);
+		char name[64];
+
+		if (getsockname(s->fds[i], (struct sockaddr *)&ss, &len) < 0)
+			memset(&ss, 0, sizeof(ss));
+		sockaddr_format((struct sockaddr *)&ss, name, sizeof(name));
+		/* The listener owns the socket from here, even on failure. */
+		s->listeners[i] = http_listener_start(s->fds[i], cfg);
+		s->fds[i] = -1;
+		if (!s->listeners[i])
+			return -EIO;
+		log_msg("listening on http://%s", name);
 	}
 	return 0;
 }
@@ -335,21 +341,25 @@ cmd_serve(int argc, char **argv)
 	if (parse_serve_options(argc, argv, &o) < 0)
 		return 2;
 	pthread_mutex_init(&s.slot.lock, NULL);
-	s.dirfd = keydir_open(o.keys);
-	if (s.dirfd < 0)
-		return 1;
-	if (load_keys(s.dirfd, o.keys, &ks) < 0)
-		return 1;
-	keyset_slot_set(&s.slot, ks);
-	o.http.keys = &s.slot;
-	r = watch_signals(&s);
-	if (r == 0)
-		r = watch_directory(&s, o.keys);
-	if (r < 0) {
-		log_msg("cannot watch signals or %s: %s", o.keys, strerror(-r));
-		return 1;
+	/* Everything that can refuse the command line comes before any key
+	   is created in a new directory. */
+	r = open_sockets(&s, &o);
+	if (r == 0) {
+		s.dirfd = keydir_open(o.keys);
+		r = s.dirfd < 0 ? s.dirfd : load_keys(s.dirfd, o.keys, &ks);
 	}
-	r = open_listeners(&s, &o);
+	if (r == 0) {
+		keyset_slot_set(&s.slot, ks);
+		o.http.keys = &s.slot;
+		r = watch_signals(&s);
+		if (r == 0)
+			r = watch_directory(&s, o.keys);
+		if (r < 0)
+			log_msg("cannot watch signals or %s: %s", o.keys,
+			        strerror(-r));
+	}
+	if (r == 0)
+		r = start_listeners(&s, &o.http);
 	if (r == 0) {
 		log_msg("serving %zu advertised keys (%zu in all) from %s with "
 		        "%u threads per listener", ks->nadvertised, ks->nkeys,
@@ -358,11 +368,17 @@ cmd_serve(int argc, char **argv)
 		event_loop(&s, o.keys);
 		sd_notify(0, "STOPPING=1");
 	}
-	for (size_t i = 0; i < s.nlisteners; i++)
+	for (size_t i = 0; i < s.nfds; i++) {
 		http_listener_stop(s.listeners[i]);
+		if (s.fds[i] >= 0)
+			close(s.fds[i]);
+	}
 	keyset_slot_set(&s.slot, NULL);
-	close(s.inofd);
-	close(s.sigfd);
-	close(s.dirfd);
+	if (s.inofd >= 0)
+		close(s.inofd);
+	if (s.sigfd >= 0)
+		close(s.sigfd);
+	if (s.dirfd >= 0)
+		close(s.dirfd);
 	return r < 0 ? 1 : 0;
 }

@@ -34,9 +34,10 @@ not_ok() { # DESCRIPTION [DETAIL...]
 	tap_failed=$((tap_failed + 1))
 	echo "not ok $tap_count - $1"
 	shift
-	local line
-	for line in "$@"; do
-		echo "# $line"
+	local detail
+	# Every line of a detail is a TAP comment, however many it has.
+	for detail in "$@"; do
+		printf '%s\n' "$detail" | sed 's/^/# /'
 	done
 }
 

@@ -21,7 +21,7 @@ check "the old pair is hidden, not deleted" \
 check_eq "keys list shows only the new signing key" "$new_sig" \
 	"$("$TETHERD" keys list --keys "$keys")"
 adv_lists() { # URL THP: the advertisement at URL has signing key THP
-	adv_signing_thps "$1" | grep -qx "$2"
+	adv_signing_thps "$1" | grep -qxF -e "$2"
 }
 check "the running server picks up the rotation by itself" \
 	wait_for "adv shows the new key" adv_lists "$URL" "$new_sig"

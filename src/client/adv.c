@@ -1,0 +1,176 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#include "client/adv.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <jose/b64.h>
+#include <jose/jwk.h>
+#include <jose/jws.h>
+
+#include "client/request.h"
+#include "common/jwk.h"
+#include "common/log.h"
+
+bool
+adv_is_kid(const char *s)
+{
+	size_t n = 0;
+
+	for (; s && s[n]; n++)
+		if (!((s[n] >= 'A' && s[n] <= 'Z') || (s[n] >= 'a' && s[n] <= 'z') ||
+		      (s[n] >= '0' && s[n] <= '9') || s[n] == '-' || s[n] == '_'))
+			return false;
+	return n > 0 && n <= JWK_THP_MAX;
+}
+
+static json_t *
+keys_with_op(const json_t *jwks, const char *op)
+{
+	json_t *out = json_array(), *k;
+	size_t i;
+
+	if (!out)
+		return NULL;
+	json_array_foreach(json_object_get(jwks, "keys"), i, k)
+		if (jwk_allows(k, op, true) && json_array_append(out, k) < 0) {
+			json_decref(out);
+			return NULL;
+		}
+	return out;
+}
+
+json_t *
+adv_signing_keys(const json_t *jwks)
+{
+	return keys_with_op(jwks, "verify");
+}
+
+const json_t *
+adv_exchange_key(const json_t *jwks)
+{
+	json_t *k;
+	size_t i;
+
+	json_array_foreach(json_object_get(jwks, "keys"), i, k)
+		if (jwk_allows(k, "deriveKey", true))
+			return k;
+	return NULL;
+}
+
+int
+adv_keys(const json_t *jws, json_t **jwks)
+{
+	json_t *payload, *signers;
+	int r = 0;
+
+	if (!json_is_object(jws))
+		return -EBADMSG;
+	payload = jose_b64_dec_load(json_object_get(jws, "payload"));
+	if (!json_is_object(payload) ||
+	    !json_is_array(json_object_get(payload, "keys"))) {
+		json_decref(payload);
+		return -EBADMSG;
+	}
+	signers = adv_signing_keys(payload);
+	if (!signers)
+		r = -ENOMEM;
+	else if (json_array_size(signers) == 0 ||
+	         !jose_jws_ver(NULL, jws, NULL, signers, true))
+		r = -EKEYREJECTED;
+	json_decref(signers);
+	if (r < 0) {
+		json_decref(payload);
+		return r;
+	}
+	*jwks = payload;
+	return 0;
+}
+
+bool
+adv_signed_by(const json_t *jwks, const char *thp)
+{
+	static const enum jwk_thp_hash hashes[] = { JWK_THP_S256, JWK_THP_S1 };
+	json_t *signers = adv_signing_keys(jwks), *k;
+	char t[JWK_THP_MAX + 1];
+	bool found = false;
+	size_t i;
+
+	json_array_foreach(signers, i, k)
+		for (size_t h = 0; !found && h < 2; h++)
+			found = jwk_thumbprint(k, hashes[h], t) == 0 &&
+			        strcmp(t, thp) == 0;
+	json_decref(signers);
+	return found;
+}
+
+int
+adv_fetch(const struct url *u, const char *thp, json_t **jws, json_t **jwks)
+{
+	char suffix[JWK_THP_MAX + 8], where[URL_HOST_MAX + URL_PATH_MAX + 32];
+	int r;
+
+	snprintf(suffix, sizeof(suffix), "/adv%s%s", thp ? "/" : "",
+	         thp ? thp : "");
+	r = server_request(u, "GET", suffix, NULL, jws);
+	if (r < 0)
+		return r;
+	r = adv_keys(*jws, jwks);
+	if (r < 0) {
+		url_format(u, where, sizeof(where));
+		log_msg("%s: %s", where, r == -EKEYREJECTED ?
+		        "advertisement signature invalid: not signed by every "
+		        "signing key it lists" : "malformed advertisement");
+		json_decref(*jws);
+		*jws = NULL;
+	}
+	return r;
+}
+
+static void
+print_keys(const json_t *jwks)
+{
+	char s256[JWK_THP_MAX + 1], s1[JWK_THP_MAX + 1];
+	json_t *k;
+	size_t i;
+
+	json_array_foreach(json_object_get(jwks, "keys"), i, k) {
+		bool sig = jwk_allows(k, "verify", true);
+		bool exc = jwk_allows(k, "deriveKey", true);
+		const char *crv = json_string_value(json_object_get(k, "crv"));
+
+		if ((!sig && !exc) || jwk_thumbprint(k, JWK_THP_S256, s256) < 0 ||
+		    jwk_thumbprint(k, JWK_THP_S1, s1) < 0)
+			continue;
+		printf("%-8s S256 %s  S1 %s  %s\n", sig ? "signing" : "exchange",
+		       s256, s1, crv ? crv : "-");
+	}
+}
+
+int
+cmd_adv(int argc, char **argv)
+{
+	json_t *jws = NULL, *jwks = NULL;
+	struct url u;
+
+	if (argc == 2 && strcmp(argv[1], "--help") == 0) {
+		printf("usage: tether adv URL\n\n"
+		       "Fetches the server's advertisement, verifies its signatures "
+		       "and prints each\nkey: signing keys (what \"thp\" may name, "
+		       "in SHA-256 and SHA-1 thumbprints)\nand exchange keys.\n");
+		return 0;
+	}
+	if (argc != 2) {
+		fprintf(stderr, "usage: tether adv URL\n");
+		return 2;
+	}
+	if (server_url("adv", argv[1], &u) < 0)
+		return 1;
+	if (adv_fetch(&u, NULL, &jws, &jwks) < 0)
+		return 1;
+	print_keys(jwks);
+	json_decref(jwks);
+	json_decref(jws);
+	return fflush(stdout) == 0 ? 0 : 1;
+}

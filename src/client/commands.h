@@ -1,0 +1,9 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#ifndef TETHER_COMMANDS_H
+#define TETHER_COMMANDS_H
+
+/* Each returns the process exit status. */
+int cmd_encrypt(int argc, char **argv);
+int cmd_decrypt(int argc, char **argv);
+
+#endif

@@ -1,0 +1,168 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* tether encrypt PIN CONFIG [-y] and tether decrypt: clevis's arguments. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "client/commands.h"
+#include "client/jwe.h"
+#include "client/pin.h"
+#include "common/log.h"
+#include "common/util.h"
+
+/* A disk key is 64 bytes at most; leave room for any secret clevis takes. */
+#define PLAINTEXT_MAX (16 * 1024 * 1024)
+
+/* Reads all of fd, at most max bytes; -EFBIG beyond. */
+static int
+read_all(int fd, size_t max, uint8_t **out, size_t *len)
+{
+	size_t cap = 4096, n = 0;
+	uint8_t *buf = malloc(cap + 1);
+
+	if (!buf)
+		return -ENOMEM;
+	for (;;) {
+		ssize_t got;
+
+		if (n == cap) {
+			uint8_t *grown;
+
+			if (cap >= max) {
+				free_secret(buf, cap + 1);
+				return -EFBIG;
+			}
+			cap = cap * 2 > max ? max : cap * 2;
+			/* realloc may leave a copy behind: copy by hand. */
+			grown = malloc(cap + 1);
+			if (!grown) {
+				free_secret(buf, n);
+				return -ENOMEM;
+			}
+			memcpy(grown, buf, n);
+			free_secret(buf, n);
+			buf = grown;
+		}
+		got = read(fd, buf + n, cap - n);
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got < 0) {
+			int r = -errno;
+
+			free_secret(buf, cap + 1);
+			return r;
+		}
+		if (got == 0)
+			break;
+		n += (size_t)got;
+	}
+	buf[n] = '\0';
+	*out = buf;
+	*len = n;
+	return 0;
+}
+
+static int
+write_all(int fd, const void *buf, size_t len)
+{
+	const uint8_t *p = buf;
+
+	while (len > 0) {
+		ssize_t n = write(fd, p, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+static void
+encrypt_usage(FILE *f)
+{
+	fprintf(f,
+	        "usage: tether encrypt PIN CONFIG [-y] < PLAINTEXT > JWE\n\n"
+	        "PIN is tang, sss or null; CONFIG is clevis's JSON for it:\n"
+	        "  tang  {\"url\": URL, \"thp\": THUMBPRINT, \"adv\": FILE or JSON}\n"
+	        "  sss   {\"t\": N, \"pins\": {\"tang\": [{...}, ...], \"sss\": {...}}}\n"
+	        "  null  {} (tests only: the key is in the JWE)\n\n"
+	        "Without thp, adv or -y, the server's signing keys are shown and\n"
+	        "trust is asked for on the terminal. -y trusts them unseen.\n");
+}
+
+int
+cmd_encrypt(int argc, char **argv)
+{
+	json_t *cfg;
+	json_error_t err;
+	uint8_t *pt = NULL;
+	char *jwe = NULL;
+	size_t len = 0;
+	bool trust = false;
+	int r;
+
+	if (argc == 2 && strcmp(argv[1], "--help") == 0) {
+		encrypt_usage(stdout);
+		return 0;
+	}
+	if (argc == 4 && strcmp(argv[3], "-y") == 0)
+		trust = true;
+	else if (argc != 3) {
+		encrypt_usage(stderr);
+		return 2;
+	}
+	cfg = json_loads(argv[2], 0, &err);
+	if (!json_is_object(cfg)) {
+		log_msg("%s: the configuration is not a JSON object (%s)", argv[1],
+		        cfg ? "another JSON value" : err.text);
+		json_decref(cfg);
+		return 1;
+	}
+	r = read_all(STDIN_FILENO, PLAINTEXT_MAX, &pt, &len);
+	if (r < 0)
+		log_msg("cannot read the plaintext: %s", strerror(-r));
+	if (r == 0)
+		r = pin_encrypt(argv[1], cfg, trust, pt, len, &jwe);
+	free_secret(pt, len);
+	json_decref(cfg);
+	if (r == 0 && (r = write_all(STDOUT_FILENO, jwe, strlen(jwe))) < 0)
+		log_msg("cannot write the JWE: %s", strerror(-r));
+	free(jwe);
+	return r < 0 ? 1 : 0;
+}
+
+int
+cmd_decrypt(int argc, char **argv)
+{
+	uint8_t *jwe = NULL, *pt = NULL;
+	size_t len = 0, ptlen = 0;
+	int r;
+
+	if (argc == 2 && strcmp(argv[1], "--help") == 0) {
+		printf("usage: tether decrypt < JWE > PLAINTEXT\n\n"
+		       "Recovers a secret bound with tether or clevis (tang, sss and "
+		       "null pins).\nNothing is written unless the whole JWE "
+		       "verifies.\n");
+		return 0;
+	}
+	if (argc != 1) {
+		fprintf(stderr, "usage: tether decrypt < JWE > PLAINTEXT\n");
+		return 2;
+	}
+	r = read_all(STDIN_FILENO, JWE_MAX, &jwe, &len);
+	if (r < 0)
+		log_msg("cannot read the JWE: %s", r == -EFBIG ?
+		        "larger than 1 MiB" : strerror(-r));
+	if (r == 0)
+		r = pin_decrypt((const char *)jwe, len, &pt, &ptlen);
+	free(jwe);
+	if (r == 0 && (r = write_all(STDOUT_FILENO, pt, ptlen)) < 0)
+		log_msg("cannot write the plaintext: %s", strerror(-r));
+	free_secret(pt, ptlen);
+	return r < 0 ? 1 : 0;
+}

@@ -1,0 +1,142 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#include "client/jwe.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jose/b64.h>
+#include <jose/jwe.h>
+
+#include "common/jwk.h"
+#include "common/util.h"
+
+static const char *const jwe_parts[] = {
+	"protected", "encrypted_key", "iv", "ciphertext", "tag",
+};
+
+static int
+is_b64url(char c)
+{
+	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+	       (c >= '0' && c <= '9') || c == '-' || c == '_';
+}
+
+int
+jwe_parse_compact(const char *text, size_t len, json_t **jwe, json_t **hdr)
+{
+	const char *p = text, *end;
+	json_t *obj, *h;
+
+	while (len > 0 && (text[len - 1] == '\n' || text[len - 1] == '\r' ||
+	                   text[len - 1] == ' '))
+		len--;
+	if (len == 0 || len > JWE_MAX)
+		return -EBADMSG;
+	end = text + len;
+	obj = json_object();
+	if (!obj)
+		return -ENOMEM;
+	for (size_t i = 0; i < ARRAY_SIZE(jwe_parts); i++) {
+		const char *q = p;
+		size_t n;
+
+		while (q < end && is_b64url(*q))
+			q++;
+		n = (size_t)(q - p);
+		/* Clevis's pins use direct key agreement: no encrypted key.
+		   Only the ciphertext of an empty plaintext may be empty. */
+		if ((i < 4 ? q == end || *q != '.' : q != end) ||
+		    (i == 1 ? n != 0 : n == 0 && i != 3) ||
+		    (i != 1 && json_object_set_new(obj, jwe_parts[i],
+		                                   json_stringn(p, n)) < 0)) {
+			json_decref(obj);
+			return -EBADMSG;
+		}
+		p = q + 1;
+	}
+	h = jose_b64_dec_load(json_object_get(obj, "protected"));
+	if (!json_is_object(h)) {
+		json_decref(h);
+		json_decref(obj);
+		return -EBADMSG;
+	}
+	*jwe = obj;
+	*hdr = h;
+	return 0;
+}
+
+int
+jwe_format_compact(const json_t *jwe, char **out)
+{
+	const char *v[ARRAY_SIZE(jwe_parts)];
+	size_t n = 0;
+	char *s;
+
+	if (json_object_get(jwe, "header") || json_object_get(jwe, "unprotected") ||
+	    json_object_get(jwe, "aad") || json_object_get(jwe, "recipients"))
+		return -EINVAL;
+	for (size_t i = 0; i < ARRAY_SIZE(jwe_parts); i++) {
+		const json_t *part = json_object_get(jwe, jwe_parts[i]);
+
+		v[i] = part ? json_string_value(part) : "";
+		if (!v[i])
+			return -EINVAL;
+		n += strlen(v[i]) + 1;
+	}
+	s = malloc(n);
+	if (!s)
+		return -ENOMEM;
+	snprintf(s, n, "%s.%s.%s.%s.%s", v[0], v[1], v[2], v[3], v[4]);
+	*out = s;
+	return 0;
+}
+
+const char *
+jwe_pin(const json_t *hdr)
+{
+	return json_string_value(json_object_get(
+		json_object_get(hdr, "clevis"), "pin"));
+}
+
+int
+jwe_encrypt(const json_t *hdr, const json_t *jwk, const uint8_t *pt,
+            size_t len, char **out)
+{
+	json_t *jwe = json_pack("{s:O}", "protected", hdr);
+	json_t *cek = json_object(), *merged = NULL;
+	int r = -EINVAL;
+
+	if (!jwe || !cek) {
+		r = -ENOMEM;
+		goto out;
+	}
+	if (!jose_jwe_enc_jwk(NULL, jwe, NULL, jwk, cek))
+		goto out;
+	/* The compact form has only the protected header: key agreement
+	   left epk in the unprotected one, so merge before encrypting. */
+	merged = jose_jwe_hdr(jwe, jwe);
+	if (!merged || json_object_set_new(jwe, "protected", merged) < 0)
+		goto out;
+	json_object_del(jwe, "header");
+	json_object_del(jwe, "unprotected");
+	if (jose_jwe_enc_cek(NULL, jwe, cek, pt, len))
+		r = jwe_format_compact(jwe, out);
+out:
+	jwk_free_secret(cek);
+	json_decref(jwe);
+	return r;
+}
+
+int
+jwe_decrypt(const json_t *jwe, const json_t *jwk, uint8_t **pt, size_t *len)
+{
+	size_t n = 0;
+	uint8_t *p = jose_jwe_dec(NULL, jwe, NULL, jwk, &n);
+
+	if (!p)
+		return -EBADMSG;
+	*pt = p;
+	*len = n;
+	return 0;
+}

@@ -1,0 +1,56 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "client/adv.h"
+#include "client/commands.h"
+#include "common/log.h"
+#include "common/util.h"
+
+static const struct {
+	const char *name;
+	int (*run)(int argc, char **argv);
+	const char *summary;
+} commands[] = {
+	{ "encrypt", cmd_encrypt, "bind a secret to a pin: tang, sss, null" },
+	{ "decrypt", cmd_decrypt, "recover a secret bound by tether or clevis" },
+	{ "adv", cmd_adv, "fetch, verify and show a server's keys" },
+};
+
+static void
+usage(FILE *f)
+{
+	fprintf(f, "usage: tether COMMAND [ARGS]\n\n");
+	for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
+		fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].summary);
+	fprintf(f, "\n'tether COMMAND --help' describes each command.\n"
+	        "TETHER_CONNECT_TIMEOUT and TETHER_TIMEOUT (seconds) bound each "
+	        "server\nexchange (defaults 5 and 15).\n");
+}
+
+int
+main(int argc, char **argv)
+{
+	log_init("tether");
+	if (argc < 2) {
+		usage(stderr);
+		return 2;
+	}
+	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+		usage(stdout);
+		return 0;
+	}
+	if (strcmp(argv[1], "--version") == 0) {
+		printf("tether %s\n", TETHER_VERSION);
+		return 0;
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
+		if (strcmp(argv[1], commands[i].name) == 0)
+			return commands[i].run(argc - 1, argv + 1);
+	log_msg("unknown command '%s'", argv[1]);
+	usage(stderr);
+	return 2;
+}

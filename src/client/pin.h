@@ -1,0 +1,40 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#ifndef TETHER_PIN_H
+#define TETHER_PIN_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/*
+ * A clevis pin: how a secret is bound (encrypt) and recovered (decrypt).
+ * Both log why they failed, naming the server, and return -errno; the
+ * plaintext they return is freed with free_secret().
+ */
+struct pin {
+	const char *name;
+	int (*encrypt)(const json_t *cfg, bool trust, const uint8_t *pt,
+	               size_t len, char **jwe);
+	int (*decrypt)(const json_t *jwe, const json_t *hdr, uint8_t **pt,
+	               size_t *len);
+};
+
+extern const struct pin pin_tang;
+extern const struct pin pin_sss;
+extern const struct pin pin_null;
+
+/* The pin called name, or NULL. */
+const struct pin *pin_find(const char *name);
+
+/* Encrypts with the pin called name; -ENOENT for an unknown pin. */
+int pin_encrypt(const char *name, const json_t *cfg, bool trust,
+                const uint8_t *pt, size_t len, char **jwe);
+
+/*
+ * Decrypts a compact JWE with the pin its header names. -EBADMSG for a
+ * malformed JWE, -ENOENT for an unknown pin.
+ */
+int pin_decrypt(const char *compact, size_t clen, uint8_t **pt, size_t *len);
+
+#endif

@@ -1,0 +1,107 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#include "client/request.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/fetch.h"
+#include "common/log.h"
+#include "common/util.h"
+
+int
+server_url(const char *pin, const char *text, struct url *u)
+{
+	char shown[96];
+
+	if (!text) {
+		log_msg("%s: the configuration has no 'url'", pin);
+		return -EINVAL;
+	}
+	if (url_parse(text, u) < 0) {
+		log_escape(shown, sizeof(shown), text, strlen(text));
+		log_msg("%s: '%s' is not a server URL "
+		        "(http://HOST[:PORT][/PATH], HOST a name, IPv4 or [IPv6])",
+		        pin, shown);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static void
+report(const char *where, int r, const struct fetch_result *res,
+       const struct fetch_timeouts *t)
+{
+	switch (r) {
+	case -EHOSTUNREACH:
+		log_msg("%s: cannot resolve the server's name: %s", where,
+		        res->detail[0] ? res->detail : "no address");
+		break;
+	case -ETIMEDOUT:
+		log_msg("%s: timed out (%s %s, limits %u s to connect, %u s in "
+		        "all)", where, res->stage, res->addr,
+		        t->connect_ms / 1000, t->total_ms / 1000);
+		break;
+	case -EBADMSG:
+		log_msg("%s: malformed HTTP reply from %s", where, res->addr);
+		break;
+	case -EMSGSIZE:
+		log_msg("%s: reply from %s larger than %d KiB", where,
+		        res->addr, RESPONSE_MAX / 1024);
+		break;
+	case -EPROTONOSUPPORT:
+		log_msg("%s: https:// is not supported by this build", where);
+		break;
+	default:
+		log_msg("%s: %s failed (%s): %s", where, res->stage, res->addr,
+		        strerror(-r));
+		break;
+	}
+}
+
+int
+server_request(const struct url *u, const char *method, const char *suffix,
+               const json_t *body, json_t **reply)
+{
+	struct fetch_timeouts t;
+	struct fetch_result res;
+	char where[URL_HOST_MAX + URL_PATH_MAX + 160];
+	char *text = NULL;
+	json_t *obj;
+	int r;
+
+	url_format(u, where, sizeof(where));
+	strncat(where, suffix, sizeof(where) - strlen(where) - 1);
+	if (fetch_timeouts_from_env(&t) < 0) {
+		log_msg("TETHER_CONNECT_TIMEOUT and TETHER_TIMEOUT must be "
+		        "seconds from 1 to 3600");
+		return -EINVAL;
+	}
+	if (body) {
+		text = json_dumps(body, JSON_COMPACT | JSON_SORT_KEYS);
+		if (!text)
+			return -ENOMEM;
+	}
+	r = fetch(u, method, suffix, text ? "application/jwk+json" : NULL,
+	          text, text ? strlen(text) : 0, &t, &res);
+	free(text);
+	if (r < 0) {
+		report(where, r, &res, &t);
+		return r;
+	}
+	if (res.response.status != 200) {
+		log_msg("%s: the server answered HTTP %u", where,
+		        res.response.status);
+		fetch_done(&res);
+		return -EPROTO;
+	}
+	obj = json_loadb(res.response.body, res.response.body_len, 0, NULL);
+	fetch_done(&res);
+	if (!json_is_object(obj)) {
+		log_msg("%s: the reply is not a JSON object", where);
+		json_decref(obj);
+		return -EBADMSG;
+	}
+	*reply = obj;
+	return 0;
+}

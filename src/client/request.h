@@ -1,0 +1,23 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#ifndef TETHER_REQUEST_H
+#define TETHER_REQUEST_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+#include "common/url.h"
+
+/*
+ * One exchange with a Tang server: method on the URL's path + suffix, an
+ * optional JSON body, a 200 reply holding a JSON object. Every failure is
+ * logged once, naming the server and the cause (unresolvable name, the
+ * address that refused or timed out, the HTTP status, a reply that is not
+ * JSON). Returns 0 with *reply set, or -errno.
+ */
+int server_request(const struct url *u, const char *method,
+                   const char *suffix, const json_t *body, json_t **reply);
+
+/* Parses a server URL from a pin config, logging a refusal. */
+int server_url(const char *pin, const char *text, struct url *u);
+
+#endif

@@ -1,0 +1,291 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/*
+ * clevis's tang pin. Binding: ECDH-ES to the server's exchange key S, so the
+ * JWE key comes from cS for an ephemeral c whose public C = cG sits in the
+ * header. Recovery without revealing C: send C + E for a fresh E = eG; the
+ * server returns s(C + E); subtract eS to get sC = cS.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <jose/jwk.h>
+
+#include "client/adv.h"
+#include "client/jwe.h"
+#include "client/pin.h"
+#include "client/request.h"
+#include "common/jwk.h"
+#include "common/log.h"
+#include "common/util.h"
+
+#define ADV_FILE_MAX (256 * 1024)
+
+/* An advertisement given in the config, as a JSON object or a file name. */
+static int
+configured_adv(const json_t *adv, json_t **jws)
+{
+	const char *path = json_string_value(adv);
+	char *text, shown[128];
+	size_t len;
+	int r;
+
+	if (json_is_object(adv)) {
+		*jws = json_incref((json_t *)adv);
+		return 0;
+	}
+	if (!path) {
+		log_msg("tang: 'adv' must be a file name or a JSON object");
+		return -EINVAL;
+	}
+	log_escape(shown, sizeof(shown), path, strlen(path));
+	r = read_file_at(AT_FDCWD, path, ADV_FILE_MAX, &text, &len);
+	if (r < 0) {
+		log_msg("tang: advertisement file '%s': %s", shown, strerror(-r));
+		return r;
+	}
+	*jws = json_loadb(text, len, 0, NULL);
+	free(text);
+	if (!json_is_object(*jws)) {
+		json_decref(*jws);
+		log_msg("tang: advertisement file '%s' is not a JSON object", shown);
+		return -EBADMSG;
+	}
+	return 0;
+}
+
+/* Asks on the terminal, as clevis does, whether to trust the signers. */
+static int
+ask_trust(const json_t *jwks)
+{
+	json_t *signers = adv_signing_keys(jwks), *k;
+	char thp[JWK_THP_MAX + 1], answer[8] = "";
+	FILE *tty = fopen("/dev/tty", "r+");
+	size_t i;
+
+	if (!tty) {
+		json_decref(signers);
+		log_msg("tang: no terminal to ask whether to trust the server's "
+		        "keys: give \"thp\" or \"adv\", or -y");
+		return -EPERM;
+	}
+	fprintf(tty, "The advertisement contains the following signing keys:\n\n");
+	json_array_foreach(signers, i, k)
+		if (jwk_thumbprint(k, JWK_THP_S256, thp) == 0)
+			fprintf(tty, "%s\n", thp);
+	fprintf(tty, "\nDo you wish to trust these keys? [ynYN] ");
+	fflush(tty);
+	if (!fgets(answer, sizeof(answer), tty))
+		answer[0] = '\0';
+	fclose(tty);
+	json_decref(signers);
+	if ((answer[0] == 'y' || answer[0] == 'Y') &&
+	    (answer[1] == '\n' || answer[1] == '\0'))
+		return 0;
+	log_msg("tang: the server's keys were not trusted");
+	return -EPERM;
+}
+
+static int
+trusted_keys(const json_t *cfg, bool trust, const struct url *u,
+             json_t **jwks)
+{
+	const json_t *adv = json_object_get(cfg, "adv");
+	const char *thp = json_string_value(json_object_get(cfg, "thp"));
+	json_t *jws = NULL;
+	int r;
+
+	if (json_object_get(cfg, "thp") && !adv_is_kid(thp)) {
+		log_msg("tang: 'thp' must be a key thumbprint (base64url)");
+		return -EINVAL;
+	}
+	if (adv) {
+		r = configured_adv(adv, &jws);
+		if (r == 0 && (r = adv_keys(jws, jwks)) < 0)
+			log_msg("tang: the configured advertisement is %s",
+			        r == -EKEYREJECTED ? "not signed by every signing "
+			        "key it lists" : "malformed");
+	} else {
+		r = adv_fetch(u, thp, &jws, jwks);
+	}
+	json_decref(jws);
+	if (r < 0)
+		return r;
+	if (!trust && thp && !adv_signed_by(*jwks, thp)) {
+		log_msg("tang: no signing key of the advertisement matches thp "
+		        "'%s'", thp);
+		r = -EKEYREJECTED;
+	} else if (!trust && !thp && !adv) {
+		r = ask_trust(*jwks);
+	}
+	if (r < 0) {
+		json_decref(*jwks);
+		*jwks = NULL;
+	}
+	return r;
+}
+
+static int
+tang_encrypt(const json_t *cfg, bool trust, const uint8_t *pt, size_t len,
+             char **jwe)
+{
+	const char *url = json_string_value(json_object_get(cfg, "url"));
+	char kid[JWK_THP_MAX + 1];
+	json_t *jwks = NULL, *exc = NULL, *hdr = NULL;
+	struct url u;
+	int r;
+
+	r = server_url("tang", url, &u);
+	if (r == 0)
+		r = trusted_keys(cfg, trust, &u, &jwks);
+	if (r < 0)
+		return r;
+	exc = json_deep_copy(adv_exchange_key(jwks));
+	if (!exc) {
+		log_msg("tang: %s advertises no exchange key", url);
+		json_decref(jwks);
+		return -ENOKEY;
+	}
+	json_object_del(exc, "key_ops");
+	json_object_del(exc, "alg");
+	r = jwk_thumbprint(exc, JWK_THP_S256, kid);
+	if (r == 0) {
+		hdr = json_pack("{s:s,s:s,s:s,s:{s:s,s:{s:s,s:O}}}", "alg",
+		                "ECDH-ES", "enc", "A256GCM", "kid", kid, "clevis",
+		                "pin", "tang", "tang", "url", url, "adv", jwks);
+		r = hdr ? jwe_encrypt(hdr, exc, pt, len, jwe) : -ENOMEM;
+		if (r < 0)
+			log_msg("tang: encryption to %s's exchange key failed", url);
+	}
+	json_decref(hdr);
+	json_decref(exc);
+	json_decref(jwks);
+	return r;
+}
+
+/* libjose's ECMR exchange: a private lcl multiplies, public ones add. */
+static json_t *
+ecmr(const json_t *lcl, const json_t *rem)
+{
+	json_t *l = json_deep_copy(lcl), *r = json_deep_copy(rem), *out = NULL;
+
+	if (l && r && json_object_set_new(l, "alg", json_string("ECMR")) == 0 &&
+	    json_object_set_new(r, "alg", json_string("ECMR")) == 0)
+		out = jose_jwk_exc(NULL, l, r);
+	jwk_free_secret(l);
+	jwk_free_secret(r);
+	return out;
+}
+
+/* The exchange key a binding names, found in the advertisement it holds. */
+static const json_t *
+bound_key(const json_t *tang, const char *kid)
+{
+	static const enum jwk_thp_hash hashes[] = { JWK_THP_S256, JWK_THP_S1 };
+	char t[JWK_THP_MAX + 1];
+	json_t *k;
+	size_t i;
+
+	json_array_foreach(json_object_get(json_object_get(tang, "adv"), "keys"),
+	                   i, k)
+		for (size_t h = 0; h < 2; h++)
+			if (jwk_thumbprint(k, hashes[h], t) == 0 &&
+			    strcmp(t, kid) == 0)
+				return k;
+	return NULL;
+}
+
+/* Sends C + E and returns the server's s(C + E), checked to be a point. */
+static int
+exchange(const struct url *u, const char *kid, const json_t *xfr,
+         const char *crv, json_t **rep)
+{
+	char suffix[JWK_THP_MAX + 8];
+	const char *kty, *rcrv;
+	json_t *reply;
+	int r;
+
+	snprintf(suffix, sizeof(suffix), "/rec/%s", kid);
+	r = server_request(u, "POST", suffix, xfr, &reply);
+	if (r < 0)
+		return r;
+	kty = json_string_value(json_object_get(reply, "kty"));
+	rcrv = json_string_value(json_object_get(reply, "crv"));
+	if (!kty || strcmp(kty, "EC") != 0 || !rcrv || strcmp(rcrv, crv) != 0 ||
+	    !jose_jwk_pub(NULL, reply)) {
+		char where[URL_HOST_MAX + URL_PATH_MAX + 32];
+
+		url_format(u, where, sizeof(where));
+		log_msg("%s: the server's reply is not a %s point", where, crv);
+		json_decref(reply);
+		return -EBADMSG;
+	}
+	*rep = reply;
+	return 0;
+}
+
+static int
+tang_decrypt(const json_t *jwe, const json_t *hdr, uint8_t **pt, size_t *len)
+{
+	const json_t *tang = json_object_get(json_object_get(hdr, "clevis"),
+	                                     "tang");
+	const json_t *epk = json_object_get(hdr, "epk"), *srv;
+	const char *kid = json_string_value(json_object_get(hdr, "kid"));
+	const char *url = json_string_value(json_object_get(tang, "url"));
+	const char *crv = json_string_value(json_object_get(epk, "crv"));
+	json_t *eph = NULL, *xfr = NULL, *rep = NULL, *tmp = NULL, *key = NULL;
+	struct url u;
+	int r;
+
+	if (!json_is_object(epk) || !crv || !adv_is_kid(kid) || !url) {
+		log_msg("tang: the JWE lacks epk, kid or clevis.tang.url");
+		return -EBADMSG;
+	}
+	srv = bound_key(tang, kid);
+	if (!srv) {
+		log_msg("tang: the JWE's kid is not a key of the advertisement "
+		        "it holds");
+		return -EBADMSG;
+	}
+	r = server_url("tang", url, &u);
+	if (r < 0)
+		return r;
+	eph = json_pack("{s:s,s:s}", "alg", "ECMR", "crv", crv);
+	if (!eph || !jose_jwk_gen(NULL, eph)) {
+		log_msg("tang: cannot make an ephemeral key on %s", crv);
+		r = -EINVAL;
+		goto out;
+	}
+	xfr = ecmr(epk, eph);
+	if (!xfr || json_object_set_new(xfr, "alg", json_string("ECMR")) < 0) {
+		log_msg("tang: the JWE's epk is not a %s point", crv);
+		r = -EBADMSG;
+		goto out;
+	}
+	r = exchange(&u, kid, xfr, crv, &rep);
+	if (r < 0)
+		goto out;
+	tmp = ecmr(eph, srv);
+	key = tmp ? ecmr(rep, tmp) : NULL;
+	r = key ? jwe_decrypt(jwe, key, pt, len) : -EBADMSG;
+	if (r < 0)
+		log_msg("tang: %s answered, but the JWE does not decrypt with "
+		        "the result (damaged or tampered JWE, or the wrong "
+		        "server)", url);
+out:
+	jwk_free_secret(key);
+	jwk_free_secret(tmp);
+	jwk_free_secret(rep);
+	json_decref(xfr);
+	jwk_free_secret(eph);
+	return r;
+}
+
+const struct pin pin_tang = {
+	.name = "tang",
+	.encrypt = tang_encrypt,
+	.decrypt = tang_decrypt,
+};

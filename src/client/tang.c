@@ -276,9 +276,10 @@ tang_decrypt(const json_t *jwe, const json_t *hdr, uint8_t **pt, size_t *len)
 		        "the result (damaged or tampered JWE, or the wrong "
 		        "server)", url);
 out:
-	jwk_free_secret(key);
-	jwk_free_secret(tmp);
-	jwk_free_secret(rep);
+	/* key is cS itself; tmp (eS) and rep together give it too. */
+	jwk_free_wiped(key);
+	jwk_free_wiped(tmp);
+	jwk_free_wiped(rep);
 	json_decref(xfr);
 	jwk_free_secret(eph);
 	return r;

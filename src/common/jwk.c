@@ -60,6 +60,25 @@ jwk_allows(const json_t *jwk, const char *op, bool required)
 	return jose_jwk_prm(NULL, jwk, required, op);
 }
 
+static void
+wipe_string(json_t *v)
+{
+	/* jansson frees without wiping: clear the bytes it holds. */
+	if (json_is_string(v) && v->refcount == 1)
+		explicit_bzero((char *)json_string_value(v), json_string_length(v));
+}
+
+void
+jwk_free_wiped(json_t *jwk)
+{
+	const char *name;
+	json_t *v;
+
+	json_object_foreach(jwk, name, v)
+		wipe_string(v);
+	json_decref(jwk);
+}
+
 void
 jwk_free_secret(json_t *jwk)
 {
@@ -69,13 +88,7 @@ jwk_free_secret(json_t *jwk)
 
 	if (!jwk)
 		return;
-	for (size_t i = 0; i < ARRAY_SIZE(private_members); i++) {
-		json_t *v = json_object_get(jwk, private_members[i]);
-
-		/* jansson frees without wiping: clear the bytes it holds. */
-		if (json_is_string(v) && v->refcount == 1)
-			explicit_bzero((char *)json_string_value(v),
-			               json_string_length(v));
-	}
+	for (size_t i = 0; i < ARRAY_SIZE(private_members); i++)
+		wipe_string(json_object_get(jwk, private_members[i]));
 	json_decref(jwk);
 }

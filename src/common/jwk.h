@@ -46,4 +46,10 @@ bool jwk_allows(const json_t *jwk, const char *op, bool required);
 /* Wipes the private members of jwk in place, then drops the reference. */
 void jwk_free_secret(json_t *jwk);
 
+/*
+ * Wipes every string member, then drops the reference: for a JWK whose
+ * public members are themselves a secret (a recovered ECMR point).
+ */
+void jwk_free_wiped(json_t *jwk);
+
 #endif

@@ -20,24 +20,12 @@ set -eu -o pipefail
 shopt -s inherit_errexit
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-TANGD=${TANGD:-/usr/libexec/tangd}
-TANGD_KEYGEN=${TANGD_KEYGEN:-/usr/libexec/tangd-keygen}
+. "$ROOT/bench/lib.sh"
 BENCH_SECONDS=${BENCH_SECONDS:-5}
 SPEED_SECONDS=${SPEED_SECONDS:-$BENCH_SECONDS}
 CONNECTIONS=${CONNECTIONS:-1 16 64}
 CORES=$(nproc)
 TICKS=$(getconf CLK_TCK)
-
-die() {
-	echo "bench/server.sh: $*" >&2
-	exit 1
-}
-
-is_count() { # STRING: a positive decimal integer
-	case $1 in
-	'' | *[!0-9]* | 0*) return 1 ;;
-	esac
-}
 
 is_count "$BENCH_SECONDS" || die "BENCH_SECONDS must be a positive integer"
 is_count "$SPEED_SECONDS" || die "SPEED_SECONDS must be a positive integer"
@@ -45,76 +33,8 @@ is_count "$SPEED_SECONDS" || die "SPEED_SECONDS must be a positive integer"
 for c in $CONNECTIONS; do
 	is_count "$c" || die "CONNECTIONS must be positive integers"
 done
-for tool in wrk socat jose curl openssl ss awk setsid timeout getconf; do
-	command -v "$tool" >/dev/null || die "$tool is not installed"
-done
-[ -x "$TANGD" ] || die "$TANGD not found (apt-get install tang)"
-[ -x "$TANGD_KEYGEN" ] || die "$TANGD_KEYGEN not found (apt-get install tang)"
-
-if [ -z "${TETHERD:-}" ]; then
-	TETHERD=$ROOT/build/src/server/tetherd
-	if [ ! -x "$TETHERD" ]; then
-		echo "building tetherd..." >&2
-		[ -d "$ROOT/build" ] || meson setup "$ROOT/build" "$ROOT" >&2
-		ninja -C "$ROOT/build" >&2
-	fi
-fi
-[ -x "$TETHERD" ] || die "$TETHERD is not an executable"
-
-# Scratch space and every server live only as long as this script. Each
-# server runs in its own session, so killing its process group also ends
-# the tangd processes socat forked for open connections.
-SCRATCH=$(mktemp -d "${TMPDIR:-/tmp}/tether-bench.XXXXXX")
-server_groups=()
-
-cleanup() {
-	local pgid
-	for pgid in "${server_groups[@]}"; do
-		kill -- "-$pgid" 2>/dev/null || true
-	done
-	for pgid in "${server_groups[@]}"; do
-		wait "$pgid" 2>/dev/null || true
-	done
-	rm -rf "$SCRATCH"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-# Prints a TCP port that nothing listens on now, on any address.
-free_port() {
-	local port _
-	for _ in $(seq 1 200); do
-		port=$((20000 + RANDOM % 40000))
-		if [ -z "$(ss -Htln "sport = :$port")" ]; then
-			echo "$port"
-			return 0
-		fi
-	done
-	die "no free TCP port found"
-}
-
-# start_server NAME COMMAND...: runs COMMAND in a new session with stdout
-# and stderr to $SCRATCH/NAME.log; sets SERVER_PID (also its process group).
-start_server() {
-	local name=$1
-	shift
-	setsid "$@" >"$SCRATCH/$name.log" 2>&1 &
-	SERVER_PID=$!
-	server_groups+=("$SERVER_PID")
-}
-
-# wait_ready PID URL: until URL answers, at most 10 s; fails if PID exits.
-wait_ready() {
-	local _
-	for _ in $(seq 1 100); do
-		kill -0 "$1" 2>/dev/null || return 1
-		if curl -s -o /dev/null --max-time 1 "$2"; then
-			return 0
-		fi
-		sleep 0.1
-	done
-	return 1
-}
+need_tools wrk socat jose curl openssl ss awk setsid timeout getconf
+need_built TETHERD
 
 # cpu_ticks PGID: CPU time used so far by the process group PGID, in clock
 # ticks: what its live members used, plus what the children they reaped

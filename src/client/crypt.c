@@ -12,8 +12,9 @@
 #include "common/log.h"
 #include "common/util.h"
 
-/* A disk key is 64 bytes at most; leave room for any secret clevis takes. */
-#define PLAINTEXT_MAX (16 * 1024 * 1024)
+/* Base64 makes the ciphertext 4/3 of this; the rest of JWE_MAX is left
+   for the header, which nested sss pins make a few KiB per pin. */
+#define PLAINTEXT_MAX (512 * 1024)
 
 /* Reads all of fd, at most max bytes; -EFBIG beyond. */
 static int
@@ -106,9 +107,11 @@ cmd_encrypt(int argc, char **argv)
 	bool trust = false;
 	int r;
 
-	if (argc == 2 && strcmp(argv[1], "--help") == 0) {
-		encrypt_usage(stdout);
-		return 0;
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+			encrypt_usage(stdout);
+			return 0;
+		}
 	}
 	if (argc == 4 && strcmp(argv[3], "-y") == 0)
 		trust = true;
@@ -125,7 +128,8 @@ cmd_encrypt(int argc, char **argv)
 	}
 	r = read_all(STDIN_FILENO, PLAINTEXT_MAX, &pt, &len);
 	if (r < 0)
-		log_msg("cannot read the plaintext: %s", strerror(-r));
+		log_msg("cannot read the plaintext: %s", r == -EFBIG ?
+		        "larger than 512 KiB" : strerror(-r));
 	if (r == 0)
 		r = pin_encrypt(argv[1], cfg, trust, pt, len, &jwe);
 	free_secret(pt, len);

@@ -18,6 +18,7 @@
 #include "client/jwe.h"
 #include "client/pin.h"
 #include "client/request.h"
+#include "common/ecmr.h"
 #include "common/jwk.h"
 #include "common/log.h"
 #include "common/util.h"
@@ -204,7 +205,6 @@ exchange(const struct url *u, const char *kid, const json_t *xfr,
          const char *crv, json_t **rep)
 {
 	char suffix[JWK_THP_MAX + 8];
-	const char *kty, *rcrv;
 	json_t *reply;
 	int r;
 
@@ -212,10 +212,12 @@ exchange(const struct url *u, const char *kid, const json_t *xfr,
 	r = server_request(u, "POST", suffix, xfr, &reply);
 	if (r < 0)
 		return r;
-	kty = json_string_value(json_object_get(reply, "kty"));
-	rcrv = json_string_value(json_object_get(reply, "crv"));
-	if (!kty || strcmp(kty, "EC") != 0 || !rcrv || strcmp(rcrv, crv) != 0 ||
-	    !jose_jwk_pub(NULL, reply)) {
+	r = ecmr_point_check(reply, crv);
+	if (r == -ENOMEM) {
+		json_decref(reply);
+		return r;
+	}
+	if (r < 0) {
 		char where[URL_HOST_MAX + URL_PATH_MAX + 32];
 
 		url_format(u, where, sizeof(where));

@@ -99,19 +99,20 @@ key_scalar(struct ecmr_key *key, const json_t *jwk)
 	return r;
 }
 
-int
-ecmr_key_load(const json_t *jwk, struct ecmr_key **out)
+/* A key with its curve set up and no scalar yet; NULL for other curves. */
+static struct ecmr_key *
+curve_new(const char *crv, int *err)
 {
-	const char *kty = json_string_value(json_object_get(jwk, "kty"));
-	int i = curve_index(json_string_value(json_object_get(jwk, "crv")));
+	int i = curve_index(crv);
 	struct ecmr_key *key;
-	int r;
 
-	if (!kty || strcmp(kty, "EC") != 0 || i < 0)
-		return -EINVAL;
+	*err = -EINVAL;
+	if (i < 0)
+		return NULL;
+	*err = -ENOMEM;
 	key = calloc(1, sizeof(*key));
 	if (!key)
-		return -ENOMEM;
+		return NULL;
 	key->crv = ecmr_curves[i].crv;
 	key->field_len = ecmr_curves[i].field_len;
 	key->group = EC_GROUP_new_by_curve_name(ecmr_curves[i].nid);
@@ -119,8 +120,24 @@ ecmr_key_load(const json_t *jwk, struct ecmr_key **out)
 	if (!key->group || !key->prime ||
 	    !EC_GROUP_get_curve(key->group, key->prime, NULL, NULL, NULL)) {
 		ecmr_key_free(key);
-		return -ENOMEM;
+		return NULL;
 	}
+	*err = 0;
+	return key;
+}
+
+int
+ecmr_key_load(const json_t *jwk, struct ecmr_key **out)
+{
+	const char *kty = json_string_value(json_object_get(jwk, "kty"));
+	struct ecmr_key *key;
+	int r;
+
+	if (!kty || strcmp(kty, "EC") != 0)
+		return -EINVAL;
+	key = curve_new(json_string_value(json_object_get(jwk, "crv")), &r);
+	if (!key)
+		return r;
 	r = key_scalar(key, jwk);
 	if (r < 0) {
 		ecmr_key_free(key);
@@ -243,5 +260,28 @@ out:
 	EC_POINT_free(p);
 	EC_POINT_clear_free(q);
 	BN_CTX_free(ctx);
+	return r;
+}
+
+int
+ecmr_point_check(const json_t *jwk, const char *crv)
+{
+	const char *kty = json_string_value(json_object_get(jwk, "kty"));
+	struct ecmr_key *curve;
+	BN_CTX *ctx = NULL;
+	EC_POINT *p = NULL;
+	int r;
+
+	if (!kty || strcmp(kty, "EC") != 0)
+		return -EINVAL;
+	curve = curve_new(crv, &r);
+	if (!curve)
+		return r;
+	ctx = BN_CTX_new();
+	p = EC_POINT_new(curve->group);
+	r = ctx && p ? request_point(curve, jwk, p, ctx) : -ENOMEM;
+	EC_POINT_free(p);
+	BN_CTX_free(ctx);
+	ecmr_key_free(curve);
 	return r;
 }

@@ -34,4 +34,11 @@ void ecmr_key_free(struct ecmr_key *key);
 int ecmr_exchange(const struct ecmr_key *key, const json_t *req,
                   char reply[ECMR_REPLY_MAX], size_t *len);
 
+/*
+ * Checks that jwk is a public EC point on the curve crv: the client's
+ * check of a server's reply before it takes part in recovering a key.
+ * Returns 0, -EINVAL, or -ENOMEM.
+ */
+int ecmr_point_check(const json_t *jwk, const char *crv);
+
 #endif

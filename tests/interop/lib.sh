@@ -67,12 +67,18 @@ done_testing() {
 	[ "$tap_failed" -eq 0 ]
 }
 
-# Prints a TCP port on 127.0.0.1 that nothing listens on now.
+# Prints a TCP port that no socket uses now, in any state, below the
+# ephemeral range (32768-60999 by default): there an outgoing connection
+# could take it between this check and the bind, or hold it in TIME-WAIT
+# while a server that is stopped and started again on it is down.
 free_port() {
-	local port tries=0
+	local low port tries=0
+	low=$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null)
+	case $low in '' | *[!0-9]*) low=32768 ;; esac
+	[ "$low" -gt 11024 ] || low=32768
 	while [ $tries -lt 200 ]; do
-		port=$((20000 + RANDOM % 40000))
-		if ! ss -Htln "sport = :$port" | grep -q .; then
+		port=$((low - 12000 + RANDOM % 12000))
+		if ! ss -Htan "sport = :$port" | grep -q .; then
 			echo "$port"
 			return 0
 		fi

@@ -169,6 +169,31 @@ test_bad_points(void **state)
 	json_decref(srv);
 }
 
+/* The client's check of a server's reply agrees with the server's own. */
+static void
+test_point_check(void **state)
+{
+	json_t *srv = jwk_generate("ECMR"), *pub;
+	char y[89];
+
+	(void)state;
+	pub = public_copy(srv);
+	assert_int_equal(ecmr_point_check(pub, "P-521"), 0);
+	assert_int_equal(ecmr_point_check(pub, "P-256"), -EINVAL);
+	assert_int_equal(ecmr_point_check(pub, "P-999"), -EINVAL);
+	assert_int_equal(ecmr_point_check(pub, NULL), -EINVAL);
+
+	snprintf(y, sizeof(y), "%s", json_string_value(json_object_get(pub, "y")));
+	y[80] = y[80] == 'A' ? 'B' : 'A';
+	json_object_set_new(pub, "y", json_string(y));
+	assert_int_equal(ecmr_point_check(pub, "P-521"), -EINVAL);
+
+	json_object_set_new(pub, "kty", json_string("oct"));
+	assert_int_equal(ecmr_point_check(pub, "P-521"), -EINVAL);
+	json_decref(pub);
+	json_decref(srv);
+}
+
 static void
 test_bad_keys(void **state)
 {
@@ -198,6 +223,7 @@ main(void)
 		cmocka_unit_test(test_p256),
 		cmocka_unit_test(test_reply_shape),
 		cmocka_unit_test(test_bad_points),
+		cmocka_unit_test(test_point_check),
 		cmocka_unit_test(test_bad_keys),
 	};
 

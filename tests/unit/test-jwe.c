@@ -82,6 +82,35 @@ test_round_trip(void **state)
 }
 
 /* Each part altered in turn never decrypts. */
+/* An empty secret is a secret too: it decrypts to nothing, not an error. */
+static void
+test_empty_plaintext(void **state)
+{
+	json_t *hdr, *jwe, *parsed_hdr;
+	char *empty;
+	uint8_t *pt = NULL;
+	size_t len = 99;
+
+	(void)state;
+	hdr = json_pack("{s:s,s:s,s:{s:s}}", "alg", "dir", "enc", "A256GCM",
+	                "clevis", "pin", "test");
+	assert_non_null(hdr);
+	assert_int_equal(jwe_encrypt(hdr, cek, (const uint8_t *)"", 0, &empty), 0);
+	assert_int_equal(parse(empty, &jwe, &parsed_hdr), 0);
+	assert_int_equal(jwe_decrypt(jwe, cek, &pt, &len), 0);
+	assert_int_equal(len, 0);
+	assert_non_null(pt);
+	free_secret(pt, len);
+
+	/* The tag still guards it. */
+	json_object_set_new(jwe, "tag", json_string("AAAAAAAAAAAAAAAAAAAAAA"));
+	assert_int_equal(jwe_decrypt(jwe, cek, &pt, &len), -EBADMSG);
+	json_decref(jwe);
+	json_decref(parsed_hdr);
+	json_decref(hdr);
+	free(empty);
+}
+
 static void
 test_tampered(void **state)
 {
@@ -131,6 +160,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_round_trip),
+		cmocka_unit_test(test_empty_plaintext),
 		cmocka_unit_test(test_tampered),
 		cmocka_unit_test(test_malformed),
 	};

@@ -1,0 +1,107 @@
+# shellcheck shell=bash
+# What the benchmarks share: argument checks, the binaries under test, and
+# servers that live only as long as the script. Sourced after ROOT is set.
+
+TANGD=${TANGD:-/usr/libexec/tangd}
+TANGD_KEYGEN=${TANGD_KEYGEN:-/usr/libexec/tangd-keygen}
+
+die() {
+	echo "bench/$(basename "$0"): $*" >&2
+	exit 1
+}
+
+is_count() { # STRING: a positive decimal integer
+	case $1 in
+	'' | *[!0-9]* | 0*) return 1 ;;
+	esac
+}
+
+# need_tools TOOL...: every TOOL is installed, and so is Debian's tangd.
+need_tools() {
+	local tool
+	for tool in "$@"; do
+		command -v "$tool" >/dev/null || die "$tool is not installed"
+	done
+	[ -x "$TANGD" ] || die "$TANGD not found (apt-get install tang)"
+	[ -x "$TANGD_KEYGEN" ] ||
+		die "$TANGD_KEYGEN not found (apt-get install tang)"
+}
+
+# need_built VAR...: each of TETHER, TETHERD named is set by the caller or
+# defaults to the build tree, built with meson and ninja if absent.
+need_built() {
+	local var path built=1
+	for var in "$@"; do
+		case $var in
+		TETHER) path=${TETHER:-$ROOT/build/src/client/tether} ;;
+		TETHERD) path=${TETHERD:-$ROOT/build/src/server/tetherd} ;;
+		*) die "need_built: unknown binary $var" ;;
+		esac
+		printf -v "$var" '%s' "$path"
+		[ -x "$path" ] || built=0
+	done
+	if [ "$built" = 0 ]; then
+		echo "building $*..." >&2
+		[ -d "$ROOT/build" ] || meson setup "$ROOT/build" "$ROOT" >&2
+		ninja -C "$ROOT/build" >&2
+	fi
+	for var in "$@"; do
+		[ -x "${!var}" ] || die "${!var} is not an executable"
+	done
+}
+
+# Scratch space and every server live only as long as the script. Each
+# server runs in its own session, so killing its process group also ends
+# the tangd processes socat forked for open connections.
+SCRATCH=$(mktemp -d "${TMPDIR:-/tmp}/tether-bench.XXXXXX")
+server_groups=()
+
+cleanup() {
+	local pgid
+	for pgid in "${server_groups[@]}"; do
+		kill -- "-$pgid" 2>/dev/null || true
+	done
+	for pgid in "${server_groups[@]}"; do
+		wait "$pgid" 2>/dev/null || true
+	done
+	rm -rf "$SCRATCH"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# Prints a TCP port that nothing listens on now, on any address, below the
+# ephemeral range (32768-60999) that outgoing connections take ports from.
+free_port() {
+	local port _
+	for _ in $(seq 1 200); do
+		port=$((20000 + RANDOM % 12000))
+		if [ -z "$(ss -Htln "sport = :$port")" ]; then
+			echo "$port"
+			return 0
+		fi
+	done
+	die "no free TCP port found"
+}
+
+# start_server NAME COMMAND...: runs COMMAND in a new session with stdout
+# and stderr to $SCRATCH/NAME.log; sets SERVER_PID (also its process group).
+start_server() {
+	local name=$1
+	shift
+	setsid "$@" >"$SCRATCH/$name.log" 2>&1 &
+	SERVER_PID=$!
+	server_groups+=("$SERVER_PID")
+}
+
+# wait_ready PID URL: until URL answers, at most 10 s; fails if PID exits.
+wait_ready() {
+	local _
+	for _ in $(seq 1 100); do
+		kill -0 "$1" 2>/dev/null || return 1
+		if curl -s -o /dev/null --max-time 1 "$2"; then
+			return 0
+		fi
+		sleep 0.1
+	done
+	return 1
+}

@@ -3,12 +3,12 @@
 
 TETHER_BUILD_DEPS="gcc meson ninja-build pkg-config libjose-dev libjansson-dev
 libssl-dev libmicrohttpd-dev libsystemd-dev libcmocka-dev clang
-libclang-rt-14-dev"
+libclang-rt-14-dev libcryptsetup-dev libluksmeta-dev"
 
 # The real peers the interop tests prove compatibility against, and the
 # tools the tests and benchmarks drive them with.
 TETHER_TEST_DEPS="tang clevis jose curl socat systemd iproute2 procps
-python3 openssl wrk"
+python3 openssl wrk clevis-luks cryptsetup-bin luksmeta"
 
 install_deps() {
 	if [ "$(id -u)" -ne 0 ]; then

@@ -128,6 +128,36 @@ adv_fetch(const struct url *u, const char *thp, json_t **jws, json_t **jwks)
 	return r;
 }
 
+int
+adv_fetch_trusted(const struct url *u, const json_t *trusted, json_t **jws,
+                  json_t **jwks)
+{
+	char thp[JWK_THP_MAX + 1], where[URL_HOST_MAX + URL_PATH_MAX + 32];
+	const json_t *k;
+	size_t i;
+	int r;
+
+	r = jwk_thumbprint(json_array_get(trusted, 0), JWK_THP_S256, thp);
+	if (r < 0)
+		return -EINVAL;
+	r = adv_fetch(u, thp, jws, jwks);
+	if (r < 0)
+		return r;
+	json_array_foreach(trusted, i, k)
+		if (jwk_allows(k, "verify", true) &&
+		    jose_jws_ver(NULL, *jws, NULL, k, false))
+			return 0;
+	url_format(u, where, sizeof(where));
+	log_msg("%s: the server's keys are not signed by a key the binding "
+	        "trusted; check them with 'tether adv' and trust them with -y",
+	        where);
+	json_decref(*jwks);
+	json_decref(*jws);
+	*jwks = NULL;
+	*jws = NULL;
+	return -EKEYREJECTED;
+}
+
 static void
 print_keys(const json_t *jwks)
 {

@@ -33,6 +33,16 @@ bool adv_is_kid(const char *s);
 int adv_fetch(const struct url *u, const char *thp, json_t **jws,
               json_t **jwks);
 
+/*
+ * The chain of trust across a key rotation: fetches url/adv/{thp} for the
+ * first of trusted (public signing keys a binding stored) and accepts the
+ * advertisement only if one of them signed it, as Tang and tetherd do for
+ * a rotated key they still hold. Logs failures; -EKEYREJECTED when none
+ * of the trusted keys signed it.
+ */
+int adv_fetch_trusted(const struct url *u, const json_t *trusted,
+                      json_t **jws, json_t **jwks);
+
 /* tether adv URL */
 int cmd_adv(int argc, char **argv);
 

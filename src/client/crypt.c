@@ -16,73 +16,6 @@
    for the header, which nested sss pins make a few KiB per pin. */
 #define PLAINTEXT_MAX (512 * 1024)
 
-/* Reads all of fd, at most max bytes; -EFBIG beyond. */
-static int
-read_all(int fd, size_t max, uint8_t **out, size_t *len)
-{
-	size_t cap = 4096, n = 0;
-	uint8_t *buf = malloc(cap + 1);
-
-	if (!buf)
-		return -ENOMEM;
-	for (;;) {
-		ssize_t got;
-
-		if (n == cap) {
-			uint8_t *grown;
-
-			if (cap >= max) {
-				free_secret(buf, cap + 1);
-				return -EFBIG;
-			}
-			cap = cap * 2 > max ? max : cap * 2;
-			/* realloc may leave a copy behind: copy by hand. */
-			grown = malloc(cap + 1);
-			if (!grown) {
-				free_secret(buf, n);
-				return -ENOMEM;
-			}
-			memcpy(grown, buf, n);
-			free_secret(buf, n);
-			buf = grown;
-		}
-		got = read(fd, buf + n, cap - n);
-		if (got < 0 && errno == EINTR)
-			continue;
-		if (got < 0) {
-			int r = -errno;
-
-			free_secret(buf, cap + 1);
-			return r;
-		}
-		if (got == 0)
-			break;
-		n += (size_t)got;
-	}
-	buf[n] = '\0';
-	*out = buf;
-	*len = n;
-	return 0;
-}
-
-static int
-write_all(int fd, const void *buf, size_t len)
-{
-	const uint8_t *p = buf;
-
-	while (len > 0) {
-		ssize_t n = write(fd, p, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 static void
 encrypt_usage(FILE *f)
 {
@@ -126,7 +59,7 @@ cmd_encrypt(int argc, char **argv)
 		json_decref(cfg);
 		return 1;
 	}
-	r = read_all(STDIN_FILENO, PLAINTEXT_MAX, &pt, &len);
+	r = read_fd(STDIN_FILENO, PLAINTEXT_MAX, &pt, &len);
 	if (r < 0)
 		log_msg("cannot read the plaintext: %s", r == -EFBIG ?
 		        "larger than 512 KiB" : strerror(-r));
@@ -134,7 +67,7 @@ cmd_encrypt(int argc, char **argv)
 		r = pin_encrypt(argv[1], cfg, trust, pt, len, &jwe);
 	free_secret(pt, len);
 	json_decref(cfg);
-	if (r == 0 && (r = write_all(STDOUT_FILENO, jwe, strlen(jwe))) < 0)
+	if (r == 0 && (r = write_fd(STDOUT_FILENO, jwe, strlen(jwe))) < 0)
 		log_msg("cannot write the JWE: %s", strerror(-r));
 	free(jwe);
 	return r < 0 ? 1 : 0;
@@ -158,14 +91,14 @@ cmd_decrypt(int argc, char **argv)
 		fprintf(stderr, "usage: tether decrypt < JWE > PLAINTEXT\n");
 		return 2;
 	}
-	r = read_all(STDIN_FILENO, JWE_MAX, &jwe, &len);
+	r = read_fd(STDIN_FILENO, JWE_MAX, &jwe, &len);
 	if (r < 0)
 		log_msg("cannot read the JWE: %s", r == -EFBIG ?
 		        "larger than 1 MiB" : strerror(-r));
 	if (r == 0)
 		r = pin_decrypt((const char *)jwe, len, &pt, &ptlen);
 	free(jwe);
-	if (r == 0 && (r = write_all(STDOUT_FILENO, pt, ptlen)) < 0)
+	if (r == 0 && (r = write_fd(STDOUT_FILENO, pt, ptlen)) < 0)
 		log_msg("cannot write the plaintext: %s", strerror(-r));
 	free_secret(pt, ptlen);
 	return r < 0 ? 1 : 0;

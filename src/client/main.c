@@ -7,6 +7,7 @@
 
 #include "client/adv.h"
 #include "client/commands.h"
+#include "client/luks.h"
 #include "common/log.h"
 #include "common/util.h"
 
@@ -18,6 +19,7 @@ static const struct {
 	{ "encrypt", cmd_encrypt, "bind a secret to a pin: tang, sss, null" },
 	{ "decrypt", cmd_decrypt, "recover a secret bound by tether or clevis" },
 	{ "adv", cmd_adv, "fetch, verify and show a server's keys" },
+	{ "luks", cmd_luks, "bind LUKS volumes: bind, unbind, list, pass, unlock, regen, report" },
 };
 
 static void

@@ -109,6 +109,10 @@ trusted_keys(const json_t *cfg, bool trust, const struct url *u,
 			log_msg("tang: the configured advertisement is %s",
 			        r == -EKEYREJECTED ? "not signed by every signing "
 			        "key it lists" : "malformed");
+	} else if (json_array_size(json_object_get(cfg, "trust")) && !trust &&
+	           !thp) {
+		r = adv_fetch_trusted(u, json_object_get(cfg, "trust"), &jws,
+		                      jwks);
 	} else {
 		r = adv_fetch(u, thp, &jws, jwks);
 	}
@@ -119,7 +123,8 @@ trusted_keys(const json_t *cfg, bool trust, const struct url *u,
 		log_msg("tang: no signing key of the advertisement matches thp "
 		        "'%s'", thp);
 		r = -EKEYREJECTED;
-	} else if (!trust && !thp && !adv) {
+	} else if (!trust && !thp && !adv &&
+	           !json_array_size(json_object_get(cfg, "trust"))) {
 		r = ask_trust(*jwks);
 	}
 	if (r < 0) {

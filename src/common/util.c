@@ -84,23 +84,6 @@ fail:
 	return r;
 }
 
-static int
-write_all(int fd, const void *buf, size_t len)
-{
-	const char *p = buf;
-
-	while (len > 0) {
-		ssize_t n = write(fd, p, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 int
 write_file_at(int dirfd, const char *name, const void *buf, size_t len,
               mode_t mode)
@@ -121,7 +104,7 @@ write_file_at(int dirfd, const char *name, const void *buf, size_t len,
 		return -errno;
 	r = fchmod(fd, mode) < 0 ? -errno : 0;
 	if (r == 0)
-		r = write_all(fd, buf, len);
+		r = write_fd(fd, buf, len);
 	if (r == 0 && fsync(fd) < 0)
 		r = -errno;
 	if (close(fd) < 0 && r == 0)
@@ -190,4 +173,70 @@ sockaddr_format(const struct sockaddr *sa, char *buf, size_t len)
 	} else {
 		snprintf(buf, len, "-");
 	}
+}
+
+int
+read_fd(int fd, size_t max, uint8_t **out, size_t *len)
+{
+	size_t cap = 4096, n = 0;
+	uint8_t *buf = malloc(cap + 1);
+
+	if (!buf)
+		return -ENOMEM;
+	for (;;) {
+		ssize_t got;
+
+		if (n == cap) {
+			uint8_t *grown;
+
+			if (cap >= max) {
+				free_secret(buf, cap + 1);
+				return -EFBIG;
+			}
+			cap = cap * 2 > max ? max : cap * 2;
+			/* realloc may leave a copy behind: copy by hand. */
+			grown = malloc(cap + 1);
+			if (!grown) {
+				free_secret(buf, n);
+				return -ENOMEM;
+			}
+			memcpy(grown, buf, n);
+			free_secret(buf, n);
+			buf = grown;
+		}
+		got = read(fd, buf + n, cap - n);
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got < 0) {
+			int r = -errno;
+
+			free_secret(buf, cap + 1);
+			return r;
+		}
+		if (got == 0)
+			break;
+		n += (size_t)got;
+	}
+	buf[n] = '\0';
+	*out = buf;
+	*len = n;
+	return 0;
+}
+
+int
+write_fd(int fd, const void *buf, size_t len)
+{
+	const uint8_t *p = buf;
+
+	while (len > 0) {
+		ssize_t n = write(fd, p, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
 }

@@ -4,6 +4,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
@@ -32,6 +33,16 @@ int write_file_at(int dirfd, const char *name, const void *buf, size_t len,
                   mode_t mode);
 
 /* Wipes len bytes of p and frees it; accepts NULL. */
+/*
+ * Reads all of fd, at most max bytes (-EFBIG beyond), NUL-terminated.
+ * Growing copies by hand: realloc could leave a secret behind. Free
+ * *out with free_secret(*out, *len + 1).
+ */
+int read_fd(int fd, size_t max, uint8_t **out, size_t *len);
+
+/* Writes all of buf, through short writes and EINTR. 0 or -errno. */
+int write_fd(int fd, const void *buf, size_t len);
+
 void free_secret(void *p, size_t len);
 
 /* Wipes and frees a NUL-terminated string; accepts NULL. */

@@ -1,0 +1,231 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#include "client/binding.h"
+
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+#include <luksmeta.h>
+
+#include "client/jwe.h"
+#include "common/util.h"
+
+/* cb6e8904-81ff-40da-a84a-07ab9ab5715e: clevis's luksmeta slot owner. */
+static const luksmeta_uuid_t clevis_luksmeta_uuid = {
+	0xcb, 0x6e, 0x89, 0x04, 0x81, 0xff, 0x40, 0xda,
+	0xa8, 0x4a, 0x07, 0xab, 0x9a, 0xb5, 0x71, 0x5e,
+};
+
+/* A keyslot number as LUKS2 JSON spells it: decimal, no sign or padding. */
+static int
+slot_number(const char *s)
+{
+	unsigned long v;
+
+	if (!s || (s[0] == '0' && s[1] != '\0'))
+		return -EINVAL;
+	if (parse_ulong(s, 0, (unsigned long)crypt_keyslot_max(CRYPT_LUKS2) - 1,
+	                &v) < 0)
+		return -EINVAL;
+	return (int)v;
+}
+
+int
+binding_from_token(const char *json, int *slot, char **jwe)
+{
+	static const char *const parts[] = {
+		"protected", "encrypted_key", "iv", "ciphertext", "tag",
+	};
+	json_t *tok = json_loads(json, JSON_REJECT_DUPLICATES, NULL);
+	json_t *keyslots = json_object_get(tok, "keyslots");
+	json_t *flat = json_object_get(tok, "jwe"), *copy = NULL;
+	const char *type = json_string_value(json_object_get(tok, "type"));
+	int r = -EBADMSG, s;
+
+	if (!type || strcmp(type, CLEVIS_TOKEN_TYPE) != 0 ||
+	    json_array_size(keyslots) != 1 || !json_is_object(flat))
+		goto out;
+	s = slot_number(json_string_value(json_array_get(keyslots, 0)));
+	if (s < 0)
+		goto out;
+	copy = json_object();
+	if (!copy) {
+		r = -ENOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(parts); i++) {
+		json_t *v = json_object_get(flat, parts[i]);
+
+		/* Direct key agreement: the encrypted key is absent or empty. */
+		if (i == 1 ? v && (!json_is_string(v) || json_string_length(v))
+		           : !json_is_string(v))
+			goto out;
+		if (i != 1 && json_object_set(copy, parts[i], v) < 0)
+			goto out;
+	}
+	r = jwe_format_compact(copy, jwe);
+	if (r == 0)
+		*slot = s;
+	else if (r == -EINVAL)
+		r = -EBADMSG;
+out:
+	json_decref(copy);
+	json_decref(tok);
+	return r;
+}
+
+int
+binding_token_json(const char *jwe, int slot, char **json)
+{
+	json_t *flat = NULL, *hdr = NULL, *tok = NULL;
+	char slotname[16];
+	int r;
+
+	r = jwe_parse_compact(jwe, strlen(jwe), &flat, &hdr);
+	if (r < 0)
+		return r;
+	snprintf(slotname, sizeof(slotname), "%d", slot);
+	r = -ENOMEM;
+	if (json_object_set_new(flat, "encrypted_key", json_string("")) < 0)
+		goto out;
+	tok = json_pack("{s:s,s:[s],s:O}", "type", CLEVIS_TOKEN_TYPE,
+	                "keyslots", slotname, "jwe", flat);
+	if (!tok)
+		goto out;
+	*json = json_dumps(tok, JSON_COMPACT);
+	if (*json)
+		r = 0;
+out:
+	json_decref(tok);
+	json_decref(hdr);
+	json_decref(flat);
+	return r;
+}
+
+static int
+binding_add(struct binding **b, size_t *n, int slot, int token, char *jwe)
+{
+	struct binding *grown = realloc(*b, (*n + 1) * sizeof(**b));
+
+	if (!grown) {
+		free(jwe);
+		return -ENOMEM;
+	}
+	*b = grown;
+	grown[*n] = (struct binding){ .slot = slot, .token = token, .jwe = jwe };
+	(*n)++;
+	return 0;
+}
+
+static int
+load_luks2(struct crypt_device *cd, struct binding **b, size_t *n)
+{
+	int max = crypt_token_max(CRYPT_LUKS2);
+
+	for (int t = 0; t < max; t++) {
+		const char *type = NULL, *json = NULL;
+		char *jwe;
+		int slot, r;
+
+		switch (crypt_token_status(cd, t, &type)) {
+		case CRYPT_TOKEN_EXTERNAL:
+		case CRYPT_TOKEN_EXTERNAL_UNKNOWN:
+			break;
+		default:
+			continue;
+		}
+		if (!type || strcmp(type, CLEVIS_TOKEN_TYPE) != 0 ||
+		    crypt_token_json_get(cd, t, &json) < 0 ||
+		    binding_from_token(json, &slot, &jwe) < 0)
+			continue;
+		r = binding_add(b, n, slot, t, jwe);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+/* clevis's LUKS1 bindings: the JWE, compact, in a luksmeta slot. */
+static int
+load_luks1(struct crypt_device *cd, struct binding **b, size_t *n)
+{
+	int max = crypt_keyslot_max(CRYPT_LUKS1);
+
+	if (luksmeta_test(cd) < 0)
+		return 0;
+	for (int slot = 0; slot < max; slot++) {
+		luksmeta_uuid_t uuid;
+		char *jwe;
+		int len, r;
+
+		len = luksmeta_load(cd, slot, uuid, NULL, 0);
+		if (len <= 0 || (size_t)len > JWE_MAX ||
+		    memcmp(uuid, clevis_luksmeta_uuid, sizeof(uuid)) != 0)
+			continue;
+		jwe = calloc(1, (size_t)len + 1);
+		if (!jwe)
+			return -ENOMEM;
+		if (luksmeta_load(cd, slot, uuid, jwe, (size_t)len) != len ||
+		    memchr(jwe, '\0', (size_t)len)) {
+			free(jwe);
+			continue;
+		}
+		r = binding_add(b, n, slot, -1, jwe);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+static int
+by_slot(const void *a, const void *b)
+{
+	const struct binding *x = a, *y = b;
+
+	return (x->slot > y->slot) - (x->slot < y->slot);
+}
+
+int
+bindings_load(struct crypt_device *cd, struct binding **out, size_t *n)
+{
+	const char *type = crypt_get_type(cd);
+	struct binding *b = NULL;
+	size_t count = 0;
+	int r;
+
+	if (type && strcmp(type, CRYPT_LUKS2) == 0)
+		r = load_luks2(cd, &b, &count);
+	else if (type && strcmp(type, CRYPT_LUKS1) == 0)
+		r = load_luks1(cd, &b, &count);
+	else
+		r = -EINVAL;
+	if (r < 0) {
+		bindings_free(b, count);
+		return r;
+	}
+	if (count > 1)
+		qsort(b, count, sizeof(*b), by_slot);
+	*out = b;
+	*n = count;
+	return 0;
+}
+
+void
+bindings_free(struct binding *b, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(b[i].jwe);
+	free(b);
+}
+
+const struct binding *
+bindings_find(const struct binding *b, size_t n, int slot)
+{
+	for (size_t i = 0; i < n; i++)
+		if (b[i].slot == slot)
+			return &b[i];
+	return NULL;
+}

@@ -1,0 +1,388 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* tether luks ...: clevis luks's commands, through libcryptsetup's API. */
+#include "client/luks.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "client/describe.h"
+#include "client/pin.h"
+#include "client/tty.h"
+#include "common/log.h"
+#include "common/util.h"
+
+/* libcryptsetup's own messages repeat ours in other words: keep them out. */
+static void
+quiet_log(int level, const char *msg, void *usrptr)
+{
+	(void)level;
+	(void)msg;
+	(void)usrptr;
+}
+
+int
+luks_open(const char *dev, struct crypt_device **cd)
+{
+	int r;
+
+	crypt_set_log_callback(NULL, quiet_log, NULL);
+	r = crypt_init(cd, dev);
+	if (r < 0) {
+		log_msg("%s: %s", dev, strerror(-r));
+		return r;
+	}
+	crypt_set_log_callback(*cd, quiet_log, NULL);
+	r = crypt_load(*cd, CRYPT_LUKS, NULL);
+	if (r < 0) {
+		log_msg("%s: not a LUKS device (%s)", dev, strerror(-r));
+		crypt_free(*cd);
+		*cd = NULL;
+	}
+	return r;
+}
+
+int
+luks_recover(struct crypt_device *cd, const struct binding *b, char **pass,
+             size_t *len)
+{
+	uint8_t *pt = NULL;
+	size_t n = 0;
+	int r;
+
+	r = pin_decrypt(b->jwe, strlen(b->jwe), &pt, &n);
+	if (r < 0) {
+		log_msg("slot %d: the binding's key could not be recovered",
+		        b->slot);
+		return r;
+	}
+	r = crypt_activate_by_passphrase(cd, NULL, b->slot, (const char *)pt,
+	                                 n, 0);
+	if (r < 0) {
+		log_msg("slot %d: the recovered key does not open its keyslot",
+		        b->slot);
+		free_secret(pt, n);
+		return -EKEYREJECTED;
+	}
+	*pass = (char *)pt;
+	*len = n;
+	return 0;
+}
+
+int
+luks_free_slot(struct crypt_device *cd, int except)
+{
+	int max = crypt_keyslot_max(crypt_get_type(cd));
+
+	for (int s = 0; s < max; s++)
+		if (s != except && crypt_keyslot_status(cd, s) == CRYPT_SLOT_INACTIVE)
+			return s;
+	return -ENOSPC;
+}
+
+/* Loads the bindings and finds the one for a->slot; logs if absent. */
+static int
+find_binding(struct crypt_device *cd, const struct luks_args *a,
+             struct binding **all, size_t *n, const struct binding **b)
+{
+	int r = bindings_load(cd, all, n);
+
+	if (r < 0) {
+		log_msg("%s: cannot read its bindings: %s", a->dev, strerror(-r));
+		return r;
+	}
+	*b = bindings_find(*all, *n, a->slot);
+	if (!*b) {
+		log_msg("%s: no clevis binding in slot %d", a->dev, a->slot);
+		bindings_free(*all, *n);
+		return -ENOENT;
+	}
+	return 0;
+}
+
+static int
+luks_list(struct crypt_device *cd, const struct luks_args *a)
+{
+	struct binding *all;
+	size_t n;
+	int r = bindings_load(cd, &all, &n), found = 0;
+
+	if (r < 0) {
+		log_msg("%s: cannot read its bindings: %s", a->dev, strerror(-r));
+		return r;
+	}
+	for (size_t i = 0; i < n; i++) {
+		char *text;
+
+		if (a->slot >= 0 && all[i].slot != a->slot)
+			continue;
+		found++;
+		if (describe_binding(all[i].jwe, &text) < 0) {
+			log_msg("slot %d: the binding's JWE is malformed",
+			        all[i].slot);
+			r = -EBADMSG;
+			continue;
+		}
+		printf("%d: %s\n", all[i].slot, text);
+		free(text);
+	}
+	bindings_free(all, n);
+	if (a->slot >= 0 && !found) {
+		log_msg("%s: no clevis binding in slot %d", a->dev, a->slot);
+		r = -ENOENT;
+	}
+	if (fflush(stdout) != 0)
+		r = -EIO;
+	return r;
+}
+
+static int
+luks_pass(struct crypt_device *cd, const struct luks_args *a)
+{
+	struct binding *all;
+	const struct binding *b;
+	char *pass;
+	size_t n, len;
+	int r = find_binding(cd, a, &all, &n, &b);
+
+	if (r < 0)
+		return r;
+	r = luks_recover(cd, b, &pass, &len);
+	bindings_free(all, n);
+	if (r < 0)
+		return r;
+	if (fwrite(pass, 1, len, stdout) != len || fflush(stdout) != 0)
+		r = -EIO;
+	free_secret(pass, len);
+	return r;
+}
+
+/* Tries each binding against its own keyslot; the first that opens wins. */
+static int
+luks_unlock(struct crypt_device *cd, const struct luks_args *a)
+{
+	char name[64];
+	struct binding *all;
+	size_t n;
+	int r = bindings_load(cd, &all, &n);
+
+	if (r < 0) {
+		log_msg("%s: cannot read its bindings: %s", a->dev, strerror(-r));
+		return r;
+	}
+	snprintf(name, sizeof(name), "luks-%s", crypt_get_uuid(cd));
+	r = -ENOENT;
+	for (size_t i = 0; i < n && r < 0; i++) {
+		uint8_t *pt = NULL;
+		size_t len = 0;
+
+		if (pin_decrypt(all[i].jwe, strlen(all[i].jwe), &pt, &len) < 0) {
+			log_msg("slot %d: the binding's key could not be recovered",
+			        all[i].slot);
+			continue;
+		}
+		r = crypt_activate_by_passphrase(cd, a->test ? NULL :
+		                                 a->name ? a->name : name,
+		                                 all[i].slot, (const char *)pt,
+		                                 len, 0);
+		if (r < 0)
+			log_msg("slot %d: %s", all[i].slot, r == -EPERM ?
+			        "the recovered key does not open its keyslot" :
+			        strerror(-r));
+		free_secret(pt, len);
+	}
+	if (r < 0)
+		log_msg("%s: %s", a->dev, n == 0 ? "no clevis bindings" :
+		        "no binding could unlock it");
+	bindings_free(all, n);
+	return r < 0 ? r : 0;
+}
+
+static int
+luks_unbind(struct crypt_device *cd, const struct luks_args *a)
+{
+	struct binding *all;
+	const struct binding *b;
+	char question[512];
+	size_t n;
+	int r;
+
+	if (strcmp(crypt_get_type(cd), CRYPT_LUKS2) != 0) {
+		log_msg("%s: tether unbinds LUKS2 only; this is LUKS1", a->dev);
+		return -ENOTSUP;
+	}
+	r = find_binding(cd, a, &all, &n, &b);
+	if (r < 0)
+		return r;
+	if (crypt_keyslot_status(cd, b->slot) == CRYPT_SLOT_ACTIVE_LAST) {
+		log_msg("%s: slot %d is the last keyslot: removing it would lose "
+		        "the volume", a->dev, b->slot);
+		r = -EPERM;
+	} else if (!a->force) {
+		snprintf(question, sizeof(question), "Do you wish to erase LUKS "
+		         "slot %d on %s? [ynYN] ", b->slot, a->dev);
+		r = tty_ask_yes(question);
+		if (r != 1)
+			log_msg(r < 0 ? "no terminal to confirm on: use -f" :
+			        "not confirmed: nothing changed");
+		r = r == 1 ? 0 : -ECANCELED;
+	}
+	/* The token first: a keyslot left alone is harmless, a token
+	   pointing at a wiped keyslot is not. */
+	if (r == 0 && (r = crypt_token_json_set(cd, b->token, NULL)) < 0)
+		log_msg("%s: cannot remove token %d: %s", a->dev, b->token,
+		        strerror(-r));
+	if (r >= 0 && (r = crypt_keyslot_destroy(cd, b->slot)) < 0)
+		log_msg("%s: token removed, but keyslot %d could not be: %s",
+		        a->dev, b->slot, strerror(-r));
+	bindings_free(all, n);
+	return r < 0 ? r : 0;
+}
+
+static const struct {
+	const char *name;
+	const char *opts;     /* getopt letters */
+	const char *usage;
+	bool needs_slot;
+	int (*run)(struct crypt_device *cd, const struct luks_args *a);
+} subcommands[] = {
+	{ "bind", "d:s:t:k:y",
+	  "-d DEV [-s SLOT] [-t TOKEN] [-k KEYFILE|-] [-y] PIN CONFIG",
+	  false, luks_bind },
+	{ "unbind", "d:s:f", "-d DEV -s SLOT [-f]", true, luks_unbind },
+	{ "list", "d:s:", "-d DEV [-s SLOT]", false, luks_list },
+	{ "pass", "d:s:", "-d DEV -s SLOT", true, luks_pass },
+	{ "unlock", "d:n:T", "-d DEV [-n NAME] [--test-passphrase]", false,
+	  luks_unlock },
+	{ "regen", "d:s:qy", "-d DEV -s SLOT [-q] [-y]", true, luks_regen },
+	{ "report", "d:s:qr", "-d DEV -s SLOT [-q] [-r]", true, luks_report },
+};
+
+static void
+usage(FILE *f)
+{
+	fprintf(f, "usage: tether luks SUBCOMMAND OPTIONS\n\n");
+	for (size_t i = 0; i < ARRAY_SIZE(subcommands); i++)
+		fprintf(f, "  tether luks %s %s\n", subcommands[i].name,
+		        subcommands[i].usage);
+	fprintf(f, "\nBindings are clevis's: either tool reads what the other "
+	        "wrote.\nSee tether(1).\n");
+}
+
+static int
+number(const char *what, const char *s, int max, int *out)
+{
+	unsigned long v;
+
+	if (parse_ulong(s, 0, (unsigned long)max - 1, &v) < 0) {
+		log_msg("%s must be a number from 0 to %d", what, max - 1);
+		return -EINVAL;
+	}
+	*out = (int)v;
+	return 0;
+}
+
+static int
+parse_option(int c, struct luks_args *a)
+{
+	switch (c) {
+	case 'd': a->dev = optarg; return 0;
+	case 's': return number("the slot (-s)", optarg,
+	                        crypt_keyslot_max(CRYPT_LUKS2), &a->slot);
+	case 't': return number("the token (-t)", optarg,
+	                        crypt_token_max(CRYPT_LUKS2), &a->token);
+	case 'k': a->keyfile = optarg; return 0;
+	case 'n': a->name = optarg; return 0;
+	case 'y': a->yes = true; return 0;
+	case 'f': a->force = true; return 0;
+	case 'q': a->quiet = true; return 0;
+	case 'r': a->regen = true; return 0;
+	case 'T': a->test = true; return 0;
+	default: return -EINVAL;
+	}
+}
+
+static int
+parse_args(size_t which, int argc, char **argv, struct luks_args *a)
+{
+	static const struct option longopts[] = {
+		{ "test-passphrase", no_argument, NULL, 'T' },
+		{ NULL, 0, NULL, 0 },
+	};
+	char opts[32];
+	int c;
+
+	*a = (struct luks_args){ .slot = -1, .token = -1 };
+	snprintf(opts, sizeof(opts), "+:%s", subcommands[which].opts);
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, opts, longopts, NULL)) != -1) {
+		if (c == '?' || c == ':' || !strchr(subcommands[which].opts, c) ||
+		    parse_option(c, a) < 0) {
+			if (c == '?' || c == ':')
+				log_msg("luks %s: %s option '%s'",
+				        subcommands[which].name, c == ':' ?
+				        "a value is missing for the" : "unknown",
+				        argv[optind - 1]);
+			return -EINVAL;
+		}
+	}
+	if (which == 0 && argc - optind == 2) {
+		a->pin = argv[optind];
+		a->config = argv[optind + 1];
+	} else if (argc != optind) {
+		log_msg("luks %s: %s", subcommands[which].name, which == 0 ?
+		        "PIN and CONFIG are needed, after the options" :
+		        "unexpected arguments");
+		return -EINVAL;
+	}
+	if (!a->dev || (subcommands[which].needs_slot && a->slot < 0)) {
+		log_msg("luks %s: %s", subcommands[which].name, !a->dev ?
+		        "no device given (-d)" : "no slot given (-s)");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int
+cmd_luks(int argc, char **argv)
+{
+	struct crypt_device *cd;
+	struct luks_args a;
+	size_t i;
+	int r;
+
+	if (argc < 2 || strcmp(argv[1], "--help") == 0 ||
+	    strcmp(argv[1], "-h") == 0) {
+		usage(argc < 2 ? stderr : stdout);
+		return argc < 2 ? 2 : 0;
+	}
+	for (i = 0; i < ARRAY_SIZE(subcommands); i++)
+		if (strcmp(argv[1], subcommands[i].name) == 0)
+			break;
+	if (i == ARRAY_SIZE(subcommands)) {
+		log_msg("luks: unknown subcommand '%s'", argv[1]);
+		usage(stderr);
+		return 2;
+	}
+	for (int j = 2; j < argc; j++) {
+		if (strcmp(argv[j], "--help") == 0 || strcmp(argv[j], "-h") == 0) {
+			printf("usage: tether luks %s %s\n", subcommands[i].name,
+			       subcommands[i].usage);
+			return 0;
+		}
+	}
+	if (parse_args(i, argc - 1, argv + 1, &a) < 0) {
+		log_msg("usage: tether luks %s %s", subcommands[i].name,
+		        subcommands[i].usage);
+		return 2;
+	}
+	if (luks_open(a.dev, &cd) < 0)
+		return 1;
+	r = subcommands[i].run(cd, &a);
+	crypt_free(cd);
+	return r < 0 ? 1 : 0;
+}

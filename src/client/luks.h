@@ -1,0 +1,62 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#ifndef TETHER_LUKS_H
+#define TETHER_LUKS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <jansson.h>
+#include <libcryptsetup.h>
+
+#include "client/binding.h"
+
+/* The options of `tether luks SUBCOMMAND`, clevis luks's letters. */
+struct luks_args {
+	const char *dev;       /* -d */
+	int slot;              /* -s, or -1 */
+	int token;             /* -t, or -1 */
+	const char *keyfile;   /* -k, "-" for stdin */
+	const char *name;      /* -n */
+	bool yes;              /* -y: trust the server's keys unseen */
+	bool force;            /* -f: no confirmation */
+	bool quiet;            /* -q: no confirmation */
+	bool regen;            /* -r */
+	bool test;             /* --test-passphrase */
+	const char *pin;       /* bind: PIN */
+	const char *config;    /* bind: CONFIG */
+};
+
+/* Opens a LUKS1 or LUKS2 device or image; logs why not. */
+int luks_open(const char *dev, struct crypt_device **cd);
+
+/*
+ * Recovers a binding's passphrase through its pin and checks that it
+ * opens the binding's own keyslot, and no other (cheap PBKDF2 there;
+ * trying all slots would pay the passphrase slot's Argon2 first).
+ * Logs failures. Free *pass with free_secret(*pass, *len).
+ */
+int luks_recover(struct crypt_device *cd, const struct binding *b,
+                 char **pass, size_t *len);
+
+/* The first keyslot that is not in use, other than except; -ENOSPC. */
+int luks_free_slot(struct crypt_device *cd, int except);
+
+/*
+ * Adds a binding: a random key as strong as the volume key, encrypted
+ * with pin and cfg, in keyslot slot (unlocked with old) and a clevis
+ * token (token, or any free one). On failure nothing is left behind.
+ * Returns the token id and, if key is not NULL, the new passphrase.
+ */
+int luks_add_binding(struct crypt_device *cd, const char *dev, int slot,
+                     int token, const char *old, size_t oldlen,
+                     const char *pin, const json_t *cfg, bool trust,
+                     char **key, size_t *keylen);
+
+int luks_bind(struct crypt_device *cd, const struct luks_args *a);
+int luks_regen(struct crypt_device *cd, const struct luks_args *a);
+int luks_report(struct crypt_device *cd, const struct luks_args *a);
+
+/* tether luks SUBCOMMAND ... */
+int cmd_luks(int argc, char **argv);
+
+#endif

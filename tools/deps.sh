@@ -8,7 +8,7 @@ libclang-rt-14-dev libcryptsetup-dev libluksmeta-dev"
 # The real peers the interop tests prove compatibility against, and the
 # tools the tests and benchmarks drive them with.
 TETHER_TEST_DEPS="tang clevis jose curl socat systemd iproute2 procps
-python3 openssl wrk clevis-luks cryptsetup-bin luksmeta"
+python3 openssl wrk clevis-luks cryptsetup-bin luksmeta jq util-linux"
 
 install_deps() {
 	if [ "$(id -u)" -ne 0 ]; then

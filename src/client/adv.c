@@ -141,8 +141,13 @@ adv_fetch_trusted(const struct url *u, const json_t *trusted, json_t **jws,
 	if (r < 0)
 		return -EINVAL;
 	r = adv_fetch(u, thp, jws, jwks);
-	if (r < 0)
+	if (r < 0) {
+		url_format(u, where, sizeof(where));
+		log_msg("%s: no advertisement signed by the key the binding "
+		        "trusted; check the server's keys with 'tether adv' and "
+		        "trust them with -y", where);
 		return r;
+	}
 	json_array_foreach(trusted, i, k)
 		if (jwk_allows(k, "verify", true) &&
 		    jose_jws_ver(NULL, *jws, NULL, k, false))

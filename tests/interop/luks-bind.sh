@@ -224,6 +224,26 @@ expect_ok "regen -y trusts them"
 p=$(timeout $TB clevis luks pass -d "$TEST_DIR/t.img" -s 1)
 check "... and clevis's pass of the result opens slot 1" opens_with t.img "$p" 1
 
+# A header with every keyslot in use: bind has nowhere to go, and regen
+# has no spare slot to verify a new binding in before it replaces one.
+new_image full.img
+IN=$TEST_DIR/passfile tl bind -y -d "$TEST_DIR/full.img" -k - tang "$CFG"
+expect_ok "bind an image that is about to be full"
+for slot in $(seq 2 31); do
+	printf '%s\n%s' "$PASS" "other $slot" | cryptsetup luksAddKey -q \
+		--pbkdf pbkdf2 --pbkdf-force-iterations 1000 --key-slot "$slot" \
+		"$TEST_DIR/full.img" - 2>/dev/null || break
+done
+check_eq "all 32 keyslots are in use" 32 \
+	"$(cryptsetup luksDump --dump-json-metadata "$TEST_DIR/full.img" | jq '.keyslots | length')"
+save_header full.img
+IN=$TEST_DIR/passfile tl bind -y -d "$TEST_DIR/full.img" -k - tang "$CFG"
+expect_failed "bind with no free keyslot is refused" "$TEST_DIR/out" "no free keyslot"
+unchanged "... and the header is unchanged" full.img
+tl regen -q -y -d "$TEST_DIR/full.img" -s 1
+expect_failed "regen with no spare keyslot is refused" "$TEST_DIR/out" "no free keyslot"
+unchanged "... and the header is unchanged" full.img
+
 # --------------------------------------------- LUKS1, read through luksmeta
 new_image l1.img luks1
 check "clevis luks bind on LUKS1 (luksmeta)" sh -c "timeout $TB clevis luks bind -y \

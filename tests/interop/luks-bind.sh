@@ -244,6 +244,33 @@ tl regen -q -y -d "$TEST_DIR/full.img" -s 1
 expect_failed "regen with no spare keyslot is refused" "$TEST_DIR/out" "no free keyslot"
 unchanged "... and the header is unchanged" full.img
 
+# Interrupted: bind and regen killed (SIGKILL) at points spread over their
+# run. Whatever was written by then, the passphrase opens the image and
+# the binding that was there still unlocks it.
+new_image cut.img
+IN=$TEST_DIR/passfile tl bind -y -d "$TEST_DIR/cut.img" -k - tang "$CFG"
+expect_ok "bind an image to interrupt later commands on"
+survived=0
+tried=0
+for delay in 0.02 0.05 0.1 0.15 0.2 0.3 0.4 0.6; do
+	for cmd in bind regen; do
+		if [ "$cmd" = bind ]; then
+			set -- bind -y -d "$TEST_DIR/cut.img" -k "$TEST_DIR/passfile" tang "$CFG"
+		else
+			set -- regen -q -d "$TEST_DIR/cut.img" -s 1
+		fi
+		timeout -s KILL "$delay" "$TETHER" luks "$@" >/dev/null 2>&1
+		tried=$((tried + 1))
+		if opens_with cut.img "$PASS" 0 &&
+			"$TETHER" luks unlock -d "$TEST_DIR/cut.img" --test-passphrase \
+				>/dev/null 2>&1; then
+			survived=$((survived + 1))
+		fi
+	done
+done
+check_eq "after each of $tried interrupted runs, the passphrase and a binding still open the image" \
+	"$tried" "$survived"
+
 # --------------------------------------------- LUKS1, read through luksmeta
 new_image l1.img luks1
 check "clevis luks bind on LUKS1 (luksmeta)" sh -c "timeout $TB clevis luks bind -y \

@@ -300,18 +300,34 @@ on_library_message(void *cls, const char *fmt, va_list ap)
 	log_msg("http: %s", msg);
 }
 
+/*
+ * TLS 1.2 and 1.3 only, forward-secret key exchange and AEAD ciphers only,
+ * the server's preference first (GnuTLS priority syntax).
+ */
+#define TLS_PRIORITIES "SECURE128:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:" \
+	"-CIPHER-ALL:+AES-256-GCM:+AES-128-GCM:+CHACHA20-POLY1305:" \
+	"-MAC-ALL:+AEAD:-KX-ALL:+ECDHE-ECDSA:+ECDHE-RSA:%SERVER_PRECEDENCE"
+
 struct http_listener *
-http_listener_start(int fd, const struct http_config *cfg)
+http_listener_start(int fd, bool tls, const struct http_config *cfg)
 {
 	struct http_listener *l = calloc(1, sizeof(*l));
+	struct MHD_OptionItem tls_options[] = {
+		{ MHD_OPTION_HTTPS_MEM_CERT, 0, (void *)cfg->tls_cert },
+		{ MHD_OPTION_HTTPS_MEM_KEY, 0, (void *)cfg->tls_key },
+		{ MHD_OPTION_HTTPS_PRIORITIES, 0, (void *)TLS_PRIORITIES },
+		{ MHD_OPTION_END, 0, NULL },
+	};
+	struct MHD_OptionItem none[] = { { MHD_OPTION_END, 0, NULL } };
 
-	if (!l) {
+	if (!l || (tls && (!cfg->tls_cert || !cfg->tls_key))) {
+		free(l);
 		close(fd);
 		return NULL;
 	}
 	l->daemon = MHD_start_daemon(
 		MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
-		MHD_USE_ERROR_LOG,
+		MHD_USE_ERROR_LOG | (tls ? MHD_USE_TLS : 0),
 		0, NULL, NULL, on_request, (void *)cfg,
 		MHD_OPTION_EXTERNAL_LOGGER, on_library_message, NULL,
 		MHD_OPTION_LISTEN_SOCKET, fd,
@@ -321,9 +337,10 @@ http_listener_start(int fd, const struct http_config *cfg)
 		MHD_OPTION_STRICT_FOR_CLIENT, 1,
 		MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
 		MHD_OPTION_NOTIFY_CONNECTION, on_connection, NULL,
+		MHD_OPTION_ARRAY, tls ? tls_options : none,
 		MHD_OPTION_END);
 	if (!l->daemon) {
-		log_msg("cannot start the HTTP server");
+		log_msg("cannot start the HTTP%s server", tls ? "S" : "");
 		close(fd);
 		free(l);
 		return NULL;

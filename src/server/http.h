@@ -2,6 +2,8 @@
 #ifndef TETHERD_HTTP_H
 #define TETHERD_HTTP_H
 
+#include <stdbool.h>
+
 #include "server/keyset.h"
 
 /* Tang accepts 64 KiB; a recovery request is a JWK of well under 1 KiB. */
@@ -12,15 +14,19 @@ struct http_config {
 	unsigned timeout;		/* idle seconds before a connection closes */
 	unsigned connections;		/* open connections per listener */
 	struct keyset_slot *keys;
+	const char *tls_cert;		/* PEM chain, for https listeners */
+	const char *tls_key;		/* PEM private key */
 };
 
 struct http_listener;
 
 /*
  * Serves Tang's endpoints on the listening socket fd (taking ownership)
- * with cfg, which must outlive the listener. Returns NULL after logging.
+ * with cfg, which must outlive the listener; over TLS 1.2 or 1.3 with
+ * cfg's certificate if tls. Returns NULL after logging.
  */
-struct http_listener *http_listener_start(int fd, const struct http_config *cfg);
+struct http_listener *http_listener_start(int fd, bool tls,
+                                          const struct http_config *cfg);
 
 /* Stops serving, finishing nothing; accepts NULL. */
 void http_listener_stop(struct http_listener *l);

@@ -70,9 +70,13 @@ parse_host_port(const char *hp, struct listen_url *out)
 int
 listen_url_parse(const char *url, struct listen_url *out)
 {
-	static const char http[] = "http://";
+	static const char http[] = "http://", https[] = "https://";
 
 	memset(out, 0, sizeof(*out));
+	if (strncmp(url, https, sizeof(https) - 1) == 0) {
+		out->tls = true;
+		return parse_host_port(url + sizeof(https) - 1, out);
+	}
 	if (strncmp(url, http, sizeof(http) - 1) != 0)
 		return -EINVAL;
 	return parse_host_port(url + sizeof(http) - 1, out);

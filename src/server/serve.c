@@ -6,7 +6,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/inotify.h>
+#include <sys/stat.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
 
@@ -24,10 +26,15 @@
 /* Lets a burst of directory changes (a rotation) settle before reloading. */
 #define RELOAD_SETTLE_MS 200
 
+/* A certificate chain or key file is a few KiB. */
+#define TLS_FILE_MAX (1024 * 1024)
+
 struct serve_options {
 	const char *keys;
 	const char *listen[MAX_LISTENERS];
 	size_t nlisten;
+	const char *tls_cert;
+	const char *tls_key;
 	struct http_config http;
 };
 
@@ -37,7 +44,10 @@ struct server {
 	int inofd;
 	struct keyset_slot slot;
 	int fds[MAX_LISTENERS];
+	bool tls[MAX_LISTENERS];
 	size_t nfds;
+	char *tls_cert;
+	char *tls_key;
 	struct http_listener *listeners[MAX_LISTENERS];
 };
 
@@ -48,8 +58,11 @@ serve_usage(FILE *f)
 	        "usage: tetherd serve --keys DIR [--listen URL]... [options]\n"
 	        "\n"
 	        "  -k, --keys DIR        keys directory (a Tang keys directory works)\n"
-	        "  -l, --listen URL      http://ADDR:PORT, ADDR IPv4 or [IPv6];\n"
-	        "                        repeatable; none: systemd socket activation\n"
+	        "  -l, --listen URL      http://ADDR:PORT or https://ADDR:PORT, ADDR\n"
+	        "                        IPv4 or [IPv6]; repeatable; none: systemd\n"
+	        "                        socket activation\n"
+	        "      --tls-cert FILE   PEM certificate chain for https listeners\n"
+	        "      --tls-key FILE    PEM private key (not readable by others)\n"
 	        "  -t, --threads N       worker threads per listener (default: cores)\n"
 	        "      --timeout SEC     idle connection timeout (default: 10)\n"
 	        "      --max-connections N  per listener (default: 1024)\n"
@@ -74,13 +87,15 @@ option_number(const char *name, const char *arg, unsigned long min,
 static int
 parse_serve_options(int argc, char **argv, struct serve_options *o)
 {
-	enum { OPT_TIMEOUT = 256, OPT_MAXCONN };
+	enum { OPT_TIMEOUT = 256, OPT_MAXCONN, OPT_TLS_CERT, OPT_TLS_KEY };
 	static const struct option longopts[] = {
 		{ "keys", required_argument, NULL, 'k' },
 		{ "listen", required_argument, NULL, 'l' },
 		{ "threads", required_argument, NULL, 't' },
 		{ "timeout", required_argument, NULL, OPT_TIMEOUT },
 		{ "max-connections", required_argument, NULL, OPT_MAXCONN },
+		{ "tls-cert", required_argument, NULL, OPT_TLS_CERT },
+		{ "tls-key", required_argument, NULL, OPT_TLS_KEY },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -114,6 +129,12 @@ parse_serve_options(int argc, char **argv, struct serve_options *o)
 		case OPT_MAXCONN:
 			r = option_number("max-connections", optarg, 1, 65536,
 			                  &o->http.connections);
+			break;
+		case OPT_TLS_CERT:
+			o->tls_cert = optarg;
+			break;
+		case OPT_TLS_KEY:
+			o->tls_key = optarg;
 			break;
 		case 'h':
 			serve_usage(stdout);
@@ -162,6 +183,50 @@ load_keys(int dirfd, const char *path, struct keyset **ks)
 	return r;
 }
 
+/* A PEM file of at most TLS_FILE_MAX bytes; keys must be private. */
+static int
+read_pem(const char *option, const char *path, bool secret, char **out)
+{
+	struct stat st;
+	size_t len;
+	int r;
+
+	if (secret && stat(path, &st) == 0 && (st.st_mode & 0077)) {
+		log_msg("%s %s: readable by others (mode %03o): chmod 600 it",
+		        option, path, (unsigned)(st.st_mode & 0777));
+		return -EPERM;
+	}
+	r = read_file_at(AT_FDCWD, path, TLS_FILE_MAX, out, &len);
+	if (r < 0) {
+		log_msg("%s %s: %s", option, path, strerror(-r));
+		return r;
+	}
+	if (!strstr(*out, "-----BEGIN ")) {
+		log_msg("%s %s: not a PEM file", option, path);
+		free_secret(*out, len);
+		*out = NULL;
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int
+load_tls(struct server *s, const struct serve_options *o)
+{
+	int r;
+
+	if (!o->tls_cert && !o->tls_key)
+		return 0;
+	if (!o->tls_cert || !o->tls_key) {
+		log_msg("serve: --tls-cert and --tls-key go together");
+		return -EINVAL;
+	}
+	r = read_pem("--tls-cert", o->tls_cert, false, &s->tls_cert);
+	if (r == 0)
+		r = read_pem("--tls-key", o->tls_key, true, &s->tls_key);
+	return r;
+}
+
 /* Binds every --listen address and takes the socket-activation fds. */
 static int
 open_sockets(struct server *s, const struct serve_options *o)
@@ -171,8 +236,13 @@ open_sockets(struct server *s, const struct serve_options *o)
 
 	for (size_t i = 0; i < o->nlisten; i++) {
 		if (listen_url_parse(o->listen[i], &url) < 0) {
-			log_msg("--listen %s: expected http://ADDR:PORT with an "
-			        "IPv4 or [IPv6] address and a port from 1 to 65535",
+			log_msg("--listen %s: expected http://ADDR:PORT or "
+			        "https://ADDR:PORT with an IPv4 or [IPv6] address "
+			        "and a port from 1 to 65535", o->listen[i]);
+			return -EINVAL;
+		}
+		if (url.tls && !s->tls_cert) {
+			log_msg("--listen %s: https needs --tls-cert and --tls-key",
 			        o->listen[i]);
 			return -EINVAL;
 		}
@@ -181,6 +251,7 @@ open_sockets(struct server *s, const struct serve_options *o)
 			log_msg("--listen %s: %s", o->listen[i], strerror(-fd));
 			return fd;
 		}
+		s->tls[s->nfds] = url.tls;
 		s->fds[s->nfds++] = fd;
 	}
 	n = sd_listen_fds(1);
@@ -218,11 +289,11 @@ start_listeners(struct server *s, const struct http_config *cfg)
 			memset(&ss, 0, sizeof(ss));
 		sockaddr_format((struct sockaddr *)&ss, name, sizeof(name));
 		/* The listener owns the socket from here, even on failure. */
-		s->listeners[i] = http_listener_start(s->fds[i], cfg);
+		s->listeners[i] = http_listener_start(s->fds[i], s->tls[i], cfg);
 		s->fds[i] = -1;
 		if (!s->listeners[i])
 			return -EIO;
-		log_msg("listening on http://%s", name);
+		log_msg("listening on http%s://%s", s->tls[i] ? "s" : "", name);
 	}
 	return 0;
 }
@@ -343,7 +414,9 @@ cmd_serve(int argc, char **argv)
 	pthread_mutex_init(&s.slot.lock, NULL);
 	/* Everything that can refuse the command line comes before any key
 	   is created in a new directory. */
-	r = open_sockets(&s, &o);
+	r = load_tls(&s, &o);
+	if (r == 0)
+		r = open_sockets(&s, &o);
 	if (r == 0) {
 		s.dirfd = keydir_open(o.keys);
 		r = s.dirfd < 0 ? s.dirfd : load_keys(s.dirfd, o.keys, &ks);
@@ -351,6 +424,8 @@ cmd_serve(int argc, char **argv)
 	if (r == 0) {
 		keyset_slot_set(&s.slot, ks);
 		o.http.keys = &s.slot;
+		o.http.tls_cert = s.tls_cert;
+		o.http.tls_key = s.tls_key;
 		r = watch_signals(&s);
 		if (r == 0)
 			r = watch_directory(&s, o.keys);
@@ -374,6 +449,8 @@ cmd_serve(int argc, char **argv)
 			close(s.fds[i]);
 	}
 	keyset_slot_set(&s.slot, NULL);
+	free(s.tls_cert);
+	free_secret_str(s.tls_key);
 	if (s.inofd >= 0)
 		close(s.inofd);
 	if (s.sigfd >= 0)

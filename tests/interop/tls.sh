@@ -1,0 +1,119 @@
+#!/usr/bin/env bash
+# tetherd over TLS: an https listener beside a plain one, Debian's clevis
+# binding and recovering through it with the CA in CURL_CA_BUNDLE, TLS 1.2
+# and 1.3 only, and certificate problems refused before anything starts.
+. "$(dirname "$0")/lib.sh"
+
+d=$TEST_DIR/pki
+mkdir "$d"
+# cert NAME CN SAN: a P-256 certificate signed by the test CA.
+cert() {
+	openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+		-keyout "$d/$1.key" -out "$d/$1.csr" -subj "/CN=$2" 2>/dev/null &&
+		printf 'subjectAltName=%s\n' "$3" >"$d/$1.ext" &&
+		openssl x509 -req -in "$d/$1.csr" -CA "$d/ca.pem" \
+			-CAkey "$d/ca.key" -CAcreateserial -days 2 \
+			-extfile "$d/$1.ext" -out "$d/$1.pem" 2>/dev/null &&
+		chmod 600 "$d/$1.key"
+}
+check "a test CA" sh -c "openssl req -x509 -newkey ec -pkeyopt \
+	ec_paramgen_curve:P-256 -nodes -keyout '$d/ca.key' -out '$d/ca.pem' \
+	-days 2 -subj /CN=tether-test-ca 2>/dev/null"
+check "a server certificate for 127.0.0.1 and ::1" \
+	cert srv 127.0.0.1 "IP:127.0.0.1,IP:::1"
+
+mkdir -m 0700 "$TEST_DIR/keys"
+PORT=$(free_port)
+HTTP_PORT=$(free_port)
+HTTPS=https://127.0.0.1:$PORT
+"$TETHERD" serve --keys "$TEST_DIR/keys" --listen "$HTTPS" \
+	--listen "http://127.0.0.1:$HTTP_PORT" \
+	--tls-cert "$d/srv.pem" --tls-key "$d/srv.key" >>"$TEST_DIR/srv.log" 2>&1 &
+srv_PID=$!
+test_pids+=("$srv_PID")
+wait_http "http://127.0.0.1:$HTTP_PORT/adv" ||
+	{ not_ok "tetherd starts"; cat "$TEST_DIR/srv.log"; done_testing; exit 1; }
+ok "tetherd starts with an http and an https listener"
+check "the log names the https listener" \
+	grep -q "listening on https://127.0.0.1:$PORT" "$TEST_DIR/srv.log"
+check "the https listener serves /adv to a client trusting the CA" \
+	curl -sSf --cacert "$d/ca.pem" -o /dev/null "$HTTPS/adv"
+if curl -sf -o /dev/null --max-time 10 "$HTTPS/adv" 2>/dev/null; then
+	not_ok "a client not trusting the CA is refused"
+else
+	ok "a client not trusting the CA is refused"
+fi
+check "the plain listener still serves /adv" \
+	curl -sSf -o /dev/null "http://127.0.0.1:$HTTP_PORT/adv"
+
+head -c 32 /dev/urandom >"$TEST_DIR/plain"
+export CURL_CA_BUNDLE=$d/ca.pem
+check "clevis encrypt tang over https (CA in CURL_CA_BUNDLE)" sh -c \
+	"clevis encrypt tang '{\"url\":\"$HTTPS\"}' -y <'$TEST_DIR/plain' >'$TEST_DIR/jwe'"
+check "clevis decrypt recovers it over https" sh -c \
+	"clevis decrypt <'$TEST_DIR/jwe' | cmp - '$TEST_DIR/plain'"
+unset CURL_CA_BUNDLE
+if clevis decrypt <"$TEST_DIR/jwe" >/dev/null 2>&1; then
+	not_ok "without the CA, clevis decrypt fails"
+else
+	ok "without the CA, clevis decrypt fails"
+fi
+
+# handshake VERSION: the protocol openssl negotiated, or nothing.
+handshake() {
+	echo | timeout 20 openssl s_client "-$1" -connect "127.0.0.1:$PORT" \
+		-CAfile "$d/ca.pem" 2>/dev/null |
+		sed -n 's/^New, \(TLSv[0-9.]*\), Cipher is .*/\1/p' | head -n 1
+}
+check_eq "TLS 1.3 is offered" "TLSv1.3" "$(handshake tls1_3)"
+check_eq "TLS 1.2 is offered" "TLSv1.2" "$(handshake tls1_2)"
+if echo | timeout 20 openssl s_client -tls1_1 -connect "127.0.0.1:$PORT" \
+	-CAfile "$d/ca.pem" 2>/dev/null | grep -q 'Cipher is (NONE)'; then
+	ok "TLS 1.1 is refused"
+else
+	not_ok "TLS 1.1 is refused"
+fi
+check_eq "TLS 1.2 gets an AEAD cipher with forward secrecy" "yes" \
+	"$(echo | timeout 20 openssl s_client -tls1_2 -connect "127.0.0.1:$PORT" \
+		-CAfile "$d/ca.pem" 2>/dev/null |
+		grep -Eq 'Cipher is ECDHE-(ECDSA|RSA)-(AES(128|256)-GCM|CHACHA20)' &&
+		echo yes)"
+check_eq "a plain-HTTP request to the https port gets no HTTP answer" "000" \
+	"$(curl -s -o /dev/null -w '%{http_code}' --max-time 10 "http://127.0.0.1:$PORT/adv")"
+check "tetherd still serves after all that" \
+	curl -sSf --cacert "$d/ca.pem" -o /dev/null "$HTTPS/adv"
+
+# refused PORT-ARGS... DESCRIPTION REGEX: tetherd exits non-zero at once,
+# saying why, and creates no keys.
+refused() {
+	local desc=$1 regex=$2 rc=0
+	shift 2
+	rm -rf "$TEST_DIR/k2"
+	mkdir -m 0700 "$TEST_DIR/k2"
+	timeout 20 "$TETHERD" serve --keys "$TEST_DIR/k2" "$@" \
+		>/dev/null 2>"$TEST_DIR/refused.err" || rc=$?
+	if [ "$rc" -ne 0 ] && [ "$rc" -ne 124 ] &&
+		grep -Eq -- "$regex" "$TEST_DIR/refused.err" &&
+		[ -z "$(ls -A "$TEST_DIR/k2")" ]; then
+		ok "$desc"
+	else
+		not_ok "$desc" "exit $rc" "$(cat "$TEST_DIR/refused.err")"
+	fi
+}
+p=$(free_port)
+refused "https without a certificate is refused" "needs --tls-cert" \
+	--listen "https://127.0.0.1:$p"
+refused "--tls-cert without --tls-key is refused" "go together" \
+	--listen "https://127.0.0.1:$p" --tls-cert "$d/srv.pem"
+chmod 644 "$d/srv.key"
+refused "a key readable by others is refused" "readable by others" \
+	--listen "https://127.0.0.1:$p" --tls-cert "$d/srv.pem" --tls-key "$d/srv.key"
+chmod 600 "$d/srv.key"
+refused "a missing certificate file is refused, naming it" "nope.pem" \
+	--listen "https://127.0.0.1:$p" --tls-cert "$d/nope.pem" --tls-key "$d/srv.key"
+printf 'not a certificate\n' >"$d/junk.pem"
+refused "a file that is not PEM is refused" "not a PEM file" \
+	--listen "https://127.0.0.1:$p" --tls-cert "$d/junk.pem" --tls-key "$d/srv.key"
+check_log_clean srv "$srv_PID"
+
+done_testing

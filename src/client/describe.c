@@ -264,7 +264,9 @@ rebind_tang(const json_t *tang, json_t **cfg)
 		json_decref(signers);
 		return -EBADMSG;
 	}
-	*cfg = json_pack("{s:s,s:o}", "url", url, "trust", signers);
+	*cfg = json_pack("{s:s,s:o,s:O*,s:O*}", "url", url, "trust", signers,
+	                 "pin", json_object_get(tang, "pin"), "ca",
+	                 json_object_get(tang, "ca"));
 	return *cfg ? 0 : -ENOMEM;
 }
 

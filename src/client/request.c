@@ -49,9 +49,14 @@ report(const char *where, int r, const struct fetch_result *res,
 		log_msg("%s: reply from %s larger than %d KiB", where,
 		        res->addr, RESPONSE_MAX / 1024);
 		break;
-	case -EPROTONOSUPPORT:
-		log_msg("%s: https:// is not supported by this build", where);
-		break;
+	case -EPROTO:
+	case -EKEYREJECTED:
+		if (strcmp(res->stage, "tls") == 0) {
+			log_msg("%s: TLS with %s failed: %s", where, res->addr,
+			        res->detail[0] ? res->detail : strerror(-r));
+			break;
+		}
+		/* fall through */
 	default:
 		log_msg("%s: %s failed (%s): %s", where, res->stage, res->addr,
 		        strerror(-r));

@@ -21,6 +21,7 @@
 #include "common/ecmr.h"
 #include "common/jwk.h"
 #include "common/log.h"
+#include "common/tls.h"
 #include "common/util.h"
 
 #define ADV_FILE_MAX (256 * 1024)
@@ -55,6 +56,38 @@ configured_adv(const json_t *adv, json_t **jws)
 		log_msg("tang: advertisement file '%s' is not a JSON object", shown);
 		return -EBADMSG;
 	}
+	return 0;
+}
+
+/*
+ * The https trust a binding carries: "pin" (curl's sha256// key pin) or
+ * "ca" (PEM CA certificates). clevis ignores both members. u borrows ca.
+ */
+static int
+tang_tls_trust(const json_t *tang, struct url *u)
+{
+	const json_t *pin = json_object_get(tang, "pin");
+	const json_t *ca = json_object_get(tang, "ca");
+
+	if (!pin && !ca)
+		return 0;
+	if (!u->tls) {
+		log_msg("tang: 'pin' and 'ca' need an https:// url");
+		return -EINVAL;
+	}
+	if (pin && !tls_pin_valid(json_string_value(pin))) {
+		log_msg("tang: 'pin' must be sha256// and a base64 SHA-256, as "
+		        "curl's --pinnedpubkey");
+		return -EINVAL;
+	}
+	if (ca && (!json_is_string(ca) ||
+	           !strstr(json_string_value(ca), "-----BEGIN CERTIFICATE-----"))) {
+		log_msg("tang: 'ca' must be PEM CA certificates");
+		return -EINVAL;
+	}
+	if (pin)
+		snprintf(u->pin, sizeof(u->pin), "%s", json_string_value(pin));
+	u->ca_pem = json_string_value(ca);
 	return 0;
 }
 
@@ -146,6 +179,8 @@ tang_encrypt(const json_t *cfg, bool trust, const uint8_t *pt, size_t len,
 
 	r = server_url("tang", url, &u);
 	if (r == 0)
+		r = tang_tls_trust(cfg, &u);
+	if (r == 0)
 		r = trusted_keys(cfg, trust, &u, &jwks);
 	if (r < 0)
 		return r;
@@ -159,9 +194,11 @@ tang_encrypt(const json_t *cfg, bool trust, const uint8_t *pt, size_t len,
 	json_object_del(exc, "alg");
 	r = jwk_thumbprint(exc, JWK_THP_S256, kid);
 	if (r == 0) {
-		hdr = json_pack("{s:s,s:s,s:s,s:{s:s,s:{s:s,s:O}}}", "alg",
-		                "ECDH-ES", "enc", "A256GCM", "kid", kid, "clevis",
-		                "pin", "tang", "tang", "url", url, "adv", jwks);
+		hdr = json_pack("{s:s,s:s,s:s,s:{s:s,s:{s:s,s:O,s:O*,s:O*}}}",
+		                "alg", "ECDH-ES", "enc", "A256GCM", "kid", kid,
+		                "clevis", "pin", "tang", "tang", "url", url, "adv",
+		                jwks, "pin", json_object_get(cfg, "pin"), "ca",
+		                json_object_get(cfg, "ca"));
 		r = hdr ? jwe_encrypt(hdr, exc, pt, len, jwe) : -ENOMEM;
 		if (r < 0)
 			log_msg("tang: encryption to %s's exchange key failed", url);
@@ -258,6 +295,8 @@ tang_decrypt(const json_t *jwe, const json_t *hdr, uint8_t **pt, size_t *len)
 		return -EBADMSG;
 	}
 	r = server_url("tang", url, &u);
+	if (r == 0)
+		r = tang_tls_trust(tang, &u);
 	if (r < 0)
 		return r;
 	eph = json_pack("{s:s,s:s}", "alg", "ECMR", "crv", crv);

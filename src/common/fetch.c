@@ -7,15 +7,27 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+
+#include "common/tls.h"
 #include "common/util.h"
 
 #define REQUEST_HEAD_MAX (URL_PATH_MAX + URL_HOST_MAX + 512)
+
+/* A connection to the server: a socket, and a TLS session on it for https. */
+struct conn {
+	int fd;
+	SSL *ssl;
+};
 
 static int
 env_seconds(const char *name, unsigned def_ms, unsigned *out)
@@ -135,29 +147,128 @@ connect_any(const struct url *u, const struct fetch_timeouts *t,
 	return fd;
 }
 
+/*
+ * What to wait for after a TLS call returned r (<= 0): 0 with *events set
+ * to poll on, or a negative errno for a failure.
+ */
 static int
-send_all(int fd, const char *p, size_t len, unsigned long long deadline)
+tls_wait_for(SSL *ssl, int r, short *events)
+{
+	switch (SSL_get_error(ssl, r)) {
+	case SSL_ERROR_WANT_READ:
+		*events = POLLIN;
+		return 0;
+	case SSL_ERROR_WANT_WRITE:
+		*events = POLLOUT;
+		return 0;
+	case SSL_ERROR_ZERO_RETURN:
+		return -ECONNRESET;
+	case SSL_ERROR_SYSCALL:
+		return errno ? -errno : -ECONNRESET;
+	default:
+		return -EPROTO;
+	}
+}
+
+/* Sends or receives some bytes; the count, or a negative errno. */
+static ssize_t
+conn_io(struct conn *c, bool sending, void *buf, size_t len,
+        unsigned long long deadline)
+{
+	for (;;) {
+		short events = sending ? POLLOUT : POLLIN;
+		ssize_t n;
+		int r;
+
+		if (c->ssl) {
+			size_t done = 0;
+
+			r = sending ? SSL_write_ex(c->ssl, buf, len, &done)
+			            : SSL_read_ex(c->ssl, buf, len, &done);
+			if (r == 1)
+				return (ssize_t)done;
+			/* A peer that closes without close_notify ends the
+			   reply too: the HTTP parser judges completeness. */
+			if (!sending && SSL_get_error(c->ssl, r) ==
+			    SSL_ERROR_ZERO_RETURN)
+				return 0;
+			r = tls_wait_for(c->ssl, r, &events);
+			ERR_clear_error();
+			if (r < 0)
+				return !sending && r == -ECONNRESET ? 0 : r;
+		} else {
+			n = sending ? send(c->fd, buf, len, MSG_NOSIGNAL)
+			            : recv(c->fd, buf, len, 0);
+			if (n >= 0)
+				return n;
+			if (errno != EAGAIN && errno != EINTR)
+				return -errno;
+		}
+		r = wait_fd(c->fd, events, deadline);
+		if (r < 0)
+			return r;
+	}
+}
+
+static int
+send_all(struct conn *c, const char *p, size_t len,
+         unsigned long long deadline)
 {
 	while (len > 0) {
-		ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
+		ssize_t n = conn_io(c, true, (void *)p, len, deadline);
 
-		if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
-			int r = wait_fd(fd, POLLOUT, deadline);
-
-			if (r < 0)
-				return r;
-			continue;
-		}
 		if (n < 0)
-			return -errno;
+			return (int)n;
 		p += n;
 		len -= (size_t)n;
 	}
 	return 0;
 }
 
+/* The TLS handshake and the trust check, both within the deadline. */
 static int
-send_request(int fd, const struct url *u, const char *method,
+tls_start(struct conn *c, const struct url *u, unsigned long long deadline,
+          struct fetch_result *res)
+{
+	int r;
+
+	res->stage = "tls";
+	c->ssl = tls_client_new(u, c->fd, res->detail, sizeof(res->detail));
+	if (!c->ssl)
+		return -EPROTO;
+	for (;;) {
+		short events;
+
+		r = SSL_connect(c->ssl);
+		if (r == 1)
+			break;
+		if (SSL_get_verify_result(c->ssl) != X509_V_OK) {
+			snprintf(res->detail, sizeof(res->detail),
+			         "certificate not trusted: %s",
+			         X509_verify_cert_error_string(
+			                 SSL_get_verify_result(c->ssl)));
+			ERR_clear_error();
+			return -EKEYREJECTED;
+		}
+		r = tls_wait_for(c->ssl, r, &events);
+		if (r < 0) {
+			unsigned long e = ERR_get_error();
+
+			snprintf(res->detail, sizeof(res->detail), "handshake "
+			         "failed%s%s", e ? ": " : "",
+			         e ? ERR_reason_error_string(e) : "");
+			ERR_clear_error();
+			return -EPROTO;
+		}
+		r = wait_fd(c->fd, events, deadline);
+		if (r < 0)
+			return r;
+	}
+	return tls_client_check(c->ssl, u, res->detail, sizeof(res->detail));
+}
+
+static int
+send_request(struct conn *c, const struct url *u, const char *method,
              const char *suffix, const char *ctype, const void *body,
              size_t len, unsigned long long deadline)
 {
@@ -185,13 +296,14 @@ send_request(int fd, const struct url *u, const char *method,
 	memcpy(msg, head, (size_t)n);
 	if (len)
 		memcpy(msg + n, body, len);
-	r = send_all(fd, msg, (size_t)n + len, deadline);
+	r = send_all(c, msg, (size_t)n + len, deadline);
 	free(msg);
 	return r;
 }
 
 static int
-receive_response(int fd, unsigned long long deadline, struct fetch_result *res)
+receive_response(struct conn *c, unsigned long long deadline,
+                 struct fetch_result *res)
 {
 	size_t cap = 4096, len = 0;
 	char *buf = malloc(cap + 1);
@@ -217,19 +329,10 @@ receive_response(int fd, unsigned long long deadline, struct fetch_result *res)
 			}
 			buf = grown;
 		}
-		n = recv(fd, buf + len, cap - len, 0);
-		if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
-			r = wait_fd(fd, POLLIN, deadline);
-			if (r < 0) {
-				free(buf);
-				return r;
-			}
-			continue;
-		}
+		n = conn_io(c, false, buf + len, cap - len, deadline);
 		if (n < 0) {
-			r = -errno;
 			free(buf);
-			return r;
+			return (int)n;
 		}
 		len += (size_t)n;
 		r = response_parse(buf, len, n == 0, &res->response);
@@ -250,24 +353,27 @@ fetch(const struct url *u, const char *method, const char *suffix,
       const struct fetch_timeouts *t, struct fetch_result *res)
 {
 	unsigned long long deadline = now_usec() + t->total_ms * 1000ULL;
-	int fd, r;
+	struct conn c = { .fd = -1, .ssl = NULL };
+	int r;
 
 	memset(res, 0, sizeof(*res));
 	snprintf(res->addr, sizeof(res->addr), "-");
 	res->stage = "connect";
-	if (u->tls)
-		return -EPROTONOSUPPORT;
-	fd = connect_any(u, t, deadline, res);
-	if (fd < 0)
-		return fd;
-	res->stage = "send";
-	r = send_request(fd, u, method, suffix, content_type, body, len,
-	                 deadline);
+	c.fd = connect_any(u, t, deadline, res);
+	if (c.fd < 0)
+		return c.fd;
+	r = u->tls ? tls_start(&c, u, deadline, res) : 0;
+	if (r == 0) {
+		res->stage = "send";
+		r = send_request(&c, u, method, suffix, content_type, body, len,
+		                 deadline);
+	}
 	if (r == 0) {
 		res->stage = "receive";
-		r = receive_response(fd, deadline, res);
+		r = receive_response(&c, deadline, res);
 	}
-	close(fd);
+	tls_client_free(c.ssl);
+	close(c.fd);
 	return r;
 }
 

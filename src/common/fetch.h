@@ -21,8 +21,8 @@ struct fetch_result {
 	struct response response;
 	char *buffer;		/* holds the response; free with fetch_done */
 	char addr[64];		/* the last address tried, "-" if none */
-	const char *stage;	/* "resolve", "connect", "send", "receive" */
-	char detail[128];	/* resolver message, when stage is "resolve" */
+	const char *stage;	/* "resolve", "connect", "tls", "send", "receive" */
+	char detail[256];	/* resolver or TLS message */
 };
 
 /* Reads the timeouts from the environment (seconds), else the defaults. */
@@ -34,8 +34,10 @@ int fetch_timeouts_from_env(struct fetch_timeouts *t);
  * the host resolves to in turn. Returns 0 with res->response filled (any
  * status); -ETIMEDOUT, -ECONNREFUSED and other -errno for network
  * failures; -EHOSTUNREACH when the name does not resolve; -EBADMSG for a
- * malformed reply; -EMSGSIZE for one too large; -EPROTONOSUPPORT for
- * https:// (not built in yet). res->stage and res->addr say where.
+ * malformed reply; -EMSGSIZE for one too large; for https, -EPROTO when
+ * TLS fails and -EKEYREJECTED when the server is not trusted (see
+ * tls_client_new), with res->detail saying why. res->stage and res->addr
+ * say where.
  */
 int fetch(const struct url *u, const char *method, const char *suffix,
           const char *content_type, const void *body, size_t len,

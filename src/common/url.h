@@ -15,6 +15,10 @@ struct url {
 	char host[URL_HOST_MAX + 1];	/* name or address, no brackets */
 	char port[6];			/* decimal, defaulted from the scheme */
 	char path[URL_PATH_MAX + 1];	/* "" or "/prefix", no trailing '/' */
+	/* https trust carried in a binding, set by its pin, not parsed:
+	   curl's "sha256//..." key pin, or PEM CA certificates (borrowed). */
+	char pin[64];
+	const char *ca_pem;
 };
 
 /*

@@ -2,6 +2,8 @@
 # tetherd over TLS: an https listener beside a plain one, Debian's clevis
 # binding and recovering through it with the CA in CURL_CA_BUNDLE, TLS 1.2
 # and 1.3 only, and certificate problems refused before anything starts.
+# tether over https: trusting a key pin or a CA carried in the binding with
+# no CA store at all (as in an initramfs), or the system's store.
 . "$(dirname "$0")/lib.sh"
 
 d=$TEST_DIR/pki
@@ -58,6 +60,52 @@ if clevis decrypt <"$TEST_DIR/jwe" >/dev/null 2>&1; then
 else
 	ok "without the CA, clevis decrypt fails"
 fi
+
+# ------------------------------------------------ tether over https
+: "${TETHER:?TETHER must name the tether binary}"
+# No system CA store at all, as in an initramfs: only the binding's own
+# trust anchor can make the server trusted.
+no_ca() { SSL_CERT_FILE=/nonexistent SSL_CERT_DIR=/nonexistent "$@"; }
+PIN="sha256//$(openssl x509 -in "$d/srv.pem" -pubkey -noout |
+	openssl pkey -pubin -outform der | openssl dgst -sha256 -binary | base64)"
+CA_JSON=$(jq -Rs . <"$d/ca.pem")
+check "tether encrypt tang over https with a key pin and no CA store" sh -c \
+	"$(declare -f no_ca); no_ca '$TETHER' encrypt tang \
+	'{\"url\":\"$HTTPS\",\"pin\":\"$PIN\"}' -y <'$TEST_DIR/plain' >'$TEST_DIR/pin.jwe'"
+check "tether decrypts it with no CA store: the pin travels in the JWE" sh -c \
+	"$(declare -f no_ca); no_ca '$TETHER' decrypt <'$TEST_DIR/pin.jwe' | cmp - '$TEST_DIR/plain'"
+check "clevis decrypts tether's https JWE (it ignores the pin, trusts the CA)" \
+	sh -c "CURL_CA_BUNDLE='$d/ca.pem' clevis decrypt <'$TEST_DIR/pin.jwe' |
+	cmp - '$TEST_DIR/plain'"
+check "tether with the CA carried in the binding and no CA store" sh -c \
+	"$(declare -f no_ca); no_ca '$TETHER' encrypt tang \
+	'{\"url\":\"$HTTPS\",\"ca\":$CA_JSON}' -y <'$TEST_DIR/plain' >'$TEST_DIR/ca.jwe' &&
+	no_ca '$TETHER' decrypt <'$TEST_DIR/ca.jwe' | cmp - '$TEST_DIR/plain'"
+check "tether decrypts clevis's https JWE, trusting the CA through SSL_CERT_FILE" \
+	sh -c "SSL_CERT_FILE='$d/ca.pem' '$TETHER' decrypt <'$TEST_DIR/jwe' | cmp - '$TEST_DIR/plain'"
+# tether_refused DESCRIPTION REGEX CONFIG: encrypt fails, saying why.
+tether_refused() {
+	local rc=0
+	no_ca "$TETHER" encrypt tang "$3" -y <"$TEST_DIR/plain" >"$TEST_DIR/r.out" \
+		2>"$TEST_DIR/r.err" || rc=$?
+	if [ "$rc" -ne 0 ] && [ ! -s "$TEST_DIR/r.out" ] &&
+		grep -Eq -- "$2" "$TEST_DIR/r.err"; then
+		ok "$1"
+	else
+		not_ok "$1" "exit $rc" "$(cat "$TEST_DIR/r.err")"
+	fi
+}
+tether_refused "with no trust anchor and no CA store, https is refused" \
+	"certificate not trusted" "{\"url\":\"$HTTPS\"}"
+tether_refused "a pin of another key is refused" "does not match the pinned" \
+	"{\"url\":\"$HTTPS\",\"pin\":\"sha256//$(head -c 32 /dev/urandom | base64)\"}"
+tether_refused "a malformed pin is refused" "sha256//" \
+	"{\"url\":\"$HTTPS\",\"pin\":\"md5//abc\"}"
+tether_refused "a pin on an http url is refused" "need an https" \
+	"{\"url\":\"http://127.0.0.1:$HTTP_PORT\",\"pin\":\"$PIN\"}"
+tether_refused "a certificate the CA signed for other names than the host is refused" \
+	"certificate not trusted" \
+	"{\"url\":\"https://localhost:$PORT\",\"ca\":$CA_JSON}"
 
 # handshake VERSION: the protocol openssl negotiated, or nothing.
 handshake() {

@@ -21,12 +21,15 @@ test_valid(void **state)
 	static const struct {
 		const char *url;
 		const char *formatted;
+		bool tls;
 	} cases[] = {
-		{ "http://127.0.0.1:9090", "127.0.0.1:9090" },
-		{ "http://0.0.0.0:80", "0.0.0.0:80" },
-		{ "http://[::1]:65535", "[::1]:65535" },
-		{ "http://[::]:1", "[::]:1" },
-		{ "http://[2001:db8::7]:443", "[2001:db8::7]:443" },
+		{ "http://127.0.0.1:9090", "127.0.0.1:9090", false },
+		{ "http://0.0.0.0:80", "0.0.0.0:80", false },
+		{ "http://[::1]:65535", "[::1]:65535", false },
+		{ "http://[::]:1", "[::]:1", false },
+		{ "http://[2001:db8::7]:443", "[2001:db8::7]:443", false },
+		{ "https://127.0.0.1:443", "127.0.0.1:443", true },
+		{ "https://[::1]:8443", "[::1]:8443", true },
 	};
 
 	(void)state;
@@ -37,6 +40,7 @@ test_valid(void **state)
 		assert_int_equal(listen_url_parse(cases[i].url, &u), 0);
 		sockaddr_format((struct sockaddr *)&u.addr, buf, sizeof(buf));
 		assert_string_equal(buf, cases[i].formatted);
+		assert_int_equal(u.tls, cases[i].tls);
 	}
 }
 
@@ -44,7 +48,7 @@ static void
 test_invalid(void **state)
 {
 	static const char *const bad[] = {
-		"", "http://", "127.0.0.1:80", "https//127.0.0.1:80",
+		"", "http://", "127.0.0.1:80", "https//127.0.0.1:80", "https://", "httpss://127.0.0.1:80",
 		"ftp://127.0.0.1:80", "http://localhost:80",
 		"http://127.0.0.1", "http://127.0.0.1:", "http://127.0.0.1:0",
 		"http://127.0.0.1:65536", "http://127.0.0.1:99999999999999999999",

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include <openssl/err.h>
+#include <openssl/evp.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
@@ -267,26 +268,52 @@ tls_start(struct conn *c, const struct url *u, unsigned long long deadline,
 	return tls_client_check(c->ssl, u, res->detail, sizeof(res->detail));
 }
 
+/* The Authorization header line for the URL's credentials, or "". */
+static int
+basic_auth(const struct url *u, char *out, size_t len)
+{
+	char pair[sizeof(u->user) + sizeof(u->pass)];
+	int n;
+
+	out[0] = '\0';
+	if (!u->user[0])
+		return 0;
+	n = snprintf(pair, sizeof(pair), "%s:%s", u->user, u->pass);
+	if (n < 0 || (size_t)n >= sizeof(pair) ||
+	    ((size_t)n + 2) / 3 * 4 + 25 >= len)
+		return -ENAMETOOLONG;
+	memcpy(out, "Authorization: Basic ", 21);
+	n = EVP_EncodeBlock((unsigned char *)out + 21, (unsigned char *)pair,
+	                    n);
+	memcpy(out + 21 + n, "\r\n", 3);
+	explicit_bzero(pair, sizeof(pair));
+	return 0;
+}
+
 static int
 send_request(struct conn *c, const struct url *u, const char *method,
              const char *suffix, const char *ctype, const void *body,
              size_t len, unsigned long long deadline)
 {
-	char target[URL_PATH_MAX + 128], head[REQUEST_HEAD_MAX];
+	char target[URL_PATH_MAX + 128], head[REQUEST_HEAD_MAX], auth[320];
 	char *msg;
 	int n, r;
 
 	r = url_target(u, suffix, target, sizeof(target));
 	if (r < 0)
 		return r;
+	r = basic_auth(u, auth, sizeof(auth));
+	if (r < 0)
+		return r;
 	n = snprintf(head, sizeof(head),
-	             "%s %s HTTP/1.1\r\nHost: %s%s%s:%s\r\n"
+	             "%s %s HTTP/1.1\r\nHost: %s%s%s:%s\r\n%s"
 	             "Accept: application/json\r\nConnection: close\r\n"
 	             "%s%s%sContent-Length: %zu\r\n\r\n",
 	             method, target, u->ipv6 ? "[" : "", u->host,
-	             u->ipv6 ? "]" : "", u->port,
+	             u->ipv6 ? "]" : "", u->port, auth,
 	             ctype ? "Content-Type: " : "", ctype ? ctype : "",
 	             ctype ? "\r\n" : "", len);
+	explicit_bzero(auth, sizeof(auth));
 	if (n < 0 || (size_t)n >= sizeof(head))
 		return -ENAMETOOLONG;
 	/* Head and body in one send: one segment for small requests. */
@@ -297,7 +324,7 @@ send_request(struct conn *c, const struct url *u, const char *method,
 	if (len)
 		memcpy(msg + n, body, len);
 	r = send_all(c, msg, (size_t)n + len, deadline);
-	free(msg);
+	free_secret(msg, (size_t)n + len);	/* it may hold credentials */
 	return r;
 }
 

@@ -3,6 +3,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -82,10 +83,42 @@ parse_path(const char *s, struct url *u)
 	return 0;
 }
 
+static bool
+is_unreserved(char c)
+{
+	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+	       (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_' ||
+	       c == '~';
+}
+
+/* "NAME:TOKEN", both non-empty, unreserved characters only. */
+static int
+parse_userinfo(const char *s, size_t n, struct url *u)
+{
+	const char *colon = memchr(s, ':', n);
+	size_t ulen, plen;
+
+	if (!colon)
+		return -EINVAL;
+	ulen = (size_t)(colon - s);
+	plen = n - ulen - 1;
+	if (ulen == 0 || plen == 0 || ulen >= sizeof(u->user) ||
+	    plen >= sizeof(u->pass))
+		return -EINVAL;
+	for (size_t i = 0; i < n; i++)
+		if (i != ulen && !is_unreserved(s[i]))
+			return -EINVAL;
+	memcpy(u->user, s, ulen);
+	u->user[ulen] = '\0';
+	memcpy(u->pass, colon + 1, plen);
+	u->pass[plen] = '\0';
+	return 0;
+}
+
 int
 url_parse(const char *text, struct url *u)
 {
-	const char *p = text, *auth_end, *port = NULL;
+	const char *p = text, *auth_end, *port = NULL, *at;
 	size_t host_len;
 	int r;
 
@@ -99,9 +132,15 @@ url_parse(const char *text, struct url *u)
 		return -EINVAL;
 	}
 	auth_end = p + strcspn(p, "/?#");
-	if (*auth_end == '?' || *auth_end == '#' ||
-	    memchr(p, '@', (size_t)(auth_end - p)))
+	if (*auth_end == '?' || *auth_end == '#')
 		return -EINVAL;
+	at = memchr(p, '@', (size_t)(auth_end - p));
+	if (at) {
+		r = parse_userinfo(p, (size_t)(at - p), u);
+		if (r < 0)
+			return r;
+		p = at + 1;
+	}
 	if (*p == '[') {
 		const char *close = memchr(p, ']', (size_t)(auth_end - p));
 

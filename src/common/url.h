@@ -19,13 +19,18 @@ struct url {
 	   curl's "sha256//..." key pin, or PEM CA certificates (borrowed). */
 	char pin[64];
 	const char *ca_pem;
+	/* HTTP Basic credentials from "NAME:TOKEN@", as clevis's curl sends
+	   them; never part of url_format's text. */
+	char user[65];
+	char pass[129];
 };
 
 /*
  * Parses a server URL. The scheme defaults to http:// as curl's does for
  * clevis; https:// is accepted; host names, IPv4 and bracketed IPv6
- * literals; a port 1-65535; a path prefix. Query strings, fragments, user
- * information and control characters are refused. Returns 0 or -EINVAL.
+ * literals; a port 1-65535; a path prefix; "NAME:TOKEN@" credentials of
+ * unreserved characters (RFC 3986: A-Z a-z 0-9 - . _ ~). Query strings,
+ * fragments and control characters are refused. Returns 0 or -EINVAL.
  */
 int url_parse(const char *text, struct url *out);
 

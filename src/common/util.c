@@ -84,9 +84,9 @@ fail:
 	return r;
 }
 
-int
-write_file_at(int dirfd, const char *name, const void *buf, size_t len,
-              mode_t mode)
+static int
+write_file_flags(int dirfd, const char *name, const void *buf, size_t len,
+                 mode_t mode, unsigned rename_flags)
 {
 	unsigned char rnd[6];
 	char tmp[32];
@@ -109,13 +109,27 @@ write_file_at(int dirfd, const char *name, const void *buf, size_t len,
 		r = -errno;
 	if (close(fd) < 0 && r == 0)
 		r = -errno;
-	if (r == 0 && renameat2(dirfd, tmp, dirfd, name, RENAME_NOREPLACE) < 0)
+	if (r == 0 && renameat2(dirfd, tmp, dirfd, name, rename_flags) < 0)
 		r = -errno;
 	if (r < 0) {
 		unlinkat(dirfd, tmp, 0);
 		return r;
 	}
 	return fsync(dirfd) < 0 ? -errno : 0;
+}
+
+int
+write_file_at(int dirfd, const char *name, const void *buf, size_t len,
+              mode_t mode)
+{
+	return write_file_flags(dirfd, name, buf, len, mode, RENAME_NOREPLACE);
+}
+
+int
+replace_file_at(int dirfd, const char *name, const void *buf, size_t len,
+                mode_t mode)
+{
+	return write_file_flags(dirfd, name, buf, len, mode, 0);
 }
 
 void

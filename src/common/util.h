@@ -32,6 +32,11 @@ int read_file_at(int dirfd, const char *name, size_t max, char **buf,
 int write_file_at(int dirfd, const char *name, const void *buf, size_t len,
                   mode_t mode);
 
+/* Like write_file_at, replacing name if it exists: readers see the old
+   file or the new one, never a part. */
+int replace_file_at(int dirfd, const char *name, const void *buf, size_t len,
+                    mode_t mode);
+
 /* Wipes len bytes of p and frees it; accepts NULL. */
 /*
  * Reads all of fd, at most max bytes (-EFBIG beyond), NUL-terminated.

@@ -37,6 +37,7 @@ struct request {
 	size_t body_len;
 	bool too_large;
 	unsigned status;
+	char client[CLIENT_NAME_MAX + 1];	/* authenticated, for the log */
 };
 
 /* Per connection: whether any request on it got as far as the handler. */
@@ -184,6 +185,45 @@ client_address(struct MHD_Connection *conn, char *buf, size_t len)
 	sockaddr_format(ci ? ci->client_addr : NULL, buf, len);
 }
 
+/*
+ * HTTP Basic against the client registry, before the body is read: 401
+ * (with a challenge) for missing or wrong credentials, 403 for a
+ * disabled client. Returns 0 to go on, or the queued reply's result.
+ */
+static int
+authenticate(struct MHD_Connection *conn, struct request *rq,
+             struct client_registry *clients, enum MHD_Result *ret)
+{
+	char *pass = NULL, *user = MHD_basic_auth_get_username_password(conn,
+	                                                                &pass);
+	enum client_check c = CLIENT_UNKNOWN;
+	struct MHD_Response *resp;
+
+	if (user && pass && client_name_valid(user))
+		c = client_registry_check(clients, user, pass);
+	if (user && client_name_valid(user))
+		snprintf(rq->client, sizeof(rq->client), "%s", user);
+	free(user);
+	if (pass)
+		free_secret_str(pass);
+	if (c == CLIENT_OK)
+		return 0;
+	if (c == CLIENT_DISABLED) {
+		struct reply rep = { .status = MHD_HTTP_FORBIDDEN };
+
+		*ret = send_reply(conn, rq, &rep);
+		return 1;
+	}
+	resp = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
+	*ret = resp ? MHD_queue_basic_auth_fail_response(conn, "tether", resp)
+	            : MHD_NO;
+	if (*ret == MHD_YES)
+		rq->status = MHD_HTTP_UNAUTHORIZED;
+	if (resp)
+		MHD_destroy_response(resp);
+	return 1;
+}
+
 static enum MHD_Result
 on_request(void *cls, struct MHD_Connection *conn, const char *url,
            const char *method, const char *version, const char *data,
@@ -203,6 +243,8 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url,
 			return MHD_NO;
 		*req_cls = rq;
 		count_request(conn);
+		if (cfg->clients && authenticate(conn, rq, cfg->clients, &ret))
+			return ret;
 		if (strlen(url) > HTTP_PATH_MAX) {
 			rep = (struct reply){ .status = MHD_HTTP_URI_TOO_LONG };
 			return send_reply(conn, rq, &rep);
@@ -247,8 +289,9 @@ on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
 	else
 		snprintf(status, sizeof(status), "-");
 	us = now_usec() - rq->start;
-	log_line("%s %s %s %s %llu.%03llums%s", addr, rq->method, rq->path,
-	         status, us / 1000, us % 1000,
+	log_line("%s %s %s %s %llu.%03llums%s%s%s", addr, rq->method, rq->path,
+	         status, us / 1000, us % 1000, rq->client[0] ? " client " : "",
+	         rq->client,
 	         toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" :
 	         " (connection closed early)");
 	free(rq->body);

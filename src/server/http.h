@@ -4,6 +4,7 @@
 
 #include <stdbool.h>
 
+#include "server/clients.h"
 #include "server/keyset.h"
 
 /* Tang accepts 64 KiB; a recovery request is a JWK of well under 1 KiB. */
@@ -16,6 +17,7 @@ struct http_config {
 	struct keyset_slot *keys;
 	const char *tls_cert;		/* PEM chain, for https listeners */
 	const char *tls_key;		/* PEM private key */
+	struct client_registry *clients; /* NULL: no authentication */
 };
 
 struct http_listener;

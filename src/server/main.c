@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "common/log.h"
+#include "server/clients.h"
 #include "server/commands.h"
 
 static const struct {
@@ -12,6 +13,7 @@ static const struct {
 } commands[] = {
 	{ "serve", cmd_serve, "serve Tang's endpoints from a keys directory" },
 	{ "keys", cmd_keys, "list, create or rotate keys" },
+	{ "clients", cmd_clients, "add, list, enable, disable or remove clients" },
 };
 
 static void

@@ -16,6 +16,7 @@
 
 #include "common/log.h"
 #include "common/util.h"
+#include "server/clients.h"
 #include "server/commands.h"
 #include "server/http.h"
 #include "server/keydir.h"
@@ -33,9 +34,12 @@ struct serve_options {
 	const char *keys;
 	const char *listen[MAX_LISTENERS];
 	size_t nlisten;
+	bool open[MAX_LISTENERS];	/* --listen-open: no authentication */
 	const char *tls_cert;
 	const char *tls_key;
+	const char *clients;
 	struct http_config http;
+	struct http_config http_open;
 };
 
 struct server {
@@ -45,7 +49,10 @@ struct server {
 	struct keyset_slot slot;
 	int fds[MAX_LISTENERS];
 	bool tls[MAX_LISTENERS];
+	bool open[MAX_LISTENERS];
 	size_t nfds;
+	struct client_registry clients;
+	bool have_clients;
 	char *tls_cert;
 	char *tls_key;
 	struct http_listener *listeners[MAX_LISTENERS];
@@ -63,6 +70,10 @@ serve_usage(FILE *f)
 	        "                        socket activation\n"
 	        "      --tls-cert FILE   PEM certificate chain for https listeners\n"
 	        "      --tls-key FILE    PEM private key (not readable by others)\n"
+	        "      --clients FILE    require HTTP Basic from the clients in FILE\n"
+	        "                        (see tetherd clients) on every --listen\n"
+	        "      --listen-open URL a listener that asks for no credentials,\n"
+	        "                        for clients not yet given any\n"
 	        "  -t, --threads N       worker threads per listener (default: cores)\n"
 	        "      --timeout SEC     idle connection timeout (default: 10)\n"
 	        "      --max-connections N  per listener (default: 1024)\n"
@@ -87,7 +98,8 @@ option_number(const char *name, const char *arg, unsigned long min,
 static int
 parse_serve_options(int argc, char **argv, struct serve_options *o)
 {
-	enum { OPT_TIMEOUT = 256, OPT_MAXCONN, OPT_TLS_CERT, OPT_TLS_KEY };
+	enum { OPT_TIMEOUT = 256, OPT_MAXCONN, OPT_TLS_CERT, OPT_TLS_KEY,
+	       OPT_CLIENTS, OPT_LISTEN_OPEN };
 	static const struct option longopts[] = {
 		{ "keys", required_argument, NULL, 'k' },
 		{ "listen", required_argument, NULL, 'l' },
@@ -96,6 +108,8 @@ parse_serve_options(int argc, char **argv, struct serve_options *o)
 		{ "max-connections", required_argument, NULL, OPT_MAXCONN },
 		{ "tls-cert", required_argument, NULL, OPT_TLS_CERT },
 		{ "tls-key", required_argument, NULL, OPT_TLS_KEY },
+		{ "clients", required_argument, NULL, OPT_CLIENTS },
+		{ "listen-open", required_argument, NULL, OPT_LISTEN_OPEN },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -112,11 +126,16 @@ parse_serve_options(int argc, char **argv, struct serve_options *o)
 			o->keys = optarg;
 			break;
 		case 'l':
+		case OPT_LISTEN_OPEN:
 			if (o->nlisten == MAX_LISTENERS) {
 				log_msg("at most %d listeners", MAX_LISTENERS);
 				return -EINVAL;
 			}
+			o->open[o->nlisten] = c == OPT_LISTEN_OPEN;
 			o->listen[o->nlisten++] = optarg;
+			break;
+		case OPT_CLIENTS:
+			o->clients = optarg;
 			break;
 		case 't':
 			r = option_number("threads", optarg, 1, 256,
@@ -252,6 +271,7 @@ open_sockets(struct server *s, const struct serve_options *o)
 			return fd;
 		}
 		s->tls[s->nfds] = url.tls;
+		s->open[s->nfds] = o->open[i];
 		s->fds[s->nfds++] = fd;
 	}
 	n = sd_listen_fds(1);
@@ -278,7 +298,8 @@ open_sockets(struct server *s, const struct serve_options *o)
 }
 
 static int
-start_listeners(struct server *s, const struct http_config *cfg)
+start_listeners(struct server *s, const struct http_config *cfg,
+                const struct http_config *open_cfg)
 {
 	for (size_t i = 0; i < s->nfds; i++) {
 		struct sockaddr_storage ss;
@@ -289,11 +310,14 @@ start_listeners(struct server *s, const struct http_config *cfg)
 			memset(&ss, 0, sizeof(ss));
 		sockaddr_format((struct sockaddr *)&ss, name, sizeof(name));
 		/* The listener owns the socket from here, even on failure. */
-		s->listeners[i] = http_listener_start(s->fds[i], s->tls[i], cfg);
+		s->listeners[i] = http_listener_start(s->fds[i], s->tls[i],
+		                                      s->open[i] ? open_cfg : cfg);
 		s->fds[i] = -1;
 		if (!s->listeners[i])
 			return -EIO;
-		log_msg("listening on http%s://%s", s->tls[i] ? "s" : "", name);
+		log_msg("listening on http%s://%s%s", s->tls[i] ? "s" : "", name,
+		        cfg->clients && !s->open[i] ? " (clients must "
+		        "authenticate)" : "");
 	}
 	return 0;
 }
@@ -415,6 +439,10 @@ cmd_serve(int argc, char **argv)
 	/* Everything that can refuse the command line comes before any key
 	   is created in a new directory. */
 	r = load_tls(&s, &o);
+	if (r == 0 && o.clients) {
+		r = client_registry_open(&s.clients, o.clients);
+		s.have_clients = r == 0;
+	}
 	if (r == 0)
 		r = open_sockets(&s, &o);
 	if (r == 0) {
@@ -426,6 +454,8 @@ cmd_serve(int argc, char **argv)
 		o.http.keys = &s.slot;
 		o.http.tls_cert = s.tls_cert;
 		o.http.tls_key = s.tls_key;
+		o.http_open = o.http;
+		o.http.clients = s.have_clients ? &s.clients : NULL;
 		r = watch_signals(&s);
 		if (r == 0)
 			r = watch_directory(&s, o.keys);
@@ -434,7 +464,7 @@ cmd_serve(int argc, char **argv)
 			        strerror(-r));
 	}
 	if (r == 0)
-		r = start_listeners(&s, &o.http);
+		r = start_listeners(&s, &o.http, &o.http_open);
 	if (r == 0) {
 		log_msg("serving %zu advertised keys (%zu in all) from %s with "
 		        "%u threads per listener", ks->nadvertised, ks->nkeys,
@@ -451,6 +481,8 @@ cmd_serve(int argc, char **argv)
 	keyset_slot_set(&s.slot, NULL);
 	free(s.tls_cert);
 	free_secret_str(s.tls_key);
+	if (s.have_clients)
+		client_registry_close(&s.clients);
 	if (s.inofd >= 0)
 		close(s.inofd);
 	if (s.sigfd >= 0)

@@ -181,7 +181,7 @@ check_eq "... and nothing printed" "" "$(cat "$TEST_DIR/out")"
 old_thps=$(key_thps "$TEST_DIR/keys" verify; key_thps "$TEST_DIR/keys" deriveKey)
 check "tetherd keys rotate" "$TETHERD" keys rotate --keys "$TEST_DIR/keys"
 old_sig=$(echo "$old_thps" | head -n 1)
-old_key_gone() { ! adv_signing_thps "$URL_A" | grep -q "$old_sig"; }
+old_key_gone() { ! adv_signing_thps "$URL_A" | grep -qF -- "$old_sig"; }
 if wait_for "" old_key_gone; then
 	ok "tetherd stops advertising the rotated keys"
 else
@@ -190,7 +190,7 @@ fi
 tl report -d "$TEST_DIR/t.img" -s 1
 check_eq "report after rotation exits 1" 1 "$RC"
 check "... and lists the rotated keys' thumbprints" sh -c \
-	"for t in $(echo "$old_thps" | tr '\n' ' '); do grep -q \"\$t\" '$TEST_DIR/out' || exit 1; done"
+	"for t in $(echo "$old_thps" | tr '\n' ' '); do grep -qF -- \"\$t\" '$TEST_DIR/out' || exit 1; done"
 save_header t.img
 tl regen -q -d "$TEST_DIR/t.img" -s 1
 expect_ok "regen without -y: the new keys are trusted through the old signing key"

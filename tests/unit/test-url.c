@@ -38,13 +38,34 @@ test_valid(void **state)
 	}
 }
 
+/* Credentials are kept for the request and never shown. */
+static void
+test_credentials(void **state)
+{
+	char buf[128];
+	struct url u;
+
+	(void)state;
+	assert_int_equal(url_parse("https://web-1:tok_EN.x~9@127.0.0.1:8443/p",
+	                           &u), 0);
+	assert_string_equal(u.user, "web-1");
+	assert_string_equal(u.pass, "tok_EN.x~9");
+	assert_string_equal(u.host, "127.0.0.1");
+	url_format(&u, buf, sizeof(buf));
+	assert_string_equal(buf, "https://127.0.0.1:8443/p");
+	assert_int_equal(url_parse("http://[::1]:80", &u), 0);
+	assert_string_equal(u.user, "");
+}
+
 static void
 test_invalid(void **state)
 {
 	static const char *const bad[] = {
 		"", "http://", "ftp://host", "http://host:0", "http://host:65536",
 		"http://host:", "http://host:80x", "http://host/?q", "http://host#f",
-		"http://user:pw@host", "http://ho st", "http://host\r\nX: y",
+		"http://user@host", "http://:pw@host", "http://user:@host",
+		"http://us er:pw@host", "http://user:p%41@host", "http://a:b:c@host",
+		"http://ho st", "http://host\r\nX: y",
 		"http://[::1", "http://[::1]x", "http://[nothex]:80", "http://[]",
 		"http://host/a b", "http://host/a\"b",
 	};
@@ -80,6 +101,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_valid),
+		cmocka_unit_test(test_credentials),
 		cmocka_unit_test(test_invalid),
 		cmocka_unit_test(test_target_too_long),
 	};

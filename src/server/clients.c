@@ -1,0 +1,261 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#include "server/clients.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+
+#include "common/log.h"
+#include "common/util.h"
+
+#define CLIENTS_FILE_MAX (CLIENTS_MAX * (CLIENT_NAME_MAX + CLIENT_HASH_HEX + 16))
+
+bool
+client_name_valid(const char *name)
+{
+	size_t n = 0;
+
+	for (; name[n]; n++)
+		if (!(name[n] >= 'a' && name[n] <= 'z') &&
+		    !(name[n] >= 'A' && name[n] <= 'Z') &&
+		    !(name[n] >= '0' && name[n] <= '9') &&
+		    name[n] != '.' && name[n] != '_' && name[n] != '-')
+			return false;
+	return n > 0 && n <= CLIENT_NAME_MAX;
+}
+
+static bool
+hash_valid(const char *h)
+{
+	size_t n = 0;
+
+	for (; h[n]; n++)
+		if (!(h[n] >= '0' && h[n] <= '9') && !(h[n] >= 'a' && h[n] <= 'f'))
+			return false;
+	return n == CLIENT_HASH_HEX;
+}
+
+/* One line: NAME STATE HASH, single spaces. */
+static int
+parse_line(char *line, struct client *c)
+{
+	char *name = line, *state, *hash;
+
+	state = strchr(name, ' ');
+	if (!state)
+		return -EINVAL;
+	*state++ = '\0';
+	hash = strchr(state, ' ');
+	if (!hash)
+		return -EINVAL;
+	*hash++ = '\0';
+	if (!client_name_valid(name) || !hash_valid(hash))
+		return -EINVAL;
+	if (strcmp(state, "enabled") == 0)
+		c->enabled = true;
+	else if (strcmp(state, "disabled") == 0)
+		c->enabled = false;
+	else
+		return -EINVAL;
+	/* Both lengths were checked above. */
+	memcpy(c->name, name, strlen(name) + 1);
+	memcpy(c->hash, hash, CLIENT_HASH_HEX + 1);
+	return 0;
+}
+
+int
+clients_parse(const char *text, size_t len, struct client_list *out,
+              size_t *line)
+{
+	struct client_list l = { 0 };
+	char buf[CLIENT_NAME_MAX + CLIENT_HASH_HEX + 16];
+	size_t pos = 0;
+
+	*line = 0;
+	while (pos < len) {
+		const char *nl = memchr(text + pos, '\n', len - pos);
+		size_t n = nl ? (size_t)(nl - text - pos) : len - pos;
+		struct client *grown;
+
+		(*line)++;
+		if (n >= sizeof(buf) || l.n == CLIENTS_MAX)
+			goto bad;
+		memcpy(buf, text + pos, n);
+		buf[n] = '\0';
+		pos += n + 1;
+		grown = realloc(l.c, (l.n + 1) * sizeof(*l.c));
+		if (!grown) {
+			clients_free(&l);
+			return -ENOMEM;
+		}
+		l.c = grown;
+		if (parse_line(buf, &l.c[l.n]) < 0 || clients_find(&l, buf))
+			goto bad;
+		l.n++;
+	}
+	*out = l;
+	return 0;
+bad:
+	clients_free(&l);
+	return -EINVAL;
+}
+
+char *
+clients_format(const struct client_list *l)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+
+	if (!f)
+		return NULL;
+	for (size_t i = 0; i < l->n; i++)
+		fprintf(f, "%s %s %s\n", l->c[i].name,
+		        l->c[i].enabled ? "enabled" : "disabled", l->c[i].hash);
+	if (fclose(f) != 0) {
+		free(text);
+		return NULL;
+	}
+	return text;
+}
+
+void
+clients_free(struct client_list *l)
+{
+	free(l->c);
+	l->c = NULL;
+	l->n = 0;
+}
+
+struct client *
+clients_find(const struct client_list *l, const char *name)
+{
+	for (size_t i = 0; i < l->n; i++)
+		if (strcmp(l->c[i].name, name) == 0)
+			return &l->c[i];
+	return NULL;
+}
+
+int
+client_token_hash(const char *token, size_t len, char hex[CLIENT_HASH_HEX + 1])
+{
+	unsigned char md[32];
+	unsigned int n = 0;
+
+	if (!EVP_Digest(token, len, md, &n, EVP_sha256(), NULL) || n != 32)
+		return -EINVAL;
+	for (size_t i = 0; i < 32; i++)
+		snprintf(hex + 2 * i, 3, "%02x", md[i]);
+	return 0;
+}
+
+enum client_check
+clients_check(const struct client_list *l, const char *name, const char *token)
+{
+	char hex[CLIENT_HASH_HEX + 1];
+	const struct client *c = clients_find(l, name);
+
+	if (client_token_hash(token, strlen(token), hex) < 0)
+		return CLIENT_UNKNOWN;
+	/* Compared even for an unknown name, so timing says nothing. */
+	if (!equal_const_time(hex, c ? c->hash : "", c ? CLIENT_HASH_HEX : 0) ||
+	    !c)
+		return CLIENT_UNKNOWN;
+	return c->enabled ? CLIENT_OK : CLIENT_DISABLED;
+}
+
+static int
+load_file(const char *path, struct client_list *l)
+{
+	char *text;
+	size_t len, line;
+	int r = read_file_at(AT_FDCWD, path, CLIENTS_FILE_MAX, &text, &len);
+
+	if (r == -ENOENT) {
+		*l = (struct client_list){ 0 };
+		return 0;
+	}
+	if (r < 0)
+		return r;
+	r = clients_parse(text, len, l, &line);
+	free(text);
+	if (r == -EINVAL)
+		log_msg("%s: line %zu is not 'NAME enabled|disabled SHA256'",
+		        path, line);
+	return r;
+}
+
+static bool
+same_file(const struct stat *a, const struct stat *b)
+{
+	return a->st_ino == b->st_ino && a->st_dev == b->st_dev &&
+	       a->st_size == b->st_size &&
+	       a->st_mtim.tv_sec == b->st_mtim.tv_sec &&
+	       a->st_mtim.tv_nsec == b->st_mtim.tv_nsec;
+}
+
+int
+client_registry_open(struct client_registry *r, const char *path)
+{
+	int e;
+
+	memset(r, 0, sizeof(*r));
+	r->path = path;
+	if (stat(path, &r->seen) < 0 && errno != ENOENT) {
+		log_msg("%s: %s", path, strerror(errno));
+		return -errno;
+	}
+	e = load_file(path, &r->list);
+	if (e < 0) {
+		log_msg("%s: cannot load clients: %s", path, strerror(-e));
+		return e;
+	}
+	pthread_mutex_init(&r->lock, NULL);
+	return 0;
+}
+
+/* Called with the lock held. */
+static void
+refresh(struct client_registry *r)
+{
+	struct client_list fresh;
+	struct stat st;
+
+	if (stat(r->path, &st) < 0)
+		memset(&st, 0, sizeof(st));
+	if (same_file(&st, &r->seen))
+		return;
+	r->seen = st;
+	if (load_file(r->path, &fresh) < 0) {
+		log_msg("%s: unreadable now: still using the last clients read",
+		        r->path);
+		return;
+	}
+	clients_free(&r->list);
+	r->list = fresh;
+}
+
+enum client_check
+client_registry_check(struct client_registry *r, const char *name,
+                      const char *token)
+{
+	enum client_check c;
+
+	pthread_mutex_lock(&r->lock);
+	refresh(r);
+	c = clients_check(&r->list, name, token);
+	pthread_mutex_unlock(&r->lock);
+	return c;
+}
+
+void
+client_registry_close(struct client_registry *r)
+{
+	clients_free(&r->list);
+	pthread_mutex_destroy(&r->lock);
+}

@@ -1,0 +1,84 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#ifndef TETHERD_CLIENTS_H
+#define TETHERD_CLIENTS_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/stat.h>
+
+/*
+ * Client credentials: a name and a random token the client sends with
+ * HTTP Basic. The server keeps only the token's SHA-256 (a token has 256
+ * bits of entropy: no slow hash is needed). The file has one line per
+ * client, "NAME enabled|disabled SHA256HEX", and is mode 0600.
+ */
+#define CLIENT_NAME_MAX 64
+#define CLIENT_HASH_HEX 64
+#define CLIENTS_MAX 4096
+
+struct client {
+	char name[CLIENT_NAME_MAX + 1];
+	char hash[CLIENT_HASH_HEX + 1];
+	bool enabled;
+};
+
+struct client_list {
+	struct client *c;
+	size_t n;
+};
+
+/* Names are [A-Za-z0-9._-], 1 to 64 characters: safe in URLs and logs. */
+bool client_name_valid(const char *name);
+
+/* Parses the file's text; -EINVAL with the line number in *line. */
+int clients_parse(const char *text, size_t len, struct client_list *out,
+                  size_t *line);
+
+/* The file's text; free() it. */
+char *clients_format(const struct client_list *l);
+
+void clients_free(struct client_list *l);
+
+struct client *clients_find(const struct client_list *l, const char *name);
+
+/* hex SHA-256 of a token, the form kept in the file. */
+int client_token_hash(const char *token, size_t len,
+                      char hex[CLIENT_HASH_HEX + 1]);
+
+/* The outcome of checking credentials against the list. */
+enum client_check {
+	CLIENT_OK,
+	CLIENT_UNKNOWN,		/* no such name, or the wrong token: 401 */
+	CLIENT_DISABLED,	/* right token, disabled: 403 */
+};
+
+/* Constant time in the token; names are not secret. */
+enum client_check clients_check(const struct client_list *l, const char *name,
+                                const char *token);
+
+/*
+ * The registry a server consults: the file is read again whenever it
+ * changed (checked at each request, so that disabling a client takes
+ * effect at once, with no signal).
+ */
+struct client_registry {
+	pthread_mutex_t lock;
+	const char *path;
+	struct stat seen;
+	struct client_list list;
+};
+
+int client_registry_open(struct client_registry *r, const char *path);
+
+/* Checks credentials against the current file; a file that became
+   unreadable or malformed keeps the last good list (and is logged). */
+enum client_check client_registry_check(struct client_registry *r,
+                                        const char *name, const char *token);
+
+void client_registry_close(struct client_registry *r);
+
+/* tetherd clients add|list|enable|disable|remove */
+int cmd_clients(int argc, char **argv);
+
+#endif

@@ -1,0 +1,225 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* tetherd clients add|list|enable|disable|remove NAME --clients FILE */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <unistd.h>
+
+#include <jose/b64.h>
+
+#include "common/log.h"
+#include "common/util.h"
+#include "server/clients.h"
+
+#define TOKEN_BYTES 32
+
+static void
+clients_usage(FILE *f)
+{
+	fprintf(f,
+	        "usage: tetherd clients add NAME --clients FILE\n"
+	        "       tetherd clients list --clients FILE\n"
+	        "       tetherd clients enable|disable|remove NAME --clients FILE\n"
+	        "\n"
+	        "add prints the client's token once; the file keeps only its\n"
+	        "SHA-256. Changes take effect at the next request, no signal.\n"
+	        "Clients send NAME and the token with HTTP Basic, e.g. clevis\n"
+	        "with the url https://NAME:TOKEN@HOST.\n");
+}
+
+/* Loads the file (none yet is an empty list) and opens its directory. */
+static int
+load(const char *path, struct client_list *l, int *dirfd, char **base)
+{
+	char *copy = strdup(path), *copy2 = strdup(path);
+	char *text = NULL;
+	size_t len, line;
+	int r;
+
+	if (!copy || !copy2) {
+		free(copy);
+		free(copy2);
+		return -ENOMEM;
+	}
+	*dirfd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	*base = strdup(basename(copy2));
+	free(copy);
+	free(copy2);
+	if (*dirfd < 0 || !*base) {
+		r = *dirfd < 0 ? -errno : -ENOMEM;
+		log_msg("%s: %s", path, strerror(-r));
+		return r;
+	}
+	r = read_file_at(*dirfd, *base, 64 * 1024 * 1024, &text, &len);
+	if (r == -ENOENT) {
+		*l = (struct client_list){ 0 };
+		return 0;
+	}
+	if (r < 0) {
+		log_msg("%s: %s", path, strerror(-r));
+		return r;
+	}
+	r = clients_parse(text, len, l, &line);
+	free(text);
+	if (r < 0)
+		log_msg("%s: line %zu is malformed", path, line);
+	return r;
+}
+
+static int
+save(int dirfd, const char *base, const char *path,
+     const struct client_list *l)
+{
+	char *text = clients_format(l);
+	int r = text ? replace_file_at(dirfd, base, text, strlen(text), 0600)
+	             : -ENOMEM;
+
+	if (r < 0)
+		log_msg("%s: cannot write: %s", path, strerror(-r));
+	free(text);
+	return r;
+}
+
+static int
+new_token(char *out, size_t cap)
+{
+	unsigned char raw[TOKEN_BYTES];
+	size_t n;
+
+	if (getrandom(raw, sizeof(raw), 0) != (ssize_t)sizeof(raw))
+		return -EIO;
+	n = jose_b64_enc_buf(raw, sizeof(raw), out, cap - 1);
+	explicit_bzero(raw, sizeof(raw));
+	if (n == SIZE_MAX)
+		return -EINVAL;
+	out[n] = '\0';
+	return 0;
+}
+
+static int
+client_add(struct client_list *l, const char *name)
+{
+	char token[64];
+	struct client *grown;
+	int r;
+
+	if (clients_find(l, name)) {
+		log_msg("clients: '%s' exists", name);
+		return -EEXIST;
+	}
+	if (l->n == CLIENTS_MAX)
+		return -ENOSPC;
+	grown = realloc(l->c, (l->n + 1) * sizeof(*l->c));
+	if (!grown)
+		return -ENOMEM;
+	l->c = grown;
+	memset(&l->c[l->n], 0, sizeof(l->c[l->n]));
+	snprintf(l->c[l->n].name, sizeof(l->c[l->n].name), "%s", name);
+	l->c[l->n].enabled = true;
+	r = new_token(token, sizeof(token));
+	if (r == 0)
+		r = client_token_hash(token, strlen(token), l->c[l->n].hash);
+	if (r < 0)
+		return r;
+	l->n++;
+	/* The token is shown once, before it is stored, and never again. */
+	printf("%s\n", token);
+	explicit_bzero(token, sizeof(token));
+	return fflush(stdout) == 0 ? 0 : -EIO;
+}
+
+static int
+client_change(struct client_list *l, const char *what, const char *name)
+{
+	struct client *c = clients_find(l, name);
+
+	if (!c) {
+		log_msg("clients: no client '%s'", name);
+		return -ENOENT;
+	}
+	if (strcmp(what, "remove") == 0) {
+		*c = l->c[l->n - 1];
+		l->n--;
+	} else {
+		c->enabled = strcmp(what, "enable") == 0;
+	}
+	return 0;
+}
+
+static int
+run(const char *what, const char *name, const char *path)
+{
+	struct client_list l = { 0 };
+	char *base = NULL;
+	int dirfd = -1, r;
+
+	r = load(path, &l, &dirfd, &base);
+	if (r == 0 && strcmp(what, "list") == 0) {
+		for (size_t i = 0; i < l.n; i++)
+			printf("%s %s\n", l.c[i].name,
+			       l.c[i].enabled ? "enabled" : "disabled");
+		r = fflush(stdout) == 0 ? 0 : -EIO;
+	} else if (r == 0) {
+		r = strcmp(what, "add") == 0 ? client_add(&l, name)
+		                             : client_change(&l, what, name);
+		if (r == 0)
+			r = save(dirfd, base, path, &l);
+	}
+	clients_free(&l);
+	free(base);
+	if (dirfd >= 0)
+		close(dirfd);
+	return r;
+}
+
+int
+cmd_clients(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "clients", required_argument, NULL, 'c' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	static const char *const verbs[] = {
+		"add", "list", "enable", "disable", "remove",
+	};
+	const char *path = NULL, *what, *name = NULL;
+	bool known = false;
+	int c;
+
+	if (argc < 2 || strcmp(argv[1], "--help") == 0) {
+		clients_usage(argc < 2 ? stderr : stdout);
+		return argc < 2 ? 2 : 0;
+	}
+	what = argv[1];
+	for (size_t i = 0; i < ARRAY_SIZE(verbs); i++)
+		known |= strcmp(what, verbs[i]) == 0;
+	optind = 1;
+	while ((c = getopt_long(argc - 1, argv + 1, "c:h", longopts, NULL)) != -1) {
+		if (c == 'c') {
+			path = optarg;
+		} else {
+			clients_usage(c == 'h' ? stdout : stderr);
+			return c == 'h' ? 0 : 2;
+		}
+	}
+	if (optind < argc - 1)
+		name = argv[1 + optind++];
+	if (!known || !path || optind < argc - 1 ||
+	    (strcmp(what, "list") == 0) != (name == NULL)) {
+		log_msg("clients: %s", !known ? "unknown subcommand" : !path ?
+		        "--clients FILE is required" : "wrong arguments");
+		clients_usage(stderr);
+		return 2;
+	}
+	if (name && !client_name_valid(name)) {
+		log_msg("clients: a name is 1 to 64 of A-Z a-z 0-9 . _ -");
+		return 2;
+	}
+	return run(what, name, path) < 0 ? 1 : 0;
+}

@@ -111,7 +111,8 @@ for name in tetherd tetherd-b; do
 	if [ "$name" = tetherd ]; then keys=$SCRATCH/keys-a; else keys=$SCRATCH/keys-b; fi
 	port=$(free_port)
 	url[$name]=http://127.0.0.1:$port
-	start_server "$name" "$TETHERD" serve --keys "$keys" --listen "${url[$name]}"
+	start_server "$name" "$TETHERD" serve --keys "$keys" --listen "${url[$name]}" \
+		--rec-rate 0 --max-connections-per-address 0
 	pid[$name]=$SERVER_PID
 	wait_ready "${pid[$name]}" "${url[$name]}/adv" ||
 		die "$name did not start: $(cat "$SCRATCH/$name.log")"

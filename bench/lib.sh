@@ -54,6 +54,12 @@ need_built() {
 # server runs in its own session, so killing its process group also ends
 # the tangd processes socat forked for open connections.
 SCRATCH=$(mktemp -d "${TMPDIR:-/tmp}/tether-bench.XXXXXX")
+# tetherd started as root serves as the tether user, which must reach it.
+if [ "$(id -u)" -eq 0 ]; then
+	id tether >/dev/null 2>&1 || useradd --system --no-create-home \
+		--home-dir /nonexistent --shell /usr/sbin/nologin tether
+	chmod 755 "$SCRATCH"
+fi
 server_groups=()
 
 cleanup() {

@@ -170,7 +170,8 @@ declare -A url pid
 # its own port because the previous one is listening by then.
 port=$(free_port)
 url[tetherd]=http://127.0.0.1:$port
-start_server tetherd "$TETHERD" serve --keys "$KEYS" --listen "${url[tetherd]}"
+start_server tetherd "$TETHERD" serve --keys "$KEYS" --listen "${url[tetherd]}" \
+	--rec-rate 0 --max-connections-per-address 0
 pid[tetherd]=$SERVER_PID
 wait_ready "${pid[tetherd]}" "${url[tetherd]}/adv" ||
 	die "tetherd did not start: $(cat "$SCRATCH/tetherd.log")"

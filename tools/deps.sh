@@ -3,7 +3,8 @@
 
 TETHER_BUILD_DEPS="gcc meson ninja-build pkg-config libjose-dev libjansson-dev
 libssl-dev libmicrohttpd-dev libsystemd-dev libcmocka-dev clang
-libclang-rt-14-dev libcryptsetup-dev libluksmeta-dev"
+libclang-rt-14-dev libcryptsetup-dev libluksmeta-dev libseccomp-dev
+libinih-dev"
 
 # The real peers the interop tests prove compatibility against, and the
 # tools the tests and benchmarks drive them with.
@@ -28,4 +29,12 @@ build_tree() { # DIR [meson options...]
 		meson setup "$dir" "$@" || return 1
 	fi
 	ninja -C "$dir" || return 1
+}
+
+# The user tetherd drops to when started as root (what systemd-sysusers
+# makes from systemd/tether.sysusers on an installed system).
+ensure_service_user() {
+	id tether >/dev/null 2>&1 ||
+		useradd --system --home-dir /var/lib/tether --no-create-home \
+			--shell /usr/sbin/nologin tether
 }

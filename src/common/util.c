@@ -84,6 +84,24 @@ fail:
 	return r;
 }
 
+/*
+ * Root editing a service's files (keys, clients) must not take them from
+ * the service: the new file keeps the owner of the one it replaces, or
+ * of its directory.
+ */
+static int
+keep_owner(int dirfd, const char *name, int fd)
+{
+	struct stat st;
+
+	if (geteuid() != 0)
+		return 0;
+	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0 &&
+	    fstat(dirfd, &st) < 0)
+		return -errno;
+	return fchown(fd, st.st_uid, st.st_gid) < 0 ? -errno : 0;
+}
+
 static int
 write_file_flags(int dirfd, const char *name, const void *buf, size_t len,
                  mode_t mode, unsigned rename_flags)
@@ -103,6 +121,8 @@ write_file_flags(int dirfd, const char *name, const void *buf, size_t len,
 	if (fd < 0)
 		return -errno;
 	r = fchmod(fd, mode) < 0 ? -errno : 0;
+	if (r == 0)
+		r = keep_owner(dirfd, name, fd);
 	if (r == 0)
 		r = write_fd(fd, buf, len);
 	if (r == 0 && fsync(fd) < 0)

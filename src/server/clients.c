@@ -13,7 +13,8 @@
 #include "common/log.h"
 #include "common/util.h"
 
-#define CLIENTS_FILE_MAX (CLIENTS_MAX * (CLIENT_NAME_MAX + CLIENT_HASH_HEX + 16))
+#define CLIENTS_FILE_MAX (CLIENTS_MAX * (CLIENT_NAME_MAX + CLIENT_HASH_HEX + \
+	16 + CLIENT_ALLOW_MAX * (CIDR_TEXT_MAX + 1)))
 
 bool
 client_name_valid(const char *name)
@@ -40,11 +41,34 @@ hash_valid(const char *h)
 	return n == CLIENT_HASH_HEX;
 }
 
-/* One line: NAME STATE HASH, single spaces. */
+int
+client_allow_parse(struct client *c, const char *list)
+{
+	char one[CIDR_TEXT_MAX];
+	const char *p = list;
+
+	c->nallow = 0;
+	while (*p) {
+		size_t n = strcspn(p, ",");
+
+		if (n == 0 || n >= sizeof(one) || c->nallow == CLIENT_ALLOW_MAX)
+			return -EINVAL;
+		memcpy(one, p, n);
+		one[n] = '\0';
+		if (cidr_parse(one, &c->allow[c->nallow++]) < 0)
+			return -EINVAL;
+		p += n;
+		if (*p == ',' && *++p == '\0')
+			return -EINVAL;
+	}
+	return 0;
+}
+
+/* One line: NAME STATE HASH [CIDRS], single spaces. */
 static int
 parse_line(char *line, struct client *c)
 {
-	char *name = line, *state, *hash;
+	char *name = line, *state, *hash, *allow;
 
 	state = strchr(name, ' ');
 	if (!state)
@@ -54,6 +78,14 @@ parse_line(char *line, struct client *c)
 	if (!hash)
 		return -EINVAL;
 	*hash++ = '\0';
+	allow = strchr(hash, ' ');
+	if (allow) {
+		*allow++ = '\0';
+		if (!*allow || client_allow_parse(c, allow) < 0)
+			return -EINVAL;
+	} else {
+		c->nallow = 0;
+	}
 	if (!client_name_valid(name) || !hash_valid(hash))
 		return -EINVAL;
 	if (strcmp(state, "enabled") == 0)
@@ -73,7 +105,8 @@ clients_parse(const char *text, size_t len, struct client_list *out,
               size_t *line)
 {
 	struct client_list l = { 0 };
-	char buf[CLIENT_NAME_MAX + CLIENT_HASH_HEX + 16];
+	char buf[CLIENT_NAME_MAX + CLIENT_HASH_HEX + 16 +
+	         CLIENT_ALLOW_MAX * (CIDR_TEXT_MAX + 1)];
 	size_t pos = 0;
 
 	*line = 0;
@@ -105,6 +138,17 @@ bad:
 	return -EINVAL;
 }
 
+void
+client_print_allow(FILE *f, const struct client *c)
+{
+	for (size_t j = 0; j < c->nallow; j++) {
+		char cidr[CIDR_TEXT_MAX];
+
+		cidr_format(&c->allow[j], cidr, sizeof(cidr));
+		fprintf(f, "%c%s", j ? ',' : ' ', cidr);
+	}
+}
+
 char *
 clients_format(const struct client_list *l)
 {
@@ -114,9 +158,12 @@ clients_format(const struct client_list *l)
 
 	if (!f)
 		return NULL;
-	for (size_t i = 0; i < l->n; i++)
-		fprintf(f, "%s %s %s\n", l->c[i].name,
+	for (size_t i = 0; i < l->n; i++) {
+		fprintf(f, "%s %s %s", l->c[i].name,
 		        l->c[i].enabled ? "enabled" : "disabled", l->c[i].hash);
+		client_print_allow(f, &l->c[i]);
+		fputc('\n', f);
+	}
 	if (fclose(f) != 0) {
 		free(text);
 		return NULL;
@@ -155,7 +202,8 @@ client_token_hash(const char *token, size_t len, char hex[CLIENT_HASH_HEX + 1])
 }
 
 enum client_check
-clients_check(const struct client_list *l, const char *name, const char *token)
+clients_check(const struct client_list *l, const char *name, const char *token,
+              const struct sockaddr *from)
 {
 	char hex[CLIENT_HASH_HEX + 1];
 	const struct client *c = clients_find(l, name);
@@ -166,7 +214,11 @@ clients_check(const struct client_list *l, const char *name, const char *token)
 	if (!equal_const_time(hex, c ? c->hash : "", c ? CLIENT_HASH_HEX : 0) ||
 	    !c)
 		return CLIENT_UNKNOWN;
-	return c->enabled ? CLIENT_OK : CLIENT_DISABLED;
+	if (!c->enabled)
+		return CLIENT_DISABLED;
+	if (c->nallow && !cidr_any(c->allow, c->nallow, from))
+		return CLIENT_ELSEWHERE;
+	return CLIENT_OK;
 }
 
 static int
@@ -185,8 +237,8 @@ load_file(const char *path, struct client_list *l)
 	r = clients_parse(text, len, l, &line);
 	free(text);
 	if (r == -EINVAL)
-		log_msg("%s: line %zu is not 'NAME enabled|disabled SHA256'",
-		        path, line);
+		log_msg("%s: line %zu is not 'NAME enabled|disabled SHA256 "
+		        "[CIDR,...]'", path, line);
 	return r;
 }
 
@@ -240,15 +292,43 @@ refresh(struct client_registry *r)
 	r->list = fresh;
 }
 
+int
+client_registry_repoint(struct client_registry *r, const char *path)
+{
+	struct client_list fresh;
+	struct stat st;
+	int e;
+
+	if (stat(path, &st) < 0) {
+		if (errno != ENOENT) {
+			log_msg("%s: %s", path, strerror(errno));
+			return -errno;
+		}
+		memset(&st, 0, sizeof(st));
+	}
+	e = load_file(path, &fresh);
+	if (e < 0) {
+		log_msg("%s: cannot load clients: %s", path, strerror(-e));
+		return e;
+	}
+	pthread_mutex_lock(&r->lock);
+	clients_free(&r->list);
+	r->list = fresh;
+	r->path = path;
+	r->seen = st;
+	pthread_mutex_unlock(&r->lock);
+	return 0;
+}
+
 enum client_check
 client_registry_check(struct client_registry *r, const char *name,
-                      const char *token)
+                      const char *token, const struct sockaddr *from)
 {
 	enum client_check c;
 
 	pthread_mutex_lock(&r->lock);
 	refresh(r);
-	c = clients_check(&r->list, name, token);
+	c = clients_check(&r->list, name, token, from);
 	pthread_mutex_unlock(&r->lock);
 	return c;
 }

@@ -5,22 +5,29 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <sys/stat.h>
+
+#include "server/cidr.h"
 
 /*
  * Client credentials: a name and a random token the client sends with
  * HTTP Basic. The server keeps only the token's SHA-256 (a token has 256
  * bits of entropy: no slow hash is needed). The file has one line per
- * client, "NAME enabled|disabled SHA256HEX", and is mode 0600.
+ * client, "NAME enabled|disabled SHA256HEX [CIDR,...]", and is mode 0600;
+ * with CIDRs, the client is accepted only from those addresses.
  */
 #define CLIENT_NAME_MAX 64
 #define CLIENT_HASH_HEX 64
 #define CLIENTS_MAX 4096
+#define CLIENT_ALLOW_MAX 8
 
 struct client {
 	char name[CLIENT_NAME_MAX + 1];
 	char hash[CLIENT_HASH_HEX + 1];
 	bool enabled;
+	struct cidr allow[CLIENT_ALLOW_MAX];
+	size_t nallow;
 };
 
 struct client_list {
@@ -34,6 +41,9 @@ bool client_name_valid(const char *name);
 /* Parses the file's text; -EINVAL with the line number in *line. */
 int clients_parse(const char *text, size_t len, struct client_list *out,
                   size_t *line);
+
+/* " CIDR,CIDR" for a client with an allow-list, nothing otherwise. */
+void client_print_allow(FILE *f, const struct client *c);
 
 /* The file's text; free() it. */
 char *clients_format(const struct client_list *l);
@@ -51,11 +61,13 @@ enum client_check {
 	CLIENT_OK,
 	CLIENT_UNKNOWN,		/* no such name, or the wrong token: 401 */
 	CLIENT_DISABLED,	/* right token, disabled: 403 */
+	CLIENT_ELSEWHERE,	/* right token, address not allowed: 403 */
 };
 
-/* Constant time in the token; names are not secret. */
+/* Constant time in the token; names are not secret. from may be NULL
+   when the address is unknown, which no allow-list accepts. */
 enum client_check clients_check(const struct client_list *l, const char *name,
-                                const char *token);
+                                const char *token, const struct sockaddr *from);
 
 /*
  * The registry a server consults: the file is read again whenever it
@@ -74,9 +86,17 @@ int client_registry_open(struct client_registry *r, const char *path);
 /* Checks credentials against the current file; a file that became
    unreadable or malformed keeps the last good list (and is logged). */
 enum client_check client_registry_check(struct client_registry *r,
-                                        const char *name, const char *token);
+                                        const char *name, const char *token,
+                                        const struct sockaddr *from);
+
+/* Reads path and serves from it from now on (path is borrowed); on
+   failure, logged, the registry goes on as it was. 0 or -errno. */
+int client_registry_repoint(struct client_registry *r, const char *path);
 
 void client_registry_close(struct client_registry *r);
+
+/* Parses "CIDR[,CIDR...]" into c's allow-list. 0 or -EINVAL. */
+int client_allow_parse(struct client *c, const char *list);
 
 /* tetherd clients add|list|enable|disable|remove */
 int cmd_clients(int argc, char **argv);

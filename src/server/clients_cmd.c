@@ -22,7 +22,7 @@ static void
 clients_usage(FILE *f)
 {
 	fprintf(f,
-	        "usage: tetherd clients add NAME --clients FILE\n"
+	        "usage: tetherd clients add NAME [--allow CIDR[,CIDR]]... --clients FILE\n"
 	        "       tetherd clients list --clients FILE\n"
 	        "       tetherd clients enable|disable|remove NAME --clients FILE\n"
 	        "\n"
@@ -102,7 +102,7 @@ new_token(char *out, size_t cap)
 }
 
 static int
-client_add(struct client_list *l, const char *name)
+client_add(struct client_list *l, const char *name, const char *allow)
 {
 	char token[64];
 	struct client *grown;
@@ -121,6 +121,12 @@ client_add(struct client_list *l, const char *name)
 	memset(&l->c[l->n], 0, sizeof(l->c[l->n]));
 	snprintf(l->c[l->n].name, sizeof(l->c[l->n].name), "%s", name);
 	l->c[l->n].enabled = true;
+	if (allow && client_allow_parse(&l->c[l->n], allow) < 0) {
+		log_msg("clients: --allow %s: expected ADDRESS[/LENGTH] blocks, "
+		        "IPv4 or IPv6, no host bits, at most %d", allow,
+		        CLIENT_ALLOW_MAX);
+		return -EINVAL;
+	}
 	r = new_token(token, sizeof(token));
 	if (r == 0)
 		r = client_token_hash(token, strlen(token), l->c[l->n].hash);
@@ -152,7 +158,7 @@ client_change(struct client_list *l, const char *what, const char *name)
 }
 
 static int
-run(const char *what, const char *name, const char *path)
+run(const char *what, const char *name, const char *path, const char *allow)
 {
 	struct client_list l = { 0 };
 	char *base = NULL;
@@ -160,12 +166,15 @@ run(const char *what, const char *name, const char *path)
 
 	r = load(path, &l, &dirfd, &base);
 	if (r == 0 && strcmp(what, "list") == 0) {
-		for (size_t i = 0; i < l.n; i++)
-			printf("%s %s\n", l.c[i].name,
+		for (size_t i = 0; i < l.n; i++) {
+			printf("%s %s", l.c[i].name,
 			       l.c[i].enabled ? "enabled" : "disabled");
+			client_print_allow(stdout, &l.c[i]);
+			putchar('\n');
+		}
 		r = fflush(stdout) == 0 ? 0 : -EIO;
 	} else if (r == 0) {
-		r = strcmp(what, "add") == 0 ? client_add(&l, name)
+		r = strcmp(what, "add") == 0 ? client_add(&l, name, allow)
 		                             : client_change(&l, what, name);
 		if (r == 0)
 			r = save(dirfd, base, path, &l);
@@ -182,6 +191,7 @@ cmd_clients(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{ "clients", required_argument, NULL, 'c' },
+		{ "allow", required_argument, NULL, 'a' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -189,6 +199,7 @@ cmd_clients(int argc, char **argv)
 		"add", "list", "enable", "disable", "remove",
 	};
 	const char *path = NULL, *what, *name = NULL;
+	char allow[CLIENT_ALLOW_MAX * (CIDR_TEXT_MAX + 1)] = "";
 	bool known = false;
 	int c;
 
@@ -200,9 +211,14 @@ cmd_clients(int argc, char **argv)
 	for (size_t i = 0; i < ARRAY_SIZE(verbs); i++)
 		known |= strcmp(what, verbs[i]) == 0;
 	optind = 1;
-	while ((c = getopt_long(argc - 1, argv + 1, "c:h", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc - 1, argv + 1, "c:a:h", longopts, NULL)) != -1) {
 		if (c == 'c') {
 			path = optarg;
+		} else if (c == 'a' && strcmp(what, "add") == 0 &&
+		           strlen(allow) + strlen(optarg) + 2 < sizeof(allow)) {
+			if (allow[0])
+				strcat(allow, ",");
+			strcat(allow, optarg);
 		} else {
 			clients_usage(c == 'h' ? stdout : stderr);
 			return c == 'h' ? 0 : 2;
@@ -221,5 +237,5 @@ cmd_clients(int argc, char **argv)
 		log_msg("clients: a name is 1 to 64 of A-Z a-z 0-9 . _ -");
 		return 2;
 	}
-	return run(what, name, path) < 0 ? 1 : 0;
+	return run(what, name, path, allow[0] ? allow : NULL) < 0 ? 1 : 0;
 }

@@ -14,6 +14,7 @@
 #include "common/jwk.h"
 #include "common/log.h"
 #include "common/util.h"
+#include "server/audit.h"
 #include "server/listen.h"
 #include "server/recover.h"
 #include "server/route.h"
@@ -24,8 +25,19 @@
 #define TYPE_ADV "application/jose+json"
 #define TYPE_REC "application/jwk+json"
 
-struct http_listener {
+/* One libmicrohttpd server and the configuration it runs with. */
+struct http_server {
 	struct MHD_Daemon *daemon;
+	struct http_config cfg;	/* its strings owned */
+	int fd;			/* the socket it was given */
+	bool quiesced;		/* the library let go of fd: ours to close */
+	unsigned long long deadline;	/* replaced: stopped by then at last */
+};
+
+struct http_listener {
+	bool tls;
+	struct http_server *live;
+	struct http_server *old;	/* replaced, finishing its connections */
 };
 
 struct request {
@@ -38,6 +50,8 @@ struct request {
 	bool too_large;
 	unsigned status;
 	char client[CLIENT_NAME_MAX + 1];	/* authenticated, for the log */
+	const char *denied;	/* why the request was refused, for the audit */
+	struct policy *policy;	/* the one in force when it arrived */
 };
 
 /* Per connection: whether any request on it got as far as the handler. */
@@ -51,6 +65,7 @@ struct reply {
 	const char *type;
 	const char *body;
 	size_t len;
+	unsigned retry_after;	/* seconds, for 429 */
 };
 
 static struct reply
@@ -69,13 +84,13 @@ dispatch(const struct keyset *ks, const struct request *rq,
 	switch (rq->match.route) {
 	case ROUTE_ADV:
 		rep = (struct reply){ MHD_HTTP_OK, TYPE_ADV, ks->adv,
-		                      ks->adv_len };
+		                      ks->adv_len, 0 };
 		break;
 	case ROUTE_ADV_KID:
 		key = keyset_find(ks, rq->match.kid);
 		if (key && key->adv)
 			rep = (struct reply){ MHD_HTTP_OK, TYPE_ADV, key->adv,
-			                      key->adv_len };
+			                      key->adv_len, 0 };
 		break;
 	case ROUTE_REC:
 		rep.status = rq->too_large ? MHD_HTTP_CONTENT_TOO_LARGE :
@@ -113,6 +128,12 @@ send_reply(struct MHD_Connection *conn, struct request *rq,
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW,
 		                        rq->match.route == ROUTE_REC ?
 		                        "POST" : "GET");
+	if (rep->retry_after) {
+		char after[16];
+
+		snprintf(after, sizeof(after), "%u", rep->retry_after);
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, after);
+	}
 	ret = MHD_queue_response(conn, rep->status, resp);
 	MHD_destroy_response(resp);
 	if (ret == MHD_YES)
@@ -121,13 +142,14 @@ send_reply(struct MHD_Connection *conn, struct request *rq,
 }
 
 static struct request *
-request_new(const char *method, const char *url)
+request_new(const char *method, const char *url, struct policy_slot *policy)
 {
 	struct request *rq = calloc(1, sizeof(*rq));
 
 	if (!rq)
 		return NULL;
 	rq->start = now_usec();
+	rq->policy = policy_slot_get(policy);
 	log_escape(rq->method, sizeof(rq->method), method, strlen(method));
 	log_escape(rq->path, sizeof(rq->path), url, strlen(url));
 	route_match(method, url, &rq->match);
@@ -176,6 +198,15 @@ count_request(struct MHD_Connection *conn)
 		cs->requests++;
 }
 
+static const struct sockaddr *
+client_sockaddr(struct MHD_Connection *conn)
+{
+	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(
+		conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+
+	return ci ? ci->client_addr : NULL;
+}
+
 static void
 client_address(struct MHD_Connection *conn, char *buf, size_t len)
 {
@@ -185,10 +216,23 @@ client_address(struct MHD_Connection *conn, char *buf, size_t len)
 	sockaddr_format(ci ? ci->client_addr : NULL, buf, len);
 }
 
+/* Refuses the request: status, the reason audited, Retry-After for 429. */
+static enum MHD_Result
+deny(struct MHD_Connection *conn, struct request *rq, unsigned status,
+     const char *why, unsigned retry_after)
+{
+	struct reply rep = { .status = status, .retry_after = retry_after };
+
+	rq->denied = why;
+	return send_reply(conn, rq, &rep);
+}
+
 /*
  * HTTP Basic against the client registry, before the body is read: 401
  * (with a challenge) for missing or wrong credentials, 403 for a
- * disabled client. Returns 0 to go on, or the queued reply's result.
+ * disabled client or one at an address its allow-list does not hold,
+ * 429 once failures from the address or for the name are over the
+ * limit. Returns 0 to go on, or 1 with the queued reply's result in ret.
  */
 static int
 authenticate(struct MHD_Connection *conn, struct request *rq,
@@ -196,11 +240,13 @@ authenticate(struct MHD_Connection *conn, struct request *rq,
 {
 	char *pass = NULL, *user = MHD_basic_auth_get_username_password(conn,
 	                                                                &pass);
+	const struct sockaddr *from = client_sockaddr(conn);
 	enum client_check c = CLIENT_UNKNOWN;
 	struct MHD_Response *resp;
+	unsigned wait;
 
 	if (user && pass && client_name_valid(user))
-		c = client_registry_check(clients, user, pass);
+		c = client_registry_check(clients, user, pass, from);
 	if (user && client_name_valid(user))
 		snprintf(rq->client, sizeof(rq->client), "%s", user);
 	free(user);
@@ -208,12 +254,18 @@ authenticate(struct MHD_Connection *conn, struct request *rq,
 		free_secret_str(pass);
 	if (c == CLIENT_OK)
 		return 0;
-	if (c == CLIENT_DISABLED) {
-		struct reply rep = { .status = MHD_HTTP_FORBIDDEN };
-
-		*ret = send_reply(conn, rq, &rep);
+	if (c == CLIENT_DISABLED || c == CLIENT_ELSEWHERE) {
+		*ret = deny(conn, rq, MHD_HTTP_FORBIDDEN, c == CLIENT_DISABLED ?
+		            "client disabled" : "client address not allowed", 0);
 		return 1;
 	}
+	wait = policy_limit_fail(rq->policy, from, rq->client, true);
+	if (wait) {
+		*ret = deny(conn, rq, MHD_HTTP_TOO_MANY_REQUESTS,
+		            "too many failed authentications", wait);
+		return 1;
+	}
+	rq->denied = rq->client[0] ? "wrong credentials" : "no credentials";
 	resp = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
 	*ret = resp ? MHD_queue_basic_auth_fail_response(conn, "tether", resp)
 	            : MHD_NO;
@@ -235,16 +287,31 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url,
 	struct keyset *ks;
 	struct reply rep;
 	enum MHD_Result ret;
+	unsigned wait;
 
 	(void)version;
 	if (!rq) {
-		rq = request_new(method, url);
+		rq = request_new(method, url, cfg->policy);
 		if (!rq)
 			return MHD_NO;
 		*req_cls = rq;
 		count_request(conn);
+		/* An address that keeps failing is turned away before its
+		   credentials cost a hash. */
+		wait = policy_limit_fail(rq->policy, client_sockaddr(conn), NULL,
+		                         false);
+		if (wait)
+			return deny(conn, rq, MHD_HTTP_TOO_MANY_REQUESTS,
+			            "too many failed authentications", wait);
 		if (cfg->clients && authenticate(conn, rq, cfg->clients, &ret))
 			return ret;
+		if (rq->match.route == ROUTE_REC && rq->match.method_ok) {
+			wait = policy_limit_rec(rq->policy, client_sockaddr(conn),
+			                        cfg->clients ? rq->client : NULL);
+			if (wait)
+				return deny(conn, rq, MHD_HTTP_TOO_MANY_REQUESTS,
+				            "recovery rate limit", wait);
+		}
 		if (strlen(url) > HTTP_PATH_MAX) {
 			rep = (struct reply){ .status = MHD_HTTP_URI_TOO_LONG };
 			return send_reply(conn, rq, &rep);
@@ -272,6 +339,47 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url,
 	return ret;
 }
 
+static const char *
+recovery_reason(unsigned status)
+{
+	switch (status) {
+	case MHD_HTTP_OK: return "recovered";
+	case MHD_HTTP_BAD_REQUEST: return "not a point for this key";
+	case MHD_HTTP_FORBIDDEN: return "key not for deriveKey";
+	case MHD_HTTP_NOT_FOUND: return "unknown key";
+	case MHD_HTTP_CONTENT_TOO_LARGE: return "body too large";
+	case 0: return "no reply sent";
+	default: return "server error";
+	}
+}
+
+/* Every recovery and every refusal, whatever the route. */
+static void
+audit_request(struct MHD_Connection *conn, const struct request *rq)
+{
+	struct audit_event e = {
+		.from = client_sockaddr(conn),
+		.client = rq->client,
+		.status = rq->status,
+	};
+	bool rec = rq->match.route == ROUTE_REC && rq->match.method_ok;
+
+	if (rq->denied) {
+		e.event = "denied";
+		e.outcome = "denied";
+		e.reason = rq->denied;
+	} else if (rec) {
+		e.event = "recovery";
+		e.outcome = rq->status == MHD_HTTP_OK ? "ok" : "failed";
+		e.reason = recovery_reason(rq->status);
+	} else {
+		return;
+	}
+	if (rec)
+		e.kid = rq->match.kid;
+	audit_write(&e);
+}
+
 static void
 on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
              enum MHD_RequestTerminationCode toe)
@@ -294,6 +402,8 @@ on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
 	         rq->client,
 	         toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" :
 	         " (connection closed early)");
+	audit_request(conn, rq);
+	policy_unref(rq->policy);
 	free(rq->body);
 	free(rq);
 	*req_cls = NULL;
@@ -351,44 +461,161 @@ on_library_message(void *cls, const char *fmt, va_list ap)
 	"-CIPHER-ALL:+AES-256-GCM:+AES-128-GCM:+CHACHA20-POLY1305:" \
 	"-MAC-ALL:+AEAD:-KX-ALL:+ECDHE-ECDSA:+ECDHE-RSA:%SERVER_PRECEDENCE"
 
-struct http_listener *
-http_listener_start(int fd, bool tls, const struct http_config *cfg)
+/* Addresses outside --allow are closed on accept, before any work. */
+static enum MHD_Result
+on_accept(void *cls, const struct sockaddr *addr, socklen_t addrlen)
 {
-	struct http_listener *l = calloc(1, sizeof(*l));
-	struct MHD_OptionItem tls_options[] = {
-		{ MHD_OPTION_HTTPS_MEM_CERT, 0, (void *)cfg->tls_cert },
-		{ MHD_OPTION_HTTPS_MEM_KEY, 0, (void *)cfg->tls_key },
-		{ MHD_OPTION_HTTPS_PRIORITIES, 0, (void *)TLS_PRIORITIES },
-		{ MHD_OPTION_END, 0, NULL },
-	};
+	const struct http_config *cfg = cls;
+	struct policy *p = policy_slot_get(cfg->policy);
+	bool ok = policy_admits(p, addr);
+	char name[64];
+
+	(void)addrlen;
+	policy_unref(p);
+	if (ok)
+		return MHD_YES;
+	sockaddr_format(addr, name, sizeof(name));
+	log_line("%s - - - refused: not in --allow", name);
+	audit_write(&(struct audit_event){ .event = "denied", .from = addr,
+	            .outcome = "denied", .reason = "address not allowed" });
+	return MHD_NO;
+}
+
+static void
+server_free(struct http_server *srv)
+{
+	if (!srv)
+		return;
+	/* A running server closes its socket itself; one that let go of it
+	   leaves that to us, after it stopped. */
+	if (srv->daemon)
+		MHD_stop_daemon(srv->daemon);
+	if (srv->fd >= 0 && (srv->quiesced || !srv->daemon))
+		close(srv->fd);
+	free((char *)srv->cfg.tls_cert);
+	if (srv->cfg.tls_key)
+		free_secret_str((char *)srv->cfg.tls_key);
+	free(srv);
+}
+
+/* Takes fd: the server closes it when it is freed, never before. */
+static struct http_server *
+server_start(int fd, bool tls, const struct http_config *cfg)
+{
+	struct http_server *srv = calloc(1, sizeof(*srv));
+	struct MHD_OptionItem tls_options[4];
 	struct MHD_OptionItem none[] = { { MHD_OPTION_END, 0, NULL } };
 
-	if (!l || (tls && (!cfg->tls_cert || !cfg->tls_key))) {
-		free(l);
+	if (!srv) {
 		close(fd);
 		return NULL;
 	}
-	l->daemon = MHD_start_daemon(
-		MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
+	srv->fd = fd;
+	srv->cfg = *cfg;
+	srv->cfg.tls_cert = srv->cfg.tls_key = NULL;
+	if (tls && (!cfg->tls_cert || !cfg->tls_key ||
+	            !(srv->cfg.tls_cert = strdup(cfg->tls_cert)) ||
+	            !(srv->cfg.tls_key = strdup(cfg->tls_key)))) {
+		server_free(srv);
+		return NULL;
+	}
+	tls_options[0] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_CERT, 0,
+	                                          (void *)srv->cfg.tls_cert };
+	tls_options[1] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_KEY, 0,
+	                                          (void *)srv->cfg.tls_key };
+	tls_options[2] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_PRIORITIES,
+	                                          0, (void *)TLS_PRIORITIES };
+	tls_options[3] = (struct MHD_OptionItem){ MHD_OPTION_END, 0, NULL };
+	/* ITC lets a reload take the socket away from a running server. */
+	srv->daemon = MHD_start_daemon(
+		MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC |
 		MHD_USE_ERROR_LOG | (tls ? MHD_USE_TLS : 0),
-		0, NULL, NULL, on_request, (void *)cfg,
+		0, on_accept, &srv->cfg, on_request, &srv->cfg,
 		MHD_OPTION_EXTERNAL_LOGGER, on_library_message, NULL,
 		MHD_OPTION_LISTEN_SOCKET, fd,
 		MHD_OPTION_THREAD_POOL_SIZE, cfg->threads,
 		MHD_OPTION_CONNECTION_TIMEOUT, cfg->timeout,
 		MHD_OPTION_CONNECTION_LIMIT, cfg->connections,
+		MHD_OPTION_PER_IP_CONNECTION_LIMIT, cfg->connections_per_address,
 		MHD_OPTION_STRICT_FOR_CLIENT, 1,
 		MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
 		MHD_OPTION_NOTIFY_CONNECTION, on_connection, NULL,
 		MHD_OPTION_ARRAY, tls ? tls_options : none,
 		MHD_OPTION_END);
-	if (!l->daemon) {
+	if (!srv->daemon) {
 		log_msg("cannot start the HTTP%s server", tls ? "S" : "");
+		server_free(srv);
+		return NULL;
+	}
+	return srv;
+}
+
+struct http_listener *
+http_listener_start(int fd, bool tls, const struct http_config *cfg)
+{
+	struct http_listener *l = calloc(1, sizeof(*l));
+
+	if (!l) {
 		close(fd);
+		return NULL;
+	}
+	l->tls = tls;
+	l->live = server_start(fd, tls, cfg);
+	if (!l->live) {
 		free(l);
 		return NULL;
 	}
 	return l;
+}
+
+static unsigned
+open_connections(struct http_server *srv)
+{
+	const union MHD_DaemonInfo *di = MHD_get_daemon_info(
+		srv->daemon, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
+
+	return di ? di->num_connections : 0;
+}
+
+int
+http_listener_reload(struct http_listener *l, const struct http_config *cfg)
+{
+	struct http_server *srv;
+	int fd;
+
+	if (l->old) {
+		log_msg("reload: the server replaced last time still has "
+		        "connections; try again shortly");
+		return -EBUSY;
+	}
+	fd = dup(l->live->fd);
+	if (fd < 0)
+		return -errno;
+	srv = server_start(fd, l->tls, cfg);
+	if (!srv)
+		return -EIO;
+	/* Both accept until the old one lets go; either may take a client. */
+	if (MHD_quiesce_daemon(l->live->daemon) == MHD_INVALID_SOCKET)
+		log_msg("reload: the old server was not listening");
+	else
+		l->live->quiesced = true;
+	l->old = l->live;
+	l->old->deadline = now_usec() +
+	                   (unsigned long long)(l->old->cfg.timeout + 1) * 1000000;
+	l->live = srv;
+	return 0;
+}
+
+bool
+http_listener_reap(struct http_listener *l)
+{
+	if (!l || !l->old)
+		return false;
+	if (open_connections(l->old) > 0 && now_usec() < l->old->deadline)
+		return true;
+	server_free(l->old);
+	l->old = NULL;
+	return false;
 }
 
 void
@@ -396,7 +623,7 @@ http_listener_stop(struct http_listener *l)
 {
 	if (!l)
 		return;
-	/* The library closes the listening socket it was given. */
-	MHD_stop_daemon(l->daemon);
+	server_free(l->old);
+	server_free(l->live);
 	free(l);
 }

@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <jose/b64.h>
@@ -98,6 +99,16 @@ load_jwk(int dirfd, const char *name)
 	char *buf;
 	int r;
 
+	struct stat st;
+
+	/* A private key anyone on the host can read is no longer private. */
+	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    (st.st_mode & (S_IROTH | S_IWOTH))) {
+		log_msg("skipping key file %s: readable or writable by others "
+		        "(mode %03o): chmod 600 it", name,
+		        (unsigned)(st.st_mode & 0777));
+		return NULL;
+	}
 	r = read_file_at(dirfd, name, KEYSET_MAX_FILE, &buf, &len);
 	if (r < 0) {
 		log_msg("skipping key file %s: %s", name, strerror(-r));

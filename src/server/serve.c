@@ -16,167 +16,43 @@
 
 #include "common/log.h"
 #include "common/util.h"
+#include "server/audit.h"
 #include "server/clients.h"
+#include "server/config.h"
 #include "server/commands.h"
 #include "server/http.h"
 #include "server/keydir.h"
 #include "server/keyset.h"
 #include "server/listen.h"
+#include "server/policy.h"
+#include "server/privilege.h"
 
-#define MAX_LISTENERS 16
+#define MAX_LISTENERS CONFIG_LISTEN_MAX
 /* Lets a burst of directory changes (a rotation) settle before reloading. */
 #define RELOAD_SETTLE_MS 200
 
 /* A certificate chain or key file is a few KiB. */
 #define TLS_FILE_MAX (1024 * 1024)
 
-struct serve_options {
-	const char *keys;
-	const char *listen[MAX_LISTENERS];
-	size_t nlisten;
-	bool open[MAX_LISTENERS];	/* --listen-open: no authentication */
-	const char *tls_cert;
-	const char *tls_key;
-	const char *clients;
-	struct http_config http;
-	struct http_config http_open;
-};
-
 struct server {
+	struct serve_config cfg;
+	int argc;			/* the command line, read again on */
+	char **argv;			/* SIGHUP with the config file */
 	int dirfd;
 	int sigfd;
 	int inofd;
 	struct keyset_slot slot;
+	struct policy_slot policy;
 	int fds[MAX_LISTENERS];
 	bool tls[MAX_LISTENERS];
 	bool open[MAX_LISTENERS];
 	size_t nfds;
 	struct client_registry clients;
-	bool have_clients;
+	bool registry_ready;		/* clients read at least once */
 	char *tls_cert;
 	char *tls_key;
 	struct http_listener *listeners[MAX_LISTENERS];
 };
-
-static void
-serve_usage(FILE *f)
-{
-	fprintf(f,
-	        "usage: tetherd serve --keys DIR [--listen URL]... [options]\n"
-	        "\n"
-	        "  -k, --keys DIR        keys directory (a Tang keys directory works)\n"
-	        "  -l, --listen URL      http://ADDR:PORT or https://ADDR:PORT, ADDR\n"
-	        "                        IPv4 or [IPv6]; repeatable; none: systemd\n"
-	        "                        socket activation\n"
-	        "      --tls-cert FILE   PEM certificate chain for https listeners\n"
-	        "      --tls-key FILE    PEM private key (not readable by others)\n"
-	        "      --clients FILE    require HTTP Basic from the clients in FILE\n"
-	        "                        (see tetherd clients) on every --listen\n"
-	        "      --listen-open URL a listener that asks for no credentials,\n"
-	        "                        for clients not yet given any\n"
-	        "  -t, --threads N       worker threads per listener (default: cores)\n"
-	        "      --timeout SEC     idle connection timeout (default: 10)\n"
-	        "      --max-connections N  per listener (default: 1024)\n"
-	        "  -h, --help            this text\n");
-}
-
-static int
-option_number(const char *name, const char *arg, unsigned long min,
-              unsigned long max, unsigned *out)
-{
-	unsigned long v;
-
-	if (parse_ulong(arg, min, max, &v) < 0) {
-		log_msg("--%s: expected a number from %lu to %lu, got '%s'",
-		        name, min, max, arg);
-		return -EINVAL;
-	}
-	*out = (unsigned)v;
-	return 0;
-}
-
-static int
-parse_serve_options(int argc, char **argv, struct serve_options *o)
-{
-	enum { OPT_TIMEOUT = 256, OPT_MAXCONN, OPT_TLS_CERT, OPT_TLS_KEY,
-	       OPT_CLIENTS, OPT_LISTEN_OPEN };
-	static const struct option longopts[] = {
-		{ "keys", required_argument, NULL, 'k' },
-		{ "listen", required_argument, NULL, 'l' },
-		{ "threads", required_argument, NULL, 't' },
-		{ "timeout", required_argument, NULL, OPT_TIMEOUT },
-		{ "max-connections", required_argument, NULL, OPT_MAXCONN },
-		{ "tls-cert", required_argument, NULL, OPT_TLS_CERT },
-		{ "tls-key", required_argument, NULL, OPT_TLS_KEY },
-		{ "clients", required_argument, NULL, OPT_CLIENTS },
-		{ "listen-open", required_argument, NULL, OPT_LISTEN_OPEN },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	long cores = sysconf(_SC_NPROCESSORS_ONLN);
-	int c, r = 0;
-
-	o->http.threads = cores > 0 && cores < 256 ? (unsigned)cores : 1;
-	o->http.timeout = 10;
-	o->http.connections = 1024;
-	while (r == 0 &&
-	       (c = getopt_long(argc, argv, "+k:l:t:h", longopts, NULL)) != -1) {
-		switch (c) {
-		case 'k':
-			o->keys = optarg;
-			break;
-		case 'l':
-		case OPT_LISTEN_OPEN:
-			if (o->nlisten == MAX_LISTENERS) {
-				log_msg("at most %d listeners", MAX_LISTENERS);
-				return -EINVAL;
-			}
-			o->open[o->nlisten] = c == OPT_LISTEN_OPEN;
-			o->listen[o->nlisten++] = optarg;
-			break;
-		case OPT_CLIENTS:
-			o->clients = optarg;
-			break;
-		case 't':
-			r = option_number("threads", optarg, 1, 256,
-			                  &o->http.threads);
-			break;
-		case OPT_TIMEOUT:
-			r = option_number("timeout", optarg, 1, 3600,
-			                  &o->http.timeout);
-			break;
-		case OPT_MAXCONN:
-			r = option_number("max-connections", optarg, 1, 65536,
-			                  &o->http.connections);
-			break;
-		case OPT_TLS_CERT:
-			o->tls_cert = optarg;
-			break;
-		case OPT_TLS_KEY:
-			o->tls_key = optarg;
-			break;
-		case 'h':
-			serve_usage(stdout);
-			exit(EXIT_SUCCESS);
-		default:
-			serve_usage(stderr);
-			return -EINVAL;
-		}
-	}
-	if (r == 0 && optind < argc) {
-		log_msg("serve: unexpected argument '%s'", argv[optind]);
-		r = -EINVAL;
-	}
-	if (r == 0 && !o->keys) {
-		log_msg("serve: --keys DIR is required");
-		r = -EINVAL;
-	}
-	/* The library shares the connection limit among the threads; a
-	   thread left with none never stops. */
-	if (o->http.threads > o->http.connections)
-		o->http.threads = o->http.connections;
-	return r;
-}
 
 /* Loads the directory, creating a first key pair in a new one, as Tang does. */
 static int
@@ -229,49 +105,56 @@ read_pem(const char *option, const char *path, bool secret, char **out)
 	return 0;
 }
 
+/* Both files or neither; on failure nothing is returned. */
 static int
-load_tls(struct server *s, const struct serve_options *o)
+load_tls(const struct serve_config *c, char **cert, char **key)
 {
 	int r;
 
-	if (!o->tls_cert && !o->tls_key)
+	*cert = *key = NULL;
+	if (!c->tls_cert && !c->tls_key)
 		return 0;
-	if (!o->tls_cert || !o->tls_key) {
+	if (!c->tls_cert || !c->tls_key) {
 		log_msg("serve: --tls-cert and --tls-key go together");
 		return -EINVAL;
 	}
-	r = read_pem("--tls-cert", o->tls_cert, false, &s->tls_cert);
+	r = read_pem("--tls-cert", c->tls_cert, false, cert);
 	if (r == 0)
-		r = read_pem("--tls-key", o->tls_key, true, &s->tls_key);
+		r = read_pem("--tls-key", c->tls_key, true, key);
+	if (r < 0) {
+		free(*cert);
+		*cert = NULL;
+	}
 	return r;
 }
 
 /* Binds every --listen address and takes the socket-activation fds. */
 static int
-open_sockets(struct server *s, const struct serve_options *o)
+open_sockets(struct server *s)
 {
+	const struct serve_config *c = &s->cfg;
 	struct listen_url url;
 	int n, fd;
 
-	for (size_t i = 0; i < o->nlisten; i++) {
-		if (listen_url_parse(o->listen[i], &url) < 0) {
+	for (size_t i = 0; i < c->nlisten; i++) {
+		if (listen_url_parse(c->listen[i], &url) < 0) {
 			log_msg("--listen %s: expected http://ADDR:PORT or "
 			        "https://ADDR:PORT with an IPv4 or [IPv6] address "
-			        "and a port from 1 to 65535", o->listen[i]);
+			        "and a port from 1 to 65535", c->listen[i]);
 			return -EINVAL;
 		}
 		if (url.tls && !s->tls_cert) {
 			log_msg("--listen %s: https needs --tls-cert and --tls-key",
-			        o->listen[i]);
+			        c->listen[i]);
 			return -EINVAL;
 		}
 		fd = listen_open(&url);
 		if (fd < 0) {
-			log_msg("--listen %s: %s", o->listen[i], strerror(-fd));
+			log_msg("--listen %s: %s", c->listen[i], strerror(-fd));
 			return fd;
 		}
 		s->tls[s->nfds] = url.tls;
-		s->open[s->nfds] = o->open[i];
+		s->open[s->nfds] = c->open[i];
 		s->fds[s->nfds++] = fd;
 	}
 	n = sd_listen_fds(1);
@@ -297,11 +180,30 @@ open_sockets(struct server *s, const struct serve_options *o)
 	return 0;
 }
 
+/* What listener i runs with now. */
+static struct http_config
+http_config_for(struct server *s, size_t i)
+{
+	const struct serve_config *c = &s->cfg;
+
+	return (struct http_config){
+		.threads = c->threads,
+		.timeout = c->timeout,
+		.connections = c->connections,
+		.connections_per_address = c->connections_per_address,
+		.keys = &s->slot,
+		.policy = &s->policy,
+		.tls_cert = s->tls_cert,
+		.tls_key = s->tls_key,
+		.clients = c->clients && !s->open[i] ? &s->clients : NULL,
+	};
+}
+
 static int
-start_listeners(struct server *s, const struct http_config *cfg,
-                const struct http_config *open_cfg)
+start_listeners(struct server *s)
 {
 	for (size_t i = 0; i < s->nfds; i++) {
+		struct http_config cfg = http_config_for(s, i);
 		struct sockaddr_storage ss;
 		socklen_t len = sizeof(ss);
 		char name[64];
@@ -310,14 +212,12 @@ start_listeners(struct server *s, const struct http_config *cfg,
 			memset(&ss, 0, sizeof(ss));
 		sockaddr_format((struct sockaddr *)&ss, name, sizeof(name));
 		/* The listener owns the socket from here, even on failure. */
-		s->listeners[i] = http_listener_start(s->fds[i], s->tls[i],
-		                                      s->open[i] ? open_cfg : cfg);
+		s->listeners[i] = http_listener_start(s->fds[i], s->tls[i], &cfg);
 		s->fds[i] = -1;
 		if (!s->listeners[i])
 			return -EIO;
 		log_msg("listening on http%s://%s%s", s->tls[i] ? "s" : "", name,
-		        cfg->clients && !s->open[i] ? " (clients must "
-		        "authenticate)" : "");
+		        cfg.clients ? " (clients must authenticate)" : "");
 	}
 	return 0;
 }
@@ -352,12 +252,17 @@ watch_directory(struct server *s, const char *path)
 	return 0;
 }
 
+/* Never creates keys: a directory that emptied or became unreadable is
+   an operator's mistake to report, not a reason for new keys. */
 static void
-reload(struct server *s, const char *path, const char *why)
+reload_keys(struct server *s, const char *why)
 {
 	struct keyset *ks;
+	int r = keyset_load(s->dirfd, &ks);
 
-	if (load_keys(s->dirfd, path, &ks) < 0) {
+	if (r < 0) {
+		log_msg("%s: cannot load keys: %s", s->cfg.keys,
+		        r == -ENOENT ? "none left" : strerror(-r));
 		log_msg("reload (%s) failed: still serving the previous keys",
 		        why);
 		return;
@@ -365,6 +270,116 @@ reload(struct server *s, const char *path, const char *why)
 	log_msg("reloaded keys (%s): %zu advertised, %zu in all", why,
 	        ks->nadvertised, ks->nkeys);
 	keyset_slot_set(&s->slot, ks);
+}
+
+static bool
+same_string(const char *a, const char *b)
+{
+	return (!a && !b) || (a && b && strcmp(a, b) == 0);
+}
+
+/*
+ * Keeps what only a restart can change (the sockets, the keys directory,
+ * the user, the audit file) from the running settings, saying so.
+ */
+static void
+keep_fixed(struct server *s, struct serve_config *fresh)
+{
+	bool same = fresh->nlisten == s->cfg.nlisten;
+	char **fixed[] = { &s->cfg.keys, &s->cfg.user, &s->cfg.audit_log };
+	char **wanted[] = { &fresh->keys, &fresh->user, &fresh->audit_log };
+
+	for (size_t i = 0; same && i < fresh->nlisten; i++)
+		same = strcmp(fresh->listen[i], s->cfg.listen[i]) == 0 &&
+		       fresh->open[i] == s->cfg.open[i];
+	if (!same)
+		log_msg("reload: listeners change only on restart");
+	for (size_t i = 0; i < ARRAY_SIZE(fixed); i++) {
+		char *t = *wanted[i];
+
+		if (!same_string(*fixed[i], *wanted[i]))
+			log_msg("reload: keys, user and audit-log change only on "
+			        "restart");
+		*wanted[i] = *fixed[i];
+		*fixed[i] = t;
+	}
+	for (size_t i = 0; i < CONFIG_LISTEN_MAX; i++) {
+		char *t = fresh->listen[i];
+
+		fresh->listen[i] = s->cfg.listen[i];
+		fresh->open[i] = s->cfg.open[i];
+		s->cfg.listen[i] = t;
+	}
+	fresh->nlisten = s->cfg.nlisten;
+}
+
+/* The clients file fresh names, read before anything is changed. */
+static int
+reload_clients(struct server *s, const struct serve_config *fresh)
+{
+	if (!fresh->clients || same_string(fresh->clients, s->cfg.clients))
+		return 0;
+	if (!s->registry_ready) {
+		if (client_registry_open(&s->clients, fresh->clients) < 0)
+			return -EINVAL;
+		s->registry_ready = true;
+		return 0;
+	}
+	return client_registry_repoint(&s->clients, fresh->clients);
+}
+
+/*
+ * SIGHUP: the config file and command line are read again; clients,
+ * policy, limits and certificates change for new connections while open
+ * ones finish as they started. Anything wrong keeps the running settings.
+ */
+static void
+reload(struct server *s)
+{
+	struct serve_config fresh;
+	struct policy *p = NULL;
+	char *cert, *key;
+
+	if (serve_config_load(s->argc, s->argv, &fresh) != 0) {
+		serve_config_free(&fresh);
+		log_msg("reload failed: still serving with the running settings");
+		return;
+	}
+	keep_fixed(s, &fresh);
+	if (load_tls(&fresh, &cert, &key) < 0 ||
+	    !(p = policy_new(&fresh.policy))) {
+		serve_config_free(&fresh);
+		log_msg("reload failed: still serving with the running settings");
+		return;
+	}
+	if (reload_clients(s, &fresh) < 0) {
+		policy_unref(p);
+		free(cert);
+		free_secret_str(key);
+		serve_config_free(&fresh);
+		log_msg("reload failed: still serving with the running settings");
+		return;
+	}
+	serve_config_free(&s->cfg);
+	s->cfg = fresh;
+	free(s->tls_cert);
+	if (s->tls_key)
+		free_secret_str(s->tls_key);
+	s->tls_cert = cert;
+	s->tls_key = key;
+	policy_slot_set(&s->policy, p);
+	for (size_t i = 0; i < s->nfds; i++) {
+		struct http_config cfg = http_config_for(s, i);
+
+		if (!s->tls[i] || s->tls_cert)
+			http_listener_reload(s->listeners[i], &cfg);
+	}
+	if (audit_reopen() < 0)
+		log_msg("reload: cannot open %s again: still appending to the "
+		        "old file", s->cfg.audit_log);
+	log_msg("reloaded settings%s%s", s->cfg.config ? " from " : "",
+	        s->cfg.config ? s->cfg.config : "");
+	reload_keys(s, "SIGHUP");
 }
 
 /* Returns 1 on a request to stop, 0 after SIGHUP. */
@@ -388,22 +403,34 @@ drain_inotify(int fd)
 		continue;
 }
 
+static bool
+reap_listeners(struct server *s)
+{
+	bool busy = false;
+
+	for (size_t i = 0; i < s->nfds; i++)
+		busy |= http_listener_reap(s->listeners[i]);
+	return busy;
+}
+
 static void
-event_loop(struct server *s, const char *path)
+event_loop(struct server *s)
 {
 	unsigned long long due = 0;
+	bool draining = false;
 
 	for (;;) {
 		struct pollfd pfd[2] = {
 			{ .fd = s->sigfd, .events = POLLIN },
 			{ .fd = s->inofd, .events = POLLIN },
 		};
-		int timeout = -1;
+		int timeout = draining ? 200 : -1;
 
 		if (due) {
 			unsigned long long now = now_usec();
+			int left = due > now ? (int)((due - now) / 1000) + 1 : 0;
 
-			timeout = due > now ? (int)((due - now) / 1000) + 1 : 0;
+			timeout = timeout < 0 || left < timeout ? left : timeout;
 		}
 		if (poll(pfd, 2, timeout) < 0 && errno != EINTR) {
 			log_msg("poll: %s", strerror(errno));
@@ -412,7 +439,7 @@ event_loop(struct server *s, const char *path)
 		if (pfd[0].revents & POLLIN) {
 			if (read_signal(s))
 				return;
-			reload(s, path, "SIGHUP");
+			reload(s);
 		}
 		if (pfd[1].revents & POLLIN) {
 			drain_inotify(s->inofd);
@@ -420,57 +447,110 @@ event_loop(struct server *s, const char *path)
 		}
 		if (due && now_usec() >= due) {
 			due = 0;
-			reload(s, path, "directory changed");
+			reload_keys(s, "directory changed");
 		}
+		draining = reap_listeners(s);
 	}
+}
+
+/*
+ * Started as root: the files the server reads again later go to the
+ * service user, then root is given up before any request is served.
+ */
+static int
+become_service_user(struct server *s)
+{
+	struct service_user u;
+	int r;
+
+	if (geteuid() != 0)
+		return 0;
+	r = privilege_lookup(s->cfg.user, &u);
+	if (r == 0)
+		r = privilege_adopt_dir(s->dirfd, s->cfg.keys, &u);
+	if (r == 0 && s->cfg.clients)
+		r = privilege_adopt_file(s->cfg.clients, &u);
+	if (r == 0 && s->cfg.audit_log)
+		r = privilege_adopt_file(s->cfg.audit_log, &u);
+	if (r == 0)
+		r = privilege_drop(&u);
+	if (r == 0)
+		log_msg("running as %s (uid %u)", u.name, (unsigned)u.uid);
+	return r;
+}
+
+/* Everything that can refuse the settings, before any key is created. */
+static int
+prepare(struct server *s)
+{
+	int r = load_tls(&s->cfg, &s->tls_cert, &s->tls_key);
+	struct policy *p;
+
+	if (r == 0 && geteuid() == 0) {
+		struct service_user u;
+
+		r = privilege_lookup(s->cfg.user, &u);
+	}
+	if (r == 0 && s->cfg.clients) {
+		r = client_registry_open(&s->clients, s->cfg.clients);
+		s->registry_ready = r == 0;
+	}
+	if (r == 0 && s->cfg.audit_log) {
+		r = audit_open(s->cfg.audit_log);
+		if (r < 0)
+			log_msg("--audit-log %s: %s", s->cfg.audit_log,
+			        strerror(-r));
+	}
+	if (r == 0) {
+		p = policy_new(&s->cfg.policy);
+		r = p ? 0 : -ENOMEM;
+		policy_slot_set(&s->policy, p);
+	}
+	return r == 0 ? open_sockets(s) : r;
 }
 
 int
 cmd_serve(int argc, char **argv)
 {
-	struct serve_options o = { 0 };
-	struct server s = { .dirfd = -1, .sigfd = -1, .inofd = -1 };
-	struct keyset *ks;
+	struct server s = { .dirfd = -1, .sigfd = -1, .inofd = -1,
+	                    .argc = argc, .argv = argv };
+	struct keyset *ks = NULL;
 	int r;
 
-	if (parse_serve_options(argc, argv, &o) < 0)
-		return 2;
-	pthread_mutex_init(&s.slot.lock, NULL);
-	/* Everything that can refuse the command line comes before any key
-	   is created in a new directory. */
-	r = load_tls(&s, &o);
-	if (r == 0 && o.clients) {
-		r = client_registry_open(&s.clients, o.clients);
-		s.have_clients = r == 0;
+	r = serve_config_load(argc, argv, &s.cfg);
+	if (r != 0) {
+		serve_config_free(&s.cfg);
+		return r > 0 ? 0 : 2;
 	}
-	if (r == 0)
-		r = open_sockets(&s, &o);
+	pthread_mutex_init(&s.slot.lock, NULL);
+	pthread_mutex_init(&s.policy.lock, NULL);
+	r = prepare(&s);
 	if (r == 0) {
-		s.dirfd = keydir_open(o.keys);
-		r = s.dirfd < 0 ? s.dirfd : load_keys(s.dirfd, o.keys, &ks);
+		s.dirfd = keydir_open(s.cfg.keys);
+		r = s.dirfd < 0 ? s.dirfd : load_keys(s.dirfd, s.cfg.keys, &ks);
 	}
 	if (r == 0) {
 		keyset_slot_set(&s.slot, ks);
-		o.http.keys = &s.slot;
-		o.http.tls_cert = s.tls_cert;
-		o.http.tls_key = s.tls_key;
-		o.http_open = o.http;
-		o.http.clients = s.have_clients ? &s.clients : NULL;
+		/* Watched by path, so before its parents may be out of reach. */
 		r = watch_signals(&s);
 		if (r == 0)
-			r = watch_directory(&s, o.keys);
+			r = watch_directory(&s, s.cfg.keys);
 		if (r < 0)
-			log_msg("cannot watch signals or %s: %s", o.keys,
+			log_msg("cannot watch signals or %s: %s", s.cfg.keys,
 			        strerror(-r));
 	}
 	if (r == 0)
-		r = start_listeners(&s, &o.http, &o.http_open);
+		r = become_service_user(&s);
+	if (r == 0)
+		r = start_listeners(&s);
+	if (r == 0)
+		r = sandbox_enter();
 	if (r == 0) {
 		log_msg("serving %zu advertised keys (%zu in all) from %s with "
 		        "%u threads per listener", ks->nadvertised, ks->nkeys,
-		        o.keys, o.http.threads);
+		        s.cfg.keys, s.cfg.threads);
 		sd_notify(0, "READY=1\nSTATUS=serving");
-		event_loop(&s, o.keys);
+		event_loop(&s);
 		sd_notify(0, "STOPPING=1");
 	}
 	for (size_t i = 0; i < s.nfds; i++) {
@@ -479,15 +559,19 @@ cmd_serve(int argc, char **argv)
 			close(s.fds[i]);
 	}
 	keyset_slot_set(&s.slot, NULL);
+	policy_slot_set(&s.policy, NULL);
 	free(s.tls_cert);
-	free_secret_str(s.tls_key);
-	if (s.have_clients)
+	if (s.tls_key)
+		free_secret_str(s.tls_key);
+	if (s.registry_ready)
 		client_registry_close(&s.clients);
+	audit_close();
 	if (s.inofd >= 0)
 		close(s.inofd);
 	if (s.sigfd >= 0)
 		close(s.sigfd);
 	if (s.dirfd >= 0)
 		close(s.dirfd);
+	serve_config_free(&s.cfg);
 	return r < 0 ? 1 : 0;
 }

@@ -8,6 +8,15 @@ TANGD=${TANGD:-/usr/libexec/tangd}
 TANGD_KEYGEN=${TANGD_KEYGEN:-/usr/libexec/tangd-keygen}
 
 TEST_DIR=$(mktemp -d "${TMPDIR:-/tmp}/tether-test.XXXXXX")
+# tetherd started as root serves as this user; it must reach the files a
+# test gives it (it takes over the ones root owns).
+SERVICE_USER=${SERVICE_USER:-tether}
+if [ "$(id -u)" -eq 0 ]; then
+	id "$SERVICE_USER" >/dev/null 2>&1 ||
+		useradd --system --no-create-home --home-dir /nonexistent \
+			--shell /usr/sbin/nologin "$SERVICE_USER"
+	chmod 755 "$TEST_DIR"
+fi
 tap_count=0
 tap_failed=0
 test_pids=()
@@ -102,12 +111,16 @@ wait_http() {
 
 # start_tetherd NAME KEYDIR [ARGS...]: starts tetherd on a free port (or on
 # $WANT_PORT), logging to $TEST_DIR/NAME.log; sets PORT, URL and NAME_PID.
+# Rate limits and per-address caps are off (every client is 127.0.0.1).
 start_tetherd() {
 	local name=$1 keys=$2
 	shift 2
 	PORT=${WANT_PORT:-$(free_port)} || return 1
 	URL=http://127.0.0.1:$PORT
-	"$TETHERD" serve --keys "$keys" --listen "$URL" "$@" \
+	# Every test client is 127.0.0.1: per-address limits are off unless
+	# a test sets them (policy.sh does); later flags win.
+	"$TETHERD" serve --keys "$keys" --listen "$URL" --rec-rate 0 \
+		--max-connections-per-address 0 "$@" \
 		>>"$TEST_DIR/$name.log" 2>&1 &
 	eval "${name}_PID=$!"
 	test_pids+=("$!")

@@ -75,6 +75,8 @@ sock=$TEST_DIR/notify.sock
 timeout 60 socat -u "UNIX-RECV:$sock" STDOUT >"$TEST_DIR/notify.out" 2>&1 &
 test_pids+=("$!")
 check "the notification socket is ready" wait_for "socket" test -S "$sock"
+# Writable by the service user tetherd becomes, as systemd's is.
+chmod 666 "$sock"
 PORT=$(free_port)
 NOTIFY_SOCKET=$sock "$TETHERD" serve --keys "$keys" \
 	--listen "http://127.0.0.1:$PORT" >>"$TEST_DIR/notify.log" 2>&1 &

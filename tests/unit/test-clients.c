@@ -8,6 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
 #include <cmocka.h>
 
 #include "server/clients.h"
@@ -28,12 +31,12 @@ test_parse_and_check(void **state)
 	                     hex) > 0);
 	assert_int_equal(clients_parse(text, strlen(text), &l, &line), 0);
 	assert_int_equal(l.n, 2);
-	assert_int_equal(clients_check(&l, "web1", "secret"), CLIENT_OK);
-	assert_int_equal(clients_check(&l, "web1", "secreT"), CLIENT_UNKNOWN);
-	assert_int_equal(clients_check(&l, "web1", ""), CLIENT_UNKNOWN);
-	assert_int_equal(clients_check(&l, "nobody", "secret"), CLIENT_UNKNOWN);
-	assert_int_equal(clients_check(&l, "old", "secret"), CLIENT_DISABLED);
-	assert_int_equal(clients_check(&l, "old", "wrong"), CLIENT_UNKNOWN);
+	assert_int_equal(clients_check(&l, "web1", "secret", NULL), CLIENT_OK);
+	assert_int_equal(clients_check(&l, "web1", "secreT", NULL), CLIENT_UNKNOWN);
+	assert_int_equal(clients_check(&l, "web1", "", NULL), CLIENT_UNKNOWN);
+	assert_int_equal(clients_check(&l, "nobody", "secret", NULL), CLIENT_UNKNOWN);
+	assert_int_equal(clients_check(&l, "old", "secret", NULL), CLIENT_DISABLED);
+	assert_int_equal(clients_check(&l, "old", "wrong", NULL), CLIENT_UNKNOWN);
 	again = clients_format(&l);
 	assert_string_equal(again, text);
 	free(again);
@@ -71,12 +74,62 @@ test_malformed(void **state)
 	assert_false(client_name_valid("a@b"));
 }
 
+static void
+test_allow(void **state)
+{
+	static const char hash[] =
+		"2bb80d537b1da3e38bd30361aa855686bde0eacd7162fef6a25fe97bf527a25b";
+	struct sockaddr_in in4 = { .sin_family = AF_INET };
+	struct sockaddr_in6 in6 = { .sin6_family = AF_INET6 };
+	struct client_list l;
+	struct client one;
+	char *text, *again;
+	size_t line;
+
+	(void)state;
+	assert_true(asprintf(&text, "web1 enabled %s 192.0.2.0/24,2001:db8::/32\n"
+	                     "old disabled %s 198.51.100.7/32\n", hash,
+	                     hash) > 0);
+	assert_int_equal(clients_parse(text, strlen(text), &l, &line), 0);
+	assert_int_equal(l.c[0].nallow, 2);
+	inet_pton(AF_INET, "192.0.2.9", &in4.sin_addr);
+	assert_int_equal(clients_check(&l, "web1", "secret",
+	                               (struct sockaddr *)&in4), CLIENT_OK);
+	inet_pton(AF_INET, "192.0.3.9", &in4.sin_addr);
+	assert_int_equal(clients_check(&l, "web1", "secret",
+	                               (struct sockaddr *)&in4), CLIENT_ELSEWHERE);
+	/* A wrong token from outside is still just a wrong token. */
+	assert_int_equal(clients_check(&l, "web1", "nope",
+	                               (struct sockaddr *)&in4), CLIENT_UNKNOWN);
+	inet_pton(AF_INET6, "2001:db8:1::5", &in6.sin6_addr);
+	assert_int_equal(clients_check(&l, "web1", "secret",
+	                               (struct sockaddr *)&in6), CLIENT_OK);
+	assert_int_equal(clients_check(&l, "web1", "secret", NULL),
+	                 CLIENT_ELSEWHERE);
+	/* Disabled wins over the address. */
+	inet_pton(AF_INET, "198.51.100.7", &in4.sin_addr);
+	assert_int_equal(clients_check(&l, "old", "secret",
+	                               (struct sockaddr *)&in4), CLIENT_DISABLED);
+	again = clients_format(&l);
+	assert_string_equal(again, text);
+	free(again);
+	clients_free(&l);
+	free(text);
+	assert_int_equal(client_allow_parse(&one, "192.0.2.0/24,"), -EINVAL);
+	assert_int_equal(client_allow_parse(&one, ",192.0.2.0/24"), -EINVAL);
+	assert_int_equal(client_allow_parse(&one, "192.0.2.1/24"), -EINVAL);
+	assert_int_equal(client_allow_parse(&one,
+		"1.0.0.0/8,2.0.0.0/8,3.0.0.0/8,4.0.0.0/8,5.0.0.0/8,6.0.0.0/8,"
+		"7.0.0.0/8,8.0.0.0/8,9.0.0.0/8"), -EINVAL);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_parse_and_check),
 		cmocka_unit_test(test_malformed),
+		cmocka_unit_test(test_allow),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

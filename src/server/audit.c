@@ -1,0 +1,168 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#include "server/audit.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "common/log.h"
+
+static pthread_mutex_t audit_lock = PTHREAD_MUTEX_INITIALIZER;
+static int audit_fd = -1;
+static char *audit_path;
+
+static int
+open_append(const char *path)
+{
+	int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC |
+	              O_NOFOLLOW, 0600);
+
+	return fd < 0 ? -errno : fd;
+}
+
+int
+audit_open(const char *path)
+{
+	int fd = open_append(path);
+
+	if (fd < 0)
+		return fd;
+	free(audit_path);
+	audit_path = strdup(path);
+	if (!audit_path) {
+		close(fd);
+		return -ENOMEM;
+	}
+	audit_fd = fd;
+	return 0;
+}
+
+int
+audit_reopen(void)
+{
+	int fd, old;
+
+	if (!audit_path)
+		return 0;
+	fd = open_append(audit_path);
+	if (fd < 0)
+		return fd;
+	pthread_mutex_lock(&audit_lock);
+	old = audit_fd;
+	audit_fd = fd;
+	pthread_mutex_unlock(&audit_lock);
+	if (old >= 0)
+		close(old);
+	return 0;
+}
+
+void
+audit_close(void)
+{
+	if (audit_fd >= 0)
+		close(audit_fd);
+	audit_fd = -1;
+	free(audit_path);
+	audit_path = NULL;
+}
+
+void
+audit_address(const struct sockaddr *sa, char *buf, size_t len)
+{
+	static const unsigned char mapped[12] = { [10] = 0xff, [11] = 0xff };
+	const struct sockaddr_in6 *in6 = (const void *)sa;
+	const struct sockaddr_in *in4 = (const void *)sa;
+	const void *a = NULL;
+	int family = AF_UNSPEC;
+
+	if (sa && sa->sa_family == AF_INET) {
+		family = AF_INET;
+		a = &in4->sin_addr;
+	} else if (sa && sa->sa_family == AF_INET6) {
+		family = AF_INET6;
+		a = &in6->sin6_addr;
+		if (memcmp(a, mapped, sizeof(mapped)) == 0) {
+			family = AF_INET;
+			a = (const unsigned char *)a + sizeof(mapped);
+		}
+	}
+	if (!a || !inet_ntop(family, a, buf, (socklen_t)len))
+		snprintf(buf, len, "-");
+}
+
+/* RFC 3339 in UTC with milliseconds. */
+static void
+timestamp(char *buf, size_t len)
+{
+	struct timespec ts;
+	struct tm tm;
+	size_t n;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	n = strftime(buf, len, "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(buf + n, len - n, ".%03ldZ", ts.tv_nsec / 1000000);
+}
+
+static void
+write_file(const char *line, size_t len)
+{
+	ssize_t w = -1;
+	bool open;
+
+	pthread_mutex_lock(&audit_lock);
+	open = audit_fd >= 0;
+	if (open)
+		w = write(audit_fd, line, len);
+	pthread_mutex_unlock(&audit_lock);
+	if (open && w != (ssize_t)len)
+		log_msg("audit: cannot append to %s: %s", audit_path,
+		        w < 0 ? strerror(errno) : "short write");
+}
+
+void
+audit_write(const struct audit_event *e)
+{
+	char when[40], addr[INET6_ADDRSTRLEN];
+	json_t *o;
+	char *text;
+
+	timestamp(when, sizeof(when));
+	audit_address(e->from, addr, sizeof(addr));
+	o = json_pack("{s:s, s:s, s:s, s:s?, s:s?, s:s, s:I, s:s}",
+	              "time", when, "event", e->event, "address", addr,
+	              "client", e->client && *e->client ? e->client : NULL,
+	              "kid", e->kid && *e->kid ? e->kid : NULL,
+	              "outcome", e->outcome, "status", (json_int_t)e->status,
+	              "reason", e->reason);
+	text = o ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER |
+	                      JSON_ENSURE_ASCII) : NULL;
+	json_decref(o);
+	if (!text) {
+		log_msg("audit: out of memory for a %s event", e->event);
+		return;
+	}
+	log_line("%s", text);
+	if (audit_fd >= 0) {
+		size_t n = strlen(text);
+		char *line = realloc(text, n + 2);
+
+		if (line) {
+			text = line;
+			text[n] = '\n';
+			text[n + 1] = '\0';
+			write_file(text, n + 1);
+		}
+	}
+	free(text);
+}

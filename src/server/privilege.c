@@ -1,0 +1,205 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#include "server/privilege.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <seccomp.h>
+
+#include "common/log.h"
+#include "common/util.h"
+
+int
+privilege_lookup(const char *name, struct service_user *u)
+{
+	struct passwd *pw;
+
+	errno = 0;
+	pw = getpwnam(name);
+	if (!pw) {
+		log_msg("--user %s: no such user: create it (useradd --system "
+		        "--home-dir /var/lib/tether --shell /usr/sbin/nologin "
+		        "%s) or name another", name, name);
+		return -ENOENT;
+	}
+	if (pw->pw_uid == 0 || pw->pw_gid == 0) {
+		log_msg("--user %s: tetherd never serves as root or group root",
+		        name);
+		return -EPERM;
+	}
+	u->name = name;
+	u->uid = pw->pw_uid;
+	u->gid = pw->pw_gid;
+	return 0;
+}
+
+static bool
+key_file_name(const char *name)
+{
+	size_t n = strlen(name);
+
+	return n > 4 && strcmp(name + n - 4, ".jwk") == 0;
+}
+
+static int
+adopt_entries(int dirfd, const struct service_user *u)
+{
+	int fd = dup(dirfd);
+	struct dirent *e;
+	struct stat st;
+	DIR *d;
+
+	if (fd < 0)
+		return -errno;
+	d = fdopendir(fd);
+	if (!d) {
+		close(fd);
+		return -errno;
+	}
+	rewinddir(d);
+	while ((e = readdir(d))) {
+		if (!key_file_name(e->d_name) ||
+		    fstatat(dirfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+		    !S_ISREG(st.st_mode) || st.st_uid != 0)
+			continue;
+		if (fchownat(dirfd, e->d_name, u->uid, u->gid,
+		             AT_SYMLINK_NOFOLLOW) < 0) {
+			closedir(d);
+			return -errno;
+		}
+	}
+	closedir(d);
+	return 0;
+}
+
+int
+privilege_adopt_dir(int dirfd, const char *path, const struct service_user *u)
+{
+	struct stat st;
+	int r;
+
+	if (fstat(dirfd, &st) < 0)
+		return -errno;
+	if (st.st_uid != 0 && st.st_uid != u->uid) {
+		log_msg("%s: owned by uid %u, not %s: chown -R %s %s, or run "
+		        "with --user as its owner", path, (unsigned)st.st_uid,
+		        u->name, u->name, path);
+		return -EPERM;
+	}
+	if (st.st_uid == 0 && fchown(dirfd, u->uid, u->gid) < 0)
+		return -errno;
+	r = adopt_entries(dirfd, u);
+	if (r < 0)
+		log_msg("%s: cannot give its keys to %s: %s", path, u->name,
+		        strerror(-r));
+	return r;
+}
+
+int
+privilege_adopt_file(const char *path, const struct service_user *u)
+{
+	struct stat st;
+
+	if (lstat(path, &st) < 0)
+		return errno == ENOENT ? 0 : -errno;
+	if (!S_ISREG(st.st_mode) || st.st_uid != 0)
+		return 0;
+	if (lchown(path, u->uid, u->gid) < 0) {
+		log_msg("%s: cannot give it to %s: %s", path, u->name,
+		        strerror(errno));
+		return -errno;
+	}
+	return 0;
+}
+
+int
+privilege_drop(const struct service_user *u)
+{
+	if (setgroups(0, NULL) < 0 || setgid(u->gid) < 0 || setuid(u->uid) < 0) {
+		log_msg("cannot become %s: %s", u->name, strerror(errno));
+		return -EPERM;
+	}
+	/* Dropped for good: neither id can come back. */
+	if (setuid(0) == 0 || setgid(0) == 0 || geteuid() != u->uid ||
+	    getegid() != u->gid) {
+		log_msg("root could be regained after becoming %s", u->name);
+		return -EPERM;
+	}
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+		return -errno;
+	return 0;
+}
+
+/*
+ * What a running server does: serve sockets from worker threads, read the
+ * keys and clients again, append to the audit file, start listeners again
+ * on reload. Anything else ends the process.
+ */
+static const int allowed[] = {
+	SCMP_SYS(accept), SCMP_SYS(accept4), SCMP_SYS(brk), SCMP_SYS(clock_gettime),
+	SCMP_SYS(clock_nanosleep), SCMP_SYS(clone), SCMP_SYS(clone3),
+	SCMP_SYS(close), SCMP_SYS(dup), SCMP_SYS(epoll_create1),
+	SCMP_SYS(epoll_ctl), SCMP_SYS(epoll_pwait), SCMP_SYS(epoll_wait),
+	SCMP_SYS(eventfd2), SCMP_SYS(exit), SCMP_SYS(exit_group),
+	SCMP_SYS(fcntl), SCMP_SYS(fstat), SCMP_SYS(newfstatat), SCMP_SYS(statx),
+	SCMP_SYS(futex), SCMP_SYS(getdents64), SCMP_SYS(getpid),
+	SCMP_SYS(getrandom), SCMP_SYS(getsockname), SCMP_SYS(getsockopt),
+	SCMP_SYS(getpeername), SCMP_SYS(gettid), SCMP_SYS(gettimeofday),
+	SCMP_SYS(ioctl), SCMP_SYS(lseek), SCMP_SYS(madvise), SCMP_SYS(mmap),
+	SCMP_SYS(mprotect), SCMP_SYS(mremap), SCMP_SYS(munmap),
+	SCMP_SYS(nanosleep), SCMP_SYS(openat), SCMP_SYS(pipe2), SCMP_SYS(poll),
+	SCMP_SYS(ppoll), SCMP_SYS(pread64), SCMP_SYS(read), SCMP_SYS(readv),
+	SCMP_SYS(recvfrom), SCMP_SYS(recvmsg), SCMP_SYS(restart_syscall),
+	SCMP_SYS(rseq), SCMP_SYS(rt_sigaction), SCMP_SYS(rt_sigprocmask),
+	SCMP_SYS(rt_sigreturn), SCMP_SYS(sched_getaffinity),
+	SCMP_SYS(sched_yield), SCMP_SYS(select), SCMP_SYS(pselect6),
+	SCMP_SYS(sendmsg), SCMP_SYS(sendto), SCMP_SYS(set_robust_list),
+	SCMP_SYS(setsockopt), SCMP_SYS(shutdown), SCMP_SYS(sigaltstack),
+	SCMP_SYS(sysinfo), SCMP_SYS(tgkill), SCMP_SYS(uname), SCMP_SYS(write),
+	SCMP_SYS(writev), SCMP_SYS(prlimit64), SCMP_SYS(getuid),
+	SCMP_SYS(geteuid), SCMP_SYS(getgid), SCMP_SYS(getegid),
+	SCMP_SYS(prctl), SCMP_SYS(readlink), SCMP_SYS(membarrier),
+	SCMP_SYS(sched_setaffinity), SCMP_SYS(kill),
+#if defined(__SANITIZE_ADDRESS__)
+	/* The leak checker stops the world with ptrace at exit. */
+	SCMP_SYS(ptrace), SCMP_SYS(wait4), SCMP_SYS(waitid),
+	SCMP_SYS(sched_getparam), SCMP_SYS(getppid), SCMP_SYS(open),
+	SCMP_SYS(stat), SCMP_SYS(lstat), SCMP_SYS(access), SCMP_SYS(pipe),
+	SCMP_SYS(unshare),
+#endif
+};
+
+int
+sandbox_enter(void)
+{
+	scmp_filter_ctx ctx;
+	int r;
+
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+		return -errno;
+	ctx = seccomp_init(SCMP_ACT_KILL_PROCESS);
+	if (!ctx)
+		return -ENOMEM;
+	r = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_TSYNC, 1);
+	for (size_t i = 0; r == 0 && i < ARRAY_SIZE(allowed); i++)
+		r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, allowed[i], 0);
+	/* sd_notify's datagram to systemd; no other socket is ever made. */
+	if (r == 0)
+		r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), 1,
+		                     SCMP_A0(SCMP_CMP_EQ, AF_UNIX));
+	if (r == 0)
+		r = seccomp_load(ctx);
+	seccomp_release(ctx);
+	if (r < 0)
+		log_msg("cannot install the system call filter: %s",
+		        strerror(-r));
+	return r;
+}

@@ -22,7 +22,7 @@ struct fetch_result {
 	char *buffer;		/* holds the response; free with fetch_done */
 	char addr[64];		/* the last address tried, "-" if none */
 	const char *stage;	/* "resolve", "connect", "tls", "send", "receive" */
-	char detail[256];	/* resolver or TLS message */
+	char detail[URL_HOST_MAX + 128];	/* resolver or TLS message */
 };
 
 /* Reads the timeouts from the environment (seconds), else the defaults. */

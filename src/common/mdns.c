@@ -139,8 +139,8 @@ struct want {
 /*
  * Reads the name at *off, leaving *off past it (past its first pointer,
  * or its final zero), and says whether it is want's name. Each pointer
- * must point before the labels that led to it: targets strictly decrease,
- * so no packet can make this loop.
+ * must point past the header and before the labels that led to it:
+ * targets strictly decrease, so no packet can make this loop.
  */
 static int
 name_read(const uint8_t *pkt, size_t len, size_t *off, const struct want *w,
@@ -163,7 +163,7 @@ name_read(const uint8_t *pkt, size_t len, size_t *off, const struct want *w,
 			if (len - pos < 2 || ++hops > POINTER_HOPS)
 				return -EBADMSG;
 			target = (size_t)get16(pkt + pos) & 0x3fff;
-			if (target >= limit)
+			if (target < HEADER_LEN || target >= limit)
 				return -EBADMSG;
 			if (!jumped)
 				*off = pos + 2;
@@ -232,7 +232,9 @@ record_read(const uint8_t *pkt, size_t len, size_t *off, const struct want *w,
 	if (class == CLASS_IN && ((type == TYPE_A && rdlen != 4) ||
 	                          (type == TYPE_AAAA && rdlen != 16)))
 		return -EBADMSG;
-	if (use && match && class == CLASS_IN && ttl > 0) {
+	/* TTL 0 withdraws a record; one with the top bit set counts as 0
+	   (RFC 2181 section 8). */
+	if (use && match && class == CLASS_IN && ttl > 0 && ttl <= INT32_MAX) {
 		if (type == TYPE_A)
 			add_addr(AF_INET, pkt + *off, 4, out, max, n);
 		else if (type == TYPE_AAAA)

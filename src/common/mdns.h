@@ -48,12 +48,13 @@ int mdns_query_build(const char *name, uint8_t *buf, size_t len,
  * Parses a response packet pkt[0..len) received from a responder and
  * writes the addresses it gives for name: A records of exactly 4 bytes
  * and AAAA records of exactly 16, class IN (the cache-flush bit ignored),
- * a TTL above 0 (0 withdraws a record), whose owner name equals name
+ * a TTL from 1 to 2^31 - 1 (0 withdraws a record), whose owner name equals name
  * without regard to ASCII case, in the answer or additional section.
  * Every other record is skipped; duplicates are written once; at most max
  * are written and *n says how many. Returns 0 (*n may be 0) when the
  * whole packet is well formed; -EBADMSG when anything in it is not (a
- * length past the end, a compression pointer that does not point back,
+ * length past the end, a compression pointer that does not point back
+ * or points into the header,
  * too many pointers, a name longer than 255 bytes, trailing bytes), or it
  * is not a response (a query, an opcode or response code other than 0),
  * with *n set to 0; -EINVAL for a name mdns_query_build refuses.

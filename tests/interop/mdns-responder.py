@@ -8,10 +8,12 @@ by unicast to that port, repeating the query id and questions, with the
 cache-flush bit clear (RFC 6762 section 6.7). From port 5353, a question
 with the QU bit gets a unicast answer to port 5353, one without it (QM) a
 multicast answer with cache-flush set. Names given with --bad-port are
-answered from another port, which queriers must ignore (section 6).
+answered from another port, which queriers must ignore (section 6), and
+names given with --off-link from port 5353 of --off-link-addr, an address
+of another subnet, which they must ignore too (section 11).
 
 Every question received is logged as "port=P qu=0|1 type=T name=N",
-every answer sent as "answer from=5353|other name=N".
+every answer sent as "answer from=5353|other|off-link name=N".
 """
 import argparse
 import socket
@@ -100,14 +102,19 @@ def main():
                    help="NAME=ADDR to answer for")
     p.add_argument("--bad-port", action="append", default=[],
                    help="NAME=ADDR to answer for from a port other than 5353")
+    p.add_argument("--off-link", action="append", default=[],
+                   help="NAME=ADDR to answer for from --off-link-addr")
+    p.add_argument("--off-link-addr",
+                   help="a local IPv4 address outside the querier's subnet")
     p.add_argument("--log", required=True)
     p.add_argument("--ready", required=True)
     a = p.parse_args()
     names = {}
-    for spec, bad in [(s, False) for s in a.name] + \
-            [(s, True) for s in a.bad_port]:
+    for spec, how in [(s, "5353") for s in a.name] + \
+            [(s, "other") for s in a.bad_port] + \
+            [(s, "off-link") for s in a.off_link]:
         name, addr = spec.split("=", 1)
-        names[name.lower().rstrip(".")] = (addr, bad)
+        names[name.lower().rstrip(".")] = (addr, how)
 
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -118,8 +125,14 @@ def main():
                  socket.inet_aton(a.iface_addr))
     s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, 255)
     s.setsockopt(socket.IPPROTO_IP, socket.IP_TTL, 255)
-    other = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    other.bind((a.iface_addr, 0))
+    senders = {"5353": s, "other": socket.socket(socket.AF_INET,
+                                                 socket.SOCK_DGRAM)}
+    senders["other"].bind((a.iface_addr, 0))
+    if a.off_link_addr:
+        off = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        off.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        off.bind((a.off_link_addr, PORT))
+        senders["off-link"] = off
     log = open(a.log, "a", buffering=1)
     with open(a.ready, "w") as f:
         f.write("ready\n")
@@ -136,18 +149,14 @@ def main():
                       (port, qclass >> 15, qtype, name))
             if name not in names or qtype not in (TYPE_A, TYPE_ANY):
                 continue
-            addr, bad = names[name]
+            addr, how = names[name]
             legacy = port != PORT
             reply = answer(qid, qs, i, addr, legacy)
-            if bad:
-                other.sendto(reply, (src, port))
-            elif legacy or qclass & 0x8000:
-                s.sendto(reply, (src, port))
+            if legacy or qclass & 0x8000 or how != "5353":
+                senders[how].sendto(reply, (src, port))
             else:
                 s.sendto(reply, (GROUP, PORT))
-            log.write("answer from=%s name=%s\n" %
-                      ("other" if bad else PORT, name))
-
+            log.write("answer from=%s name=%s\n" % (how, name))
 
 if __name__ == "__main__":
     sys.exit(main())

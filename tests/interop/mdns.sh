@@ -4,8 +4,9 @@
 # responder in one, tether in the other, where the system resolver knows
 # no .local name. A binding to http://NAME.local:PORT encrypts and
 # decrypts; what reached the responder was a one-shot query (an ephemeral
-# source port, the QU bit, A and AAAA); a name nobody answers for, and an
-# answer from a port other than 5353, fail naming the name.
+# source port, the QU bit, A and AAAA); a name nobody answers for, and
+# answers from a port other than 5353 or from off the link, fail naming
+# the name.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/client-lib.sh"
 
@@ -17,6 +18,8 @@ C_ADDR=192.0.2.2
 S_PORT=7500
 NAME=keys-$RANDOM.local
 BAD_NAME=evil-$RANDOM.local
+OFF_NAME=far-$RANDOM.local
+OFF_ADDR=198.51.100.1
 UNKNOWN=nobody-$RANDOM.local
 
 if [ "$(id -u)" -ne 0 ] || ! command -v ip >/dev/null ||
@@ -39,11 +42,16 @@ setup_netns() {
 		ip -n "$NS_S" link add veth-s type veth peer name veth-c \
 			netns "$NS_C" &&
 		ip -n "$NS_S" addr add "$S_ADDR/24" dev veth-s &&
+		ip -n "$NS_S" addr add "$OFF_ADDR/24" dev veth-s &&
 		ip -n "$NS_C" addr add "$C_ADDR/24" dev veth-c &&
 		ip -n "$NS_S" link set lo up &&
 		ip -n "$NS_C" link set lo up &&
 		ip -n "$NS_S" link set veth-s up &&
-		ip -n "$NS_C" link set veth-c up
+		ip -n "$NS_C" link set veth-c up &&
+		# A way back to the off-link address, so that the kernel's
+		# reverse-path filter does not drop its answers before tether
+		# can judge them.
+		ip -n "$NS_C" route add "${OFF_ADDR%.*}.0/24" dev veth-c
 }
 if ! setup_netns >"$TEST_DIR/netns.log" 2>&1; then
 	echo "1..0 # SKIP cannot make network namespaces: $(head -n 1 "$TEST_DIR/netns.log")"
@@ -83,6 +91,7 @@ fi
 
 ip netns exec "$NS_S" python3 "$RESPONDER" --iface-addr "$S_ADDR" \
 	--name "$NAME=$S_ADDR" --bad-port "$BAD_NAME=$S_ADDR" \
+	--off-link "$OFF_NAME=$S_ADDR" --off-link-addr "$OFF_ADDR" \
 	--log "$d/queries" --ready "$d/ready" >>"$TEST_DIR/responder.log" 2>&1 &
 test_pids+=("$!")
 if wait_for "the responder is ready" test -s "$d/ready"; then
@@ -140,6 +149,13 @@ expect_refused "an answer from a port other than 5353 is ignored" \
 	"$d/bad.out" "no mDNS answer for $BAD_NAME"
 check "... which the responder did send" \
 	grep -q "^answer from=other name=$BAD_NAME$" "$d/queries"
+
+TETHER_CONNECT_TIMEOUT=2 trun "$PLAIN" "$d/off.out" encrypt tang \
+	"{\"url\":\"http://$OFF_NAME:$S_PORT\",\"thp\":\"$thp\"}"
+expect_refused "an answer from outside the link's subnet is ignored" \
+	"$d/off.out" "no mDNS answer for $OFF_NAME"
+check "... which the responder did send" \
+	grep -q "^answer from=off-link name=$OFF_NAME$" "$d/queries"
 
 check_log_clean td "$td_PID"
 done_testing

@@ -243,6 +243,11 @@ test_a(void **state)
 	header(&p, 0x8000, 0, 1, 0, 0);
 	a_record(&p, NAME, V4);
 	expect_one(&p, AF_INET, V4);
+	/* The largest TTL. */
+	header(&p, 0x8400, 0, 1, 0, 0);
+	name(&p, NAME);
+	rr(&p, 1, 1, 0x7fffffffUL, V4, 4);
+	expect_one(&p, AF_INET, V4);
 	/* Owner names compare without regard to case. */
 	header(&p, 0x8400, 0, 1, 0, 0);
 	a_record(&p, "KeYs.LOCAL", V4);
@@ -339,12 +344,14 @@ test_ignored(void **state)
 	u8(&p, 0);
 	rr(&p, 1, 1, 120, V4, 4);
 	expect_none(&p);
-	/* Class CH; TTL 0 (a goodbye); types TXT, NSEC, SRV. */
-	header(&p, 0x8400, 0, 5, 0, 0);
+	/* Class CH; TTL 0 (a goodbye) and 2^31; types TXT, NSEC, SRV. */
+	header(&p, 0x8400, 0, 6, 0, 0);
 	name(&p, NAME);
 	rr(&p, 1, 3, 120, V4, 4);
 	name(&p, NAME);
 	rr(&p, 1, 0x8001, 0, V4, 4);
+	name(&p, NAME);
+	rr(&p, 1, 1, 0x80000000UL, V4, 4);
 	name(&p, NAME);
 	rr(&p, 16, 1, 120, txt, sizeof(txt));
 	name(&p, NAME);
@@ -484,8 +491,8 @@ test_truncated(void **state)
 static void
 test_pointers(void **state)
 {
-	/* To itself, forward, past the end. */
-	static const unsigned targets[] = { 12, 20, 0x3fff };
+	/* Into the header, to itself, forward, past the end. */
+	static const unsigned targets[] = { 0, 11, 12, 20, 0x3fff };
 	struct mdns_addr out[4];
 	struct pkt p;
 	size_t n, rdata;
@@ -510,6 +517,12 @@ test_pointers(void **state)
 	rr(&p, 1, 1, 10, V4, 4);
 	u16(&p, 0xc000 | 12);
 	rr(&p, 1, 1, 10, V4, 4);
+	expect_bad(&p);
+	/* Forward to a well-formed name: refused all the same. */
+	header(&p, 0x8400, 0, 2, 0, 0);
+	u16(&p, 0xc000 | 28);
+	rr(&p, 1, 1, 10, V4B, 4);
+	a_record(&p, NAME, V4);			/* name at 28 */
 	expect_bad(&p);
 	/* The obsolete label types 0x40 and 0x80. */
 	for (unsigned t = 0x40; t <= 0x80; t += 0x40) {

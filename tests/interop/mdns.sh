@@ -128,7 +128,7 @@ check "... and type AAAA in the same query" \
 check "... and never from port 5353" \
 	sh -c "! grep -q '^port=5353 ' '$d/queries'"
 
-upper=$(printf '%s' "$NAME" | tr a-z A-Z).
+upper=$(printf '%s' "$NAME" | tr '[:lower:]' '[:upper:]').
 trun "$PLAIN" "$d/upper.jwe" encrypt tang \
 	"{\"url\":\"http://$upper:$S_PORT\",\"thp\":\"$thp\"}"
 expect_ok "an upper-case name with a trailing dot resolves too"

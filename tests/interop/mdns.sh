@@ -4,7 +4,8 @@
 # responder in one, tether in the other, where the system resolver knows
 # no .local name. A binding to http://NAME.local:PORT encrypts and
 # decrypts; what reached the responder was a one-shot query (an ephemeral
-# source port, the QU bit, A and AAAA); a name nobody answers for, and
+# source port, the QU bit, A and AAAA); a name answered over IPv6 with a
+# link-local address works too; a name nobody answers for, and
 # answers from a port other than 5353 or from off the link, fail naming
 # the name.
 . "$(dirname "$0")/lib.sh"
@@ -19,6 +20,9 @@ S_PORT=7500
 NAME=keys-$RANDOM.local
 BAD_NAME=evil-$RANDOM.local
 OFF_NAME=far-$RANDOM.local
+V6_NAME=keys6-$RANDOM.local
+S_ADDR6=fe80::1
+C_ADDR6=fe80::2
 OFF_ADDR=198.51.100.1
 UNKNOWN=nobody-$RANDOM.local
 
@@ -59,6 +63,16 @@ if ! setup_netns >"$TEST_DIR/netns.log" 2>&1; then
 fi
 ok "two network namespaces joined by a veth pair"
 
+# Link-local IPv6 addresses of our own, usable at once (no duplicate
+# address detection), where the kernel has IPv6.
+HAVE_V6=0
+if ip -n "$NS_S" -6 addr add "$S_ADDR6/64" dev veth-s nodad \
+	>>"$TEST_DIR/netns.log" 2>&1 &&
+	ip -n "$NS_C" -6 addr add "$C_ADDR6/64" dev veth-c nodad \
+		>>"$TEST_DIR/netns.log" 2>&1; then
+	HAVE_V6=1
+fi
+
 # tether runs in the client namespace, for trun and recovers alike.
 REAL_TETHER=$TETHER
 TETHER=$TEST_DIR/tether-in-ns
@@ -75,8 +89,13 @@ mkdir "$d"
 # ---------------------------------------------------------------- servers
 
 mkdir -m 0700 "$d/keys"
+v6_args=()
+if [ "$HAVE_V6" = 1 ]; then
+	v6_args=(--listen "http://[::]:$S_PORT")
+fi
 ip netns exec "$NS_S" "$TETHERD" serve --keys "$d/keys" \
-	--listen "http://$S_ADDR:$S_PORT" >>"$TEST_DIR/td.log" 2>&1 &
+	--listen "http://$S_ADDR:$S_PORT" "${v6_args[@]}" \
+	>>"$TEST_DIR/td.log" 2>&1 &
 td_PID=$!
 test_pids+=("$td_PID")
 if wait_for "tetherd answers" ip netns exec "$NS_C" curl -sf -o /dev/null \
@@ -89,7 +108,12 @@ else
 	exit 1
 fi
 
+v6_args=()
+if [ "$HAVE_V6" = 1 ]; then
+	v6_args=(--iface6 veth-s --name6 "$V6_NAME=$S_ADDR6")
+fi
 ip netns exec "$NS_S" python3 "$RESPONDER" --iface-addr "$S_ADDR" \
+	"${v6_args[@]}" \
 	--name "$NAME=$S_ADDR" --bad-port "$BAD_NAME=$S_ADDR" \
 	--off-link "$OFF_NAME=$S_ADDR" --off-link-addr "$OFF_ADDR" \
 	--log "$d/queries" --ready "$d/ready" >>"$TEST_DIR/responder.log" 2>&1 &
@@ -133,6 +157,26 @@ trun "$PLAIN" "$d/upper.jwe" encrypt tang \
 	"{\"url\":\"http://$upper:$S_PORT\",\"thp\":\"$thp\"}"
 expect_ok "an upper-case name with a trailing dot resolves too"
 recovers "... and its binding decrypts" tether "$d/upper.jwe"
+
+# ------------------------------------------------------------------ IPv6
+
+# A name only answered over IPv6, with a link-local address: usable only
+# with the scope of the interface the answer came in on.
+if [ "$HAVE_V6" = 1 ]; then
+	trun "$PLAIN" "$d/v6.jwe" encrypt tang \
+		"{\"url\":\"http://$V6_NAME:$S_PORT\",\"thp\":\"$thp\"}"
+	expect_ok "a name answered over IPv6 with a link-local address"
+	recovers "... and its binding decrypts" tether "$d/v6.jwe"
+	check "... the query went to ff02::fb from an ephemeral port, with QU" \
+		awk -v n="name=$V6_NAME" '$1 == "ipv6" && $2 != "port=5353" &&
+			$3 == "qu=1" && $4 == "type=28" && $5 == n { f = 1 }
+			END { exit !f }' "$d/queries"
+	check "... and the answer came over IPv6 only" \
+		sh -c "grep -q '^answer ipv6 name=$V6_NAME$' '$d/queries' &&
+			! grep -q '^answer from=.* name=$V6_NAME$' '$d/queries'"
+else
+	ok "# SKIP no IPv6 in the namespaces: $(tail -n 1 "$TEST_DIR/netns.log")"
+fi
 
 # --------------------------------------------------------------- failures
 

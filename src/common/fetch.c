@@ -140,17 +140,18 @@ resolve_mdns(const struct url *u, const struct fetch_timeouts *t,
              unsigned long long deadline, struct sockaddr_storage *out,
              size_t *n, struct fetch_result *res)
 {
-	unsigned long long left = remaining_ms(deadline);
+	unsigned left = (unsigned)remaining_ms(deadline);
+	unsigned ms = left < t->connect_ms ? left : t->connect_ms;
 	unsigned long port;
 	int r;
 
-	r = mdns_resolve(u->host, left < t->connect_ms ? (unsigned)left
-	                                               : t->connect_ms,
-	                 out, MDNS_ADDRS_MAX, n);
-	if (r == -EHOSTUNREACH || r == -ENETUNREACH)
+	r = mdns_resolve(u->host, ms, out, MDNS_ADDRS_MAX, n);
+	if (r == -EHOSTUNREACH)
 		snprintf(res->detail, sizeof(res->detail), "no mDNS answer for "
-		         "%s%s", u->host, r == -ENETUNREACH ?
-		         " (no interface could send the query)" : "");
+		         "%s within %u ms", u->host, ms);
+	else if (r == -ENETUNREACH)
+		snprintf(res->detail, sizeof(res->detail), "no mDNS answer for "
+		         "%s: no interface could send the query", u->host);
 	else if (r < 0)
 		snprintf(res->detail, sizeof(res->detail), "mDNS query for %s "
 		         "failed: %s", u->host, strerror(-r));
@@ -217,11 +218,12 @@ connect_any(const struct url *u, const struct fetch_timeouts *t,
 	}
 	g = getaddrinfo(u->host, u->port, &hints, &list);
 	if (g != 0) {
-		/* For a .local name, why mDNS failed says more. */
-		if (!res->detail[0])
-			snprintf(res->detail, sizeof(res->detail), "%s",
-			         g == EAI_SYSTEM ? strerror(errno)
-			                         : gai_strerror(g));
+		/* After why mDNS found nothing, for a .local name. */
+		size_t used = strlen(res->detail);
+
+		snprintf(res->detail + used, sizeof(res->detail) - used, "%s%s",
+		         used ? "; system resolver: " : "",
+		         g == EAI_SYSTEM ? strerror(errno) : gai_strerror(g));
 		return -EHOSTUNREACH;
 	}
 	res->detail[0] = '\0';

@@ -27,8 +27,8 @@
 /* One send, then two more spread over the timeout: a query lost while
    the link settles at boot gets answered by a later one. */
 #define SENDS 3
-#define LINKS_MAX 16		/* interfaces a query is sent on */
-#define LINK_ADDRS_MAX 64	/* addresses on them, for the source check */
+#define LINKS_MAX 64		/* interfaces a query is sent on */
+#define LINK_ADDRS_MAX 256	/* addresses on them, for the source check */
 
 static bool
 is_label_char(char c)

@@ -91,6 +91,49 @@ tang_tls_trust(const json_t *tang, struct url *u)
 	return 0;
 }
 
+/*
+ * Credentials as members, "client" and "token", for bindings written by
+ * hand or by tools that keep the URL plain; the same as NAME:TOKEN@ in
+ * the URL, which they may not repeat. Sent over https only.
+ */
+static int
+tang_credentials(const json_t *tang, struct url *u)
+{
+	const char *name = json_string_value(json_object_get(tang, "client"));
+	const char *token = json_string_value(json_object_get(tang, "token"));
+
+	if (!json_object_get(tang, "client") && !json_object_get(tang, "token"))
+		return 0;
+	if (!name || !token || !*name || !*token ||
+	    strlen(name) >= sizeof(u->user) || strlen(token) >= sizeof(u->pass) ||
+	    strpbrk(name, ":\r\n") || strpbrk(token, "\r\n")) {
+		log_msg("tang: 'client' and 'token' go together, as strings of at "
+		        "most %zu and %zu characters", sizeof(u->user) - 1,
+		        sizeof(u->pass) - 1);
+		return -EINVAL;
+	}
+	if (!u->tls) {
+		log_msg("tang: 'client' and 'token' need an https:// url");
+		return -EINVAL;
+	}
+	if (u->user[0]) {
+		log_msg("tang: credentials in both the url and 'client'");
+		return -EINVAL;
+	}
+	snprintf(u->user, sizeof(u->user), "%s", name);
+	snprintf(u->pass, sizeof(u->pass), "%s", token);
+	return 0;
+}
+
+/* Everything of a binding's config beyond clevis's: trust, credentials. */
+static int
+tang_extensions(const json_t *tang, struct url *u)
+{
+	int r = tang_tls_trust(tang, u);
+
+	return r < 0 ? r : tang_credentials(tang, u);
+}
+
 /* Asks on the terminal, as clevis does, whether to trust the signers. */
 static int
 ask_trust(const json_t *jwks)
@@ -179,7 +222,7 @@ tang_encrypt(const json_t *cfg, bool trust, const uint8_t *pt, size_t len,
 
 	r = server_url("tang", url, &u);
 	if (r == 0)
-		r = tang_tls_trust(cfg, &u);
+		r = tang_extensions(cfg, &u);
 	if (r == 0)
 		r = trusted_keys(cfg, trust, &u, &jwks);
 	if (r < 0)
@@ -194,11 +237,13 @@ tang_encrypt(const json_t *cfg, bool trust, const uint8_t *pt, size_t len,
 	json_object_del(exc, "alg");
 	r = jwk_thumbprint(exc, JWK_THP_S256, kid);
 	if (r == 0) {
-		hdr = json_pack("{s:s,s:s,s:s,s:{s:s,s:{s:s,s:O,s:O*,s:O*}}}",
+		hdr = json_pack("{s:s,s:s,s:s,s:{s:s,s:{s:s,s:O,s:O*,s:O*,s:O*,s:O*}}}",
 		                "alg", "ECDH-ES", "enc", "A256GCM", "kid", kid,
 		                "clevis", "pin", "tang", "tang", "url", url, "adv",
 		                jwks, "pin", json_object_get(cfg, "pin"), "ca",
-		                json_object_get(cfg, "ca"));
+		                json_object_get(cfg, "ca"), "client",
+		                json_object_get(cfg, "client"), "token",
+		                json_object_get(cfg, "token"));
 		r = hdr ? jwe_encrypt(hdr, exc, pt, len, jwe) : -ENOMEM;
 		if (r < 0)
 			log_msg("tang: encryption to %s's exchange key failed", url);
@@ -296,7 +341,7 @@ tang_decrypt(const json_t *jwe, const json_t *hdr, uint8_t **pt, size_t *len)
 	}
 	r = server_url("tang", url, &u);
 	if (r == 0)
-		r = tang_tls_trust(tang, &u);
+		r = tang_extensions(tang, &u);
 	if (r < 0)
 		return r;
 	eph = json_pack("{s:s,s:s}", "alg", "ECMR", "crv", crv);

@@ -76,6 +76,20 @@ check "tether decrypts clevis's JWE with the same credentials" sh -c \
 check "tether encrypts with credentials and decrypts" sh -c \
 	"'$TETHER' encrypt tang '{\"url\":\"$AUTH_URL\"}' -y <'$TEST_DIR/plain' >'$TEST_DIR/t.jwe' &&
 	'$TETHER' decrypt <'$TEST_DIR/t.jwe' | cmp - '$TEST_DIR/plain'"
+check "tether takes the credentials as 'client' and 'token' members too" sh -c \
+	"'$TETHER' encrypt tang '{\"url\":\"$URL\",\"client\":\"db-2\",\"token\":\"$tok2\"}' -y \
+	<'$TEST_DIR/plain' >'$TEST_DIR/f.jwe' &&
+	'$TETHER' decrypt <'$TEST_DIR/f.jwe' | cmp - '$TEST_DIR/plain'"
+check_eq "... which the binding keeps beside the plain url" "db-2 $URL" \
+	"$(cut -d. -f1 "$TEST_DIR/f.jwe" | jose b64 dec -i- |
+	jq -r '.clevis.tang.client + " " + .clevis.tang.url')"
+if "$TETHER" encrypt tang "{\"url\":\"http://127.0.0.1:$OPEN_PORT\",\"client\":\"db-2\",\"token\":\"$tok2\"}" \
+	-y <"$TEST_DIR/plain" >/dev/null 2>"$TEST_DIR/err"; then
+	not_ok "credentials as members are refused over plain http"
+else
+	check "credentials as members are refused over plain http" \
+		grep -q "need an https" "$TEST_DIR/err"
+fi
 if clevis encrypt tang "{\"url\":\"$URL\"}" -y <"$TEST_DIR/plain" >/dev/null 2>&1; then
 	not_ok "without a token clevis cannot bind"
 else

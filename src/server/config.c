@@ -201,6 +201,13 @@ read_line(char *buf, int num, void *stream)
 	if (!fgets(buf, num, fp->f))
 		return NULL;
 	fp->line++;
+	/* inih takes sections without a word to us: refuse them here. */
+	if (buf[strspn(buf, " \t")] == '[' && !fp->error_line) {
+		fp->error_line = fp->line;
+		snprintf(fp->error, sizeof(fp->error), "%.*s: the file has no "
+		         "sections", (int)strcspn(buf + strspn(buf, " \t"), "]\n") + 1,
+		         buf + strspn(buf, " \t"));
+	}
 	n = strlen(buf);
 	if (n == (size_t)num - 1 && buf[n - 1] != '\n' && !feof(fp->f)) {
 		int ch;

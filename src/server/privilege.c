@@ -168,6 +168,11 @@ static const int allowed[] = {
 	SCMP_SYS(geteuid), SCMP_SYS(getgid), SCMP_SYS(getegid),
 	SCMP_SYS(prctl), SCMP_SYS(readlink), SCMP_SYS(membarrier),
 	SCMP_SYS(sched_setaffinity), SCMP_SYS(kill),
+	/* GnuTLS reads its configuration again when a reload starts a new
+	   HTTPS server. */
+	SCMP_SYS(getdents), SCMP_SYS(faccessat), SCMP_SYS(faccessat2),
+	SCMP_SYS(access), SCMP_SYS(readlinkat), SCMP_SYS(getcpu),
+	SCMP_SYS(fadvise64),
 #if defined(__SANITIZE_ADDRESS__)
 	/* The leak checker stops the world with ptrace at exit. */
 	SCMP_SYS(ptrace), SCMP_SYS(wait4), SCMP_SYS(waitid),

@@ -460,6 +460,9 @@ event_loop(struct server *s)
 static int
 become_service_user(struct server *s)
 {
+	/* Each is read again on SIGHUP, by then as the service user. */
+	const char *files[] = { s->cfg.clients, s->cfg.audit_log,
+	                        s->cfg.tls_cert, s->cfg.tls_key };
 	struct service_user u;
 	int r;
 
@@ -468,10 +471,9 @@ become_service_user(struct server *s)
 	r = privilege_lookup(s->cfg.user, &u);
 	if (r == 0)
 		r = privilege_adopt_dir(s->dirfd, s->cfg.keys, &u);
-	if (r == 0 && s->cfg.clients)
-		r = privilege_adopt_file(s->cfg.clients, &u);
-	if (r == 0 && s->cfg.audit_log)
-		r = privilege_adopt_file(s->cfg.audit_log, &u);
+	for (size_t i = 0; r == 0 && i < ARRAY_SIZE(files); i++)
+		if (files[i])
+			r = privilege_adopt_file(files[i], &u);
 	if (r == 0)
 		r = privilege_drop(&u);
 	if (r == 0)

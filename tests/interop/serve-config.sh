@@ -1,0 +1,198 @@
+#!/usr/bin/env bash
+# tetherd serve --config: the file, flags over it, errors that name the
+# line; SIGHUP swapping policy and TLS certificates while open
+# connections go on; a bad reload keeping the old settings; and the
+# process giving up root, checked from /proc.
+. "$(dirname "$0")/lib.sh"
+
+d=$TEST_DIR/pki
+mkdir "$d"
+cert() { # NAME: a CA-signed certificate for 127.0.0.1
+	openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+		-keyout "$d/$1.key" -out "$d/$1.csr" -subj "/CN=$1" 2>/dev/null &&
+	openssl x509 -req -in "$d/$1.csr" -CA "$d/ca.pem" -CAkey "$d/ca.key" \
+		-CAcreateserial -days 2 -extfile "$d/ext" -out "$d/$1.pem" 2>/dev/null &&
+	chmod 600 "$d/$1.key"
+}
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+	-keyout "$d/ca.key" -out "$d/ca.pem" -days 2 -subj /CN=test-ca 2>/dev/null
+printf 'subjectAltName=IP:127.0.0.1\n' >"$d/ext"
+cert first && cert second
+cp "$d/first.pem" "$d/srv.pem"
+cp -p "$d/first.key" "$d/srv.key"
+
+mkdir -m 0700 "$TEST_DIR/keys"
+PORT=$(free_port)
+TPORT=$(free_port)
+conf=$TEST_DIR/tetherd.conf
+write_conf() { # ALLOW
+	cat >"$conf" <<EOF
+# A test server.
+keys = $TEST_DIR/keys
+listen = http://127.0.0.1:$PORT
+listen = https://127.0.0.1:$TPORT
+tls-cert = $d/srv.pem
+tls-key = $d/srv.key
+allow = $1
+threads = 2
+EOF
+}
+
+# Bad files: one line that names the file and line; nothing starts.
+bad_conf() { # DESCRIPTION EXPECTED-MESSAGE CONTENT
+	local desc=$1 want=$2
+	mkdir -m 0700 "$TEST_DIR/k-bad"
+	printf '%s\n' "keys = $TEST_DIR/k-bad" "$3" >"$TEST_DIR/bad.conf"
+	if timeout 20 "$TETHERD" serve --config "$TEST_DIR/bad.conf" \
+		--listen "http://127.0.0.1:$PORT" 2>"$TEST_DIR/bad.err"; then
+		not_ok "$desc"
+	elif [ "$(wc -l <"$TEST_DIR/bad.err")" -eq 1 ] &&
+		grep -qF "bad.conf:2: $want" "$TEST_DIR/bad.err" &&
+		[ -z "$(ls -A "$TEST_DIR/k-bad")" ]; then
+		ok "$desc"
+	else
+		not_ok "$desc" "$(cat "$TEST_DIR/bad.err")"
+	fi
+	rm -rf "$TEST_DIR/k-bad"
+}
+bad_conf "an unknown setting is refused, naming file and line" \
+	"unknown setting 'lisen'" "lisen = http://127.0.0.1:1"
+bad_conf "a bad number is refused with its range" \
+	"threads: expected a number from 1 to 256, got 'lots'" "threads = lots"
+bad_conf "a line with no '=' is refused" "expected 'name = value'" "listen"
+bad_conf "a CIDR with host bits is refused" "allow: '10.0.0.1/8'" \
+	"allow = 10.0.0.1/8"
+bad_conf "a section is refused" "[main]: the file has no sections" "[main]"
+
+write_conf 127.0.0.0/8
+"$TETHERD" serve --config "$conf" >"$TEST_DIR/srv.log" 2>&1 &
+srv_PID=$!
+test_pids+=("$srv_PID")
+URL=http://127.0.0.1:$PORT
+if wait_http "$URL/adv"; then
+	ok "tetherd serves the listeners its config file names"
+else
+	not_ok "tetherd serves the listeners its config file names" \
+		"$(cat "$TEST_DIR/srv.log")"
+	done_testing
+	exit 1
+fi
+from() { # SOURCE-ADDRESS URL: the status a client at that address gets
+	curl -s -o /dev/null -w '%{http_code}' --max-time 5 \
+		--interface "$1" --cacert "$d/ca.pem" "$2"
+}
+check_eq "an address inside allow is served" 200 "$(from 127.0.0.2 "$URL/adv")"
+
+# The process: not root, no way back, filtered.
+status=/proc/$srv_PID/status
+uid=$(id -u "$SERVICE_USER")
+check_eq "it runs as the service user (real, effective, saved, fs uid)" \
+	"$uid $uid $uid $uid" "$(awk '/^Uid:/ {print $2, $3, $4, $5}' "$status")"
+check_eq "... with no supplementary groups" "" \
+	"$(awk '/^Groups:/ {$1 = ""; print}' "$status" | tr -d ' ')"
+check_eq "... no capabilities" 0000000000000000 \
+	"$(awk '/^CapEff:/ {print $2}' "$status")"
+check_eq "... no_new_privs set" 1 "$(awk '/^NoNewPrivs:/ {print $2}' "$status")"
+check_eq "... under a seccomp filter" 2 "$(awk '/^Seccomp:/ {print $2}' "$status")"
+check_eq "the keys it created belong to the service user" "$SERVICE_USER" \
+	"$(stat -c %U "$TEST_DIR"/keys/*.jwk | sort -u)"
+
+fingerprint() { # PORT: the SHA-256 of the certificate a new connection gets
+	openssl s_client -connect "127.0.0.1:$1" -CAfile "$d/ca.pem" </dev/null \
+		2>/dev/null | openssl x509 -noout -fingerprint -sha256
+}
+first=$(openssl x509 -noout -fingerprint -sha256 -in "$d/first.pem")
+second=$(openssl x509 -noout -fingerprint -sha256 -in "$d/second.pem")
+check_eq "https serves the first certificate" "$first" "$(fingerprint "$TPORT")"
+
+# A client holding connections open over HTTP and HTTPS across a reload
+# that narrows allow and changes the certificate.
+cat >"$TEST_DIR/keepalive.py" <<'EOF'
+import http.client, os, signal, ssl, sys, time
+pid, port, tport, ca, flag = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], sys.argv[5]
+plain = http.client.HTTPConnection("127.0.0.1", port, timeout=5,
+                                   source_address=("127.0.0.2", 0))
+tls = http.client.HTTPSConnection("127.0.0.1", tport, timeout=5,
+                                  context=ssl.create_default_context(cafile=ca))
+def get(c):
+    c.request("GET", "/adv")
+    r = c.getresponse()
+    r.read()
+    return r.status, c.sock.getsockname()
+a, b = get(plain), get(tls)
+os.kill(pid, signal.SIGHUP)
+for _ in range(100):   # until the server says it reloaded, at most 10 s
+    if os.path.exists(flag) and "reloaded settings" in open(flag).read():
+        break
+    time.sleep(0.1)
+a2, b2 = get(plain), get(tls)
+print(a[0], b[0], a2[0], b2[0], a[1] == a2[1], b[1] == b2[1])
+EOF
+write_conf 127.0.0.1/32
+# As a renewal hook would: new contents, the files' owner (the service
+# user, since tetherd took them over) unchanged.
+cp "$d/second.pem" "$d/srv.pem"
+cp "$d/second.key" "$d/srv.key"
+check_eq "connections open before SIGHUP go on, same sockets, on the old settings" \
+	"200 200 200 200 True True" \
+	"$(timeout 30 python3 "$TEST_DIR/keepalive.py" "$srv_PID" "$PORT" "$TPORT" \
+	"$d/ca.pem" "$TEST_DIR/srv.log" 2>&1)"
+check "the reload is logged" grep -q "reloaded settings from $conf" "$TEST_DIR/srv.log"
+check_eq "a new connection from outside the new allow is closed" 000 \
+	"$(from 127.0.0.2 "$URL/adv")"
+check_eq "... one from inside it is served" 200 "$(from 127.0.0.1 "$URL/adv")"
+check_eq "new https connections get the new certificate" "$second" \
+	"$(fingerprint "$TPORT")"
+
+# A bad file on reload: logged, and everything stays as it was.
+printf 'threads = -1\n' >>"$conf"
+kill -HUP "$srv_PID"
+check "a bad reload is logged with its line" \
+	wait_for "reload failed" grep -q "tetherd.conf:9: threads" "$TEST_DIR/srv.log"
+check "... and says the running settings stay" \
+	grep -q "reload failed: still serving with the running settings" "$TEST_DIR/srv.log"
+check_eq "... the allow-list stays" 000 "$(from 127.0.0.2 "$URL/adv")"
+check_eq "... and it still serves" 200 "$(from 127.0.0.1 "$URL/adv")"
+check_eq "... with the certificate it had" "$second" "$(fingerprint "$TPORT")"
+check_log_clean srv "$srv_PID"
+
+# Flags win over the file: a --listen replaces the file's listeners.
+write_conf 127.0.0.0/8
+P2=$(free_port)
+"$TETHERD" serve --config "$conf" --listen "http://127.0.0.1:$P2" \
+	--threads 1 >"$TEST_DIR/flags.log" 2>&1 &
+flags_PID=$!
+test_pids+=("$flags_PID")
+check "a --listen flag is served" wait_http "http://127.0.0.1:$P2/adv"
+check_eq "... instead of the file's listeners" 000 \
+	"$(from 127.0.0.1 "$URL/adv")"
+check "... and --threads 1 over the file's 2" \
+	grep -q "with 1 threads per listener" "$TEST_DIR/flags.log"
+check_log_clean flags "$flags_PID"
+
+# Never root: not as --user, not with a user that does not exist.
+refuses() { # DESCRIPTION MESSAGE ARGS...
+	local desc=$1 want=$2
+	shift 2
+	if timeout 20 "$TETHERD" serve --keys "$TEST_DIR/keys" \
+		--listen "http://127.0.0.1:$(free_port)" "$@" 2>"$TEST_DIR/r.err"; then
+		not_ok "$desc"
+	else
+		check "$desc" grep -q -- "$want" "$TEST_DIR/r.err"
+	fi
+}
+refuses "--user root is refused" "never serves as root" --user root
+refuses "a user that does not exist is refused, saying how to make it" \
+	"no such user: create it" --user no-such-user-$$
+mkdir -m 0700 "$TEST_DIR/open-keys"
+"$TETHERD" keys create --keys "$TEST_DIR/open-keys" >/dev/null
+chmod 644 "$TEST_DIR"/open-keys/*.jwk
+if timeout 20 "$TETHERD" serve --keys "$TEST_DIR/open-keys" \
+	--listen "http://127.0.0.1:$(free_port)" 2>"$TEST_DIR/o.err"; then
+	not_ok "keys readable by others are refused"
+else
+	check "keys readable by others are refused, saying what to do" \
+		grep -q "readable or writable by others (mode 644): chmod 600" "$TEST_DIR/o.err"
+fi
+
+done_testing

@@ -123,6 +123,26 @@ test_flags_only(void **state)
 	serve_config_free(&c);
 }
 
+static void
+test_shipped_example(void **state)
+{
+	const char *root = getenv("TETHER_SOURCE_ROOT");
+	char file[4096];
+	struct serve_config c;
+
+	(void)state;
+	assert_non_null(root);
+	snprintf(file, sizeof(file), "%s/etc/tetherd.conf", root);
+	memset(&c, 0, sizeof(c));
+	assert_int_equal(serve_config_read_file(file, &c), 0);
+	assert_string_equal(c.keys, "/var/lib/tether");
+	assert_string_equal(c.audit_log, "/var/log/tether/audit.log");
+	/* Everything else is a comment: the systemd socket gives listeners. */
+	assert_int_equal(c.nlisten, 0);
+	assert_null(c.clients);
+	serve_config_free(&c);
+}
+
 int
 main(void)
 {
@@ -130,6 +150,7 @@ main(void)
 		cmocka_unit_test(test_file_and_flags),
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_flags_only),
+		cmocka_unit_test(test_shipped_example),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

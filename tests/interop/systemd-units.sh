@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# The units as meson installs them: systemd-analyze verifies them and
+# rates the service's exposure (at most 2.0, "OK" or better); the user
+# they run as is the one sysusers creates and tetherd drops to.
+. "$(dirname "$0")/lib.sh"
+: "${UNIT_DIR:?UNIT_DIR must name the built units}"
+src=$(dirname "$0")/../../systemd
+
+mkdir "$TEST_DIR/units"
+# verify wants ExecStart's binary to exist: point it at the built one.
+sed "s|^ExecStart=[^ ]*|ExecStart=$TETHERD|" "$UNIT_DIR/tetherd.service" \
+	>"$TEST_DIR/units/tetherd.service"
+cp "$src/tetherd.socket" "$TEST_DIR/units/"
+check "systemd-analyze verify accepts tetherd.service and tetherd.socket" sh -c \
+	"cd '$TEST_DIR/units' && systemd-analyze verify --man=no ./tetherd.socket ./tetherd.service 2>&1 | tee /dev/stderr | (! grep -q .)"
+
+systemd-analyze security --offline=yes "$TEST_DIR/units/tetherd.service" \
+	>"$TEST_DIR/security.out" 2>&1
+exposure=$(sed -n 's/.*Overall exposure level for tetherd.service: \([0-9.]*\).*/\1/p' \
+	"$TEST_DIR/security.out")
+check "systemd-analyze rates the exposure" test -n "$exposure"
+echo "# exposure: $exposure"
+check "... at most 2.0 (it is $exposure)" awk -v e="${exposure:-99}" \
+	'BEGIN { exit !(e <= 2.0) }'
+for setting in "User=tether" "NoNewPrivileges=yes" "CapabilityBoundingSet=" \
+	"ProtectSystem=strict" "PrivateNetwork=yes" "SystemCallFilter=@system-service" \
+	"RestrictAddressFamilies=AF_UNIX" "StateDirectory=tether"; do
+	check "the service sets $setting" grep -qx "$setting" "$UNIT_DIR/tetherd.service"
+done
+check_eq "sysusers creates the user the service runs as" tether \
+	"$(awk '$1 == "u" {print $2}' "$src/tether.sysusers")"
+check "the service reads the config file meson installs" \
+	grep -q "^ExecStart=.* serve --config .*/tether/tetherd.conf$" \
+	"$UNIT_DIR/tetherd.service"
+
+done_testing

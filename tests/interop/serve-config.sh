@@ -170,6 +170,39 @@ check "... and --threads 1 over the file's 2" \
 	grep -q "with 1 threads per listener" "$TEST_DIR/flags.log"
 check_log_clean flags "$flags_PID"
 
+# Connections per address: two idle ones from 127.0.0.1 use up its share;
+# a third from it is closed, one from 127.0.0.2 is served.
+P3=$(free_port)
+"$TETHERD" serve --keys "$TEST_DIR/keys" --listen "http://127.0.0.1:$P3" \
+	--max-connections-per-address 2 --timeout 30 >"$TEST_DIR/cap.log" 2>&1 &
+cap_PID=$!
+test_pids+=("$cap_PID")
+wait_http "http://127.0.0.1:$P3/adv"
+cat >"$TEST_DIR/cap.py" <<'EOF'
+import socket, sys, time
+port = int(sys.argv[1])
+def conn(src):
+    return socket.create_connection(("127.0.0.1", port), timeout=5,
+                                    source_address=(src, 0))
+def answered(s):
+    try:
+        s.sendall(b"GET /adv HTTP/1.1\r\nHost: t\r\n\r\n")
+        return s.recv(12).startswith(b"HTTP/1.1 200")
+    except OSError:
+        return False
+held = [conn("127.0.0.1"), conn("127.0.0.1")]
+time.sleep(0.3)
+third = answered(conn("127.0.0.1"))
+other = answered(conn("127.0.0.2"))
+held[0].close()
+time.sleep(0.3)
+again = answered(conn("127.0.0.1"))
+print(third, other, again)
+EOF
+check_eq "a third connection from one address is closed; another address and a freed slot are served" \
+	"False True True" "$(timeout 30 python3 "$TEST_DIR/cap.py" "$P3" 2>&1)"
+check_log_clean cap "$cap_PID"
+
 # Never root: not as --user, not with a user that does not exist.
 refuses() { # DESCRIPTION MESSAGE ARGS...
 	local desc=$1 want=$2

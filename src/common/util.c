@@ -189,6 +189,27 @@ now_usec(void)
 	       (unsigned long long)ts.tv_nsec / 1000ULL;
 }
 
+const uint8_t *
+sockaddr_ip(const struct sockaddr *sa, int *family)
+{
+	static const uint8_t mapped[12] = { [10] = 0xff, [11] = 0xff };
+	const uint8_t *a;
+
+	if (sa && sa->sa_family == AF_INET) {
+		*family = AF_INET;
+		return (const uint8_t *)&((const struct sockaddr_in *)(const void *)sa)->sin_addr;
+	}
+	if (!sa || sa->sa_family != AF_INET6)
+		return NULL;
+	a = (const uint8_t *)&((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr;
+	if (memcmp(a, mapped, sizeof(mapped)) == 0) {
+		*family = AF_INET;
+		return a + sizeof(mapped);
+	}
+	*family = AF_INET6;
+	return a;
+}
+
 void
 sockaddr_format(const struct sockaddr *sa, char *buf, size_t len)
 {

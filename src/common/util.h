@@ -64,4 +64,11 @@ struct sockaddr;
 /* Writes "ADDR:PORT" or "[ADDR]:PORT" (IPv4, IPv6), else "-". */
 void sockaddr_format(const struct sockaddr *sa, char *buf, size_t len);
 
+/*
+ * The address bytes of an IPv4 or IPv6 peer and their family, an
+ * IPv4-mapped IPv6 address (a v4 client of a dual-stack socket) taken as
+ * the IPv4 address it is. NULL for anything else.
+ */
+const uint8_t *sockaddr_ip(const struct sockaddr *sa, int *family);
+
 #endif

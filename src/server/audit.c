@@ -16,6 +16,7 @@
 #include <jansson.h>
 
 #include "common/log.h"
+#include "common/util.h"
 
 static pthread_mutex_t audit_lock = PTHREAD_MUTEX_INITIALIZER;
 static int audit_fd = -1;
@@ -79,23 +80,9 @@ audit_close(void)
 void
 audit_address(const struct sockaddr *sa, char *buf, size_t len)
 {
-	static const unsigned char mapped[12] = { [10] = 0xff, [11] = 0xff };
-	const struct sockaddr_in6 *in6 = (const void *)sa;
-	const struct sockaddr_in *in4 = (const void *)sa;
-	const void *a = NULL;
-	int family = AF_UNSPEC;
+	int family;
+	const uint8_t *a = sockaddr_ip(sa, &family);
 
-	if (sa && sa->sa_family == AF_INET) {
-		family = AF_INET;
-		a = &in4->sin_addr;
-	} else if (sa && sa->sa_family == AF_INET6) {
-		family = AF_INET6;
-		a = &in6->sin6_addr;
-		if (memcmp(a, mapped, sizeof(mapped)) == 0) {
-			family = AF_INET;
-			a = (const unsigned char *)a + sizeof(mapped);
-		}
-	}
 	if (!a || !inet_ntop(family, a, buf, (socklen_t)len))
 		snprintf(buf, len, "-");
 }

@@ -74,23 +74,10 @@ prefix_equal(const uint8_t *a, const uint8_t *b, unsigned bits)
 bool
 cidr_contains(const struct cidr *c, const struct sockaddr *sa)
 {
-	static const uint8_t mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-	                                    0xff, 0xff };
-	const uint8_t *a;
+	int family;
+	const uint8_t *a = sockaddr_ip(sa, &family);
 
-	if (!sa)
-		return false;
-	if (sa->sa_family == AF_INET) {
-		a = (const uint8_t *)&((const struct sockaddr_in *)sa)->sin_addr;
-		return c->family == AF_INET && prefix_equal(a, c->addr, c->bits);
-	}
-	if (sa->sa_family != AF_INET6)
-		return false;
-	a = (const uint8_t *)&((const struct sockaddr_in6 *)sa)->sin6_addr;
-	/* An IPv4 client on a dual-stack socket is an IPv4 client. */
-	if (c->family == AF_INET && memcmp(a, mapped, 12) == 0)
-		return prefix_equal(a + 12, c->addr, c->bits);
-	return c->family == AF_INET6 && prefix_equal(a, c->addr, c->bits);
+	return a && family == c->family && prefix_equal(a, c->addr, c->bits);
 }
 
 bool

@@ -7,6 +7,8 @@
 #include <string.h>
 #include <sys/random.h>
 
+#include "common/util.h"
+
 int
 rate_limit_init(struct rate_limit *rl, unsigned rate, unsigned burst,
                 size_t size)
@@ -124,25 +126,14 @@ rate_limit_check(struct rate_limit *rl, const void *key, size_t keylen,
 size_t
 rate_key_address(const struct sockaddr *sa, uint8_t key[RATE_KEY_MAX])
 {
-	static const uint8_t mapped[12] = { [10] = 0xff, [11] = 0xff };
-	const uint8_t *a;
+	int family;
+	const uint8_t *a = sockaddr_ip(sa, &family);
 
-	if (sa && sa->sa_family == AF_INET) {
-		key[0] = 4;
-		memcpy(key + 1, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, 4);
-		return 5;
-	}
-	if (!sa || sa->sa_family != AF_INET6)
+	if (!a)
 		return 0;
-	a = (const uint8_t *)&((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr;
-	if (memcmp(a, mapped, sizeof(mapped)) == 0) {
-		key[0] = 4;
-		memcpy(key + 1, a + 12, 4);
-		return 5;
-	}
-	key[0] = 6;
-	memcpy(key + 1, a, 8);
-	return 9;
+	key[0] = family == AF_INET ? 4 : 6;
+	memcpy(key + 1, a, family == AF_INET ? 4 : 8);
+	return family == AF_INET ? 5 : 9;
 }
 
 size_t

@@ -543,6 +543,9 @@ cmd_serve(int argc, char **argv)
 	}
 	if (r == 0)
 		r = become_service_user(&s);
+	/* Giving the keys to the user changed the directory: not news. */
+	if (r == 0)
+		drain_inotify(s.inofd);
 	if (r == 0)
 		r = start_listeners(&s);
 	if (r == 0)

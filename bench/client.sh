@@ -98,6 +98,7 @@ for dir in a b; do
 	# tangd-keygen may warn that it cannot chown the keys to _tang: harmless.
 	"$TANGD_KEYGEN" "$SCRATCH/keys-$dir" >/dev/null 2>&1 ||
 		die "tangd-keygen failed"
+	service_keys "$SCRATCH/keys-$dir"
 done
 THP_A=$(signing_thp "$SCRATCH/keys-a")
 THP_B=$(signing_thp "$SCRATCH/keys-b")

@@ -60,6 +60,14 @@ if [ "$(id -u)" -eq 0 ]; then
 		--home-dir /nonexistent --shell /usr/sbin/nologin tether
 	chmod 755 "$SCRATCH"
 fi
+
+# service_keys DIR: keys tangd-keygen made (for _tang) served by tetherd,
+# which runs as tether; tangd, run as root here, reads them either way.
+service_keys() {
+	if [ "$(id -u)" -eq 0 ]; then
+		chown -R tether: "$1"
+	fi
+}
 server_groups=()
 
 cleanup() {

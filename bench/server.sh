@@ -126,6 +126,7 @@ KEYS=$SCRATCH/keys
 mkdir "$KEYS"
 # tangd-keygen may warn that it cannot chown the keys to _tang: harmless.
 "$TANGD_KEYGEN" "$KEYS" >/dev/null 2>&1 || die "tangd-keygen failed"
+service_keys "$KEYS"
 
 KID=
 for key in "$KEYS"/*.jwk; do
@@ -315,15 +316,17 @@ per_core=$(awk -v r="$REC_RATE" -v c="${cpu[tetherd,rec,$LAST]}" \
 echo "  per core tetherd used (${cpu[tetherd,rec,$LAST]}): $per_core req/s =" \
 	"$(percent "$per_core" "$ECDH_1")% of the 1-core limit"
 
-# What the tetherd log holds besides its start-up and request lines; a
-# request line is ADDRESS METHOD PATH STATUS TIME.
+# What the tetherd log holds besides its start-up, request and audit
+# lines; a request line is ADDRESS METHOD PATH STATUS TIME.
 log=$SCRATCH/tetherd.log
 echo "tetherd log, requests by status:" "$(awk '
 	$2 ~ /^(GET|POST)$/ && $4 ~ /^[0-9][0-9][0-9]$/ { n[$4]++ }
 	END { for (s in n) printf "%s%s: %d", (k++ ? ", " : ""), s, n[s] }' "$log")"
 awk '
 	$2 ~ /^(GET|POST)$/ && $4 ~ /^[0-9][0-9][0-9]$/ { next }
-	/^tetherd: (listening on|serving) / { next }
+	/^tetherd: (listening on|serving|running as) / { next }
+	# The audit trail: one JSON object per recovery or denial.
+	/^\{"time":/ { audit++; next }
 	# Lines about a connection: count them by message.
 	$1 ~ /^[0-9.:\[\]a-f]+$/ && $5 ~ /ms$/ {
 		m = $0
@@ -333,6 +336,7 @@ awk '
 	}
 	{ other[++k] = $0 }
 	END {
+		printf "tetherd log, audit lines: %d\n", audit
 		for (m in n) printf "tetherd log, other lines: %d x \"%s\"\n", n[m], m
 		for (i = 1; i <= k && i <= 10; i++) printf "tetherd log: %s\n", other[i]
 		if (k > 10) printf "tetherd log: ... %d more\n", k - 10

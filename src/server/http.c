@@ -276,6 +276,35 @@ authenticate(struct MHD_Connection *conn, struct request *rq,
 	return 1;
 }
 
+/*
+ * The policy, before anything else is read: an address over its failed
+ * logins is turned away before its credentials cost a hash, then the
+ * credentials, then the recovery rate. Returns 1 with the refusal queued.
+ */
+static int
+refused(struct MHD_Connection *conn, const struct http_config *cfg,
+        struct request *rq, enum MHD_Result *ret)
+{
+	const struct sockaddr *from = client_sockaddr(conn);
+	unsigned wait = policy_limit_fail(rq->policy, from, NULL, false);
+
+	if (wait) {
+		*ret = deny(conn, rq, MHD_HTTP_TOO_MANY_REQUESTS,
+		            "too many failed authentications", wait);
+		return 1;
+	}
+	if (cfg->clients && authenticate(conn, rq, cfg->clients, ret))
+		return 1;
+	if (rq->match.route != ROUTE_REC || !rq->match.method_ok)
+		return 0;
+	wait = policy_limit_rec(rq->policy, from, cfg->clients ? rq->client : NULL);
+	if (!wait)
+		return 0;
+	*ret = deny(conn, rq, MHD_HTTP_TOO_MANY_REQUESTS, "recovery rate limit",
+	            wait);
+	return 1;
+}
+
 static enum MHD_Result
 on_request(void *cls, struct MHD_Connection *conn, const char *url,
            const char *method, const char *version, const char *data,
@@ -287,7 +316,6 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url,
 	struct keyset *ks;
 	struct reply rep;
 	enum MHD_Result ret;
-	unsigned wait;
 
 	(void)version;
 	if (!rq) {
@@ -296,22 +324,8 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url,
 			return MHD_NO;
 		*req_cls = rq;
 		count_request(conn);
-		/* An address that keeps failing is turned away before its
-		   credentials cost a hash. */
-		wait = policy_limit_fail(rq->policy, client_sockaddr(conn), NULL,
-		                         false);
-		if (wait)
-			return deny(conn, rq, MHD_HTTP_TOO_MANY_REQUESTS,
-			            "too many failed authentications", wait);
-		if (cfg->clients && authenticate(conn, rq, cfg->clients, &ret))
+		if (refused(conn, cfg, rq, &ret))
 			return ret;
-		if (rq->match.route == ROUTE_REC && rq->match.method_ok) {
-			wait = policy_limit_rec(rq->policy, client_sockaddr(conn),
-			                        cfg->clients ? rq->client : NULL);
-			if (wait)
-				return deny(conn, rq, MHD_HTTP_TOO_MANY_REQUESTS,
-				            "recovery rate limit", wait);
-		}
 		if (strlen(url) > HTTP_PATH_MAX) {
 			rep = (struct reply){ .status = MHD_HTTP_URI_TOO_LONG };
 			return send_reply(conn, rq, &rep);

@@ -5,6 +5,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <openssl/crypto.h>
+
 #include "client/adv.h"
 #include "client/commands.h"
 #include "client/luks.h"
@@ -37,6 +39,15 @@ int
 main(int argc, char **argv)
 {
 	log_init("tether");
+	/*
+	 * sss returns once enough shares are back while slower share
+	 * threads finish on their own: OpenSSL's exit-time clean-up would
+	 * free the state those threads release as they end.
+	 */
+	if (OPENSSL_init_crypto(OPENSSL_INIT_NO_ATEXIT, NULL) != 1) {
+		log_msg("cannot initialise OpenSSL");
+		return 1;
+	}
 	if (argc < 2) {
 		usage(stderr);
 		return 2;

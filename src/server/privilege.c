@@ -185,6 +185,9 @@ static const int allowed[] = {
 int
 sandbox_enter(void)
 {
+	const struct scmp_arg_cmp unix_only = {
+		.arg = 0, .op = SCMP_CMP_EQ, .datum_a = AF_UNIX, .datum_b = 0,
+	};
 	scmp_filter_ctx ctx;
 	int r;
 
@@ -198,8 +201,8 @@ sandbox_enter(void)
 		r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, allowed[i], 0);
 	/* sd_notify's datagram to systemd; no other socket is ever made. */
 	if (r == 0)
-		r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), 1,
-		                     SCMP_A0(SCMP_CMP_EQ, AF_UNIX));
+		r = seccomp_rule_add_array(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), 1,
+		                           &unix_only);
 	if (r == 0)
 		r = seccomp_load(ctx);
 	seccomp_release(ctx);

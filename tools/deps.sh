@@ -8,7 +8,9 @@ libclang-rt-14-dev libcryptsetup-dev libluksmeta-dev"
 # The real peers the interop tests prove compatibility against, and the
 # tools the tests and benchmarks drive them with.
 TETHER_TEST_DEPS="tang clevis jose curl socat systemd iproute2 procps
-python3 openssl wrk clevis-luks cryptsetup-bin luksmeta jq util-linux"
+python3 openssl wrk clevis-luks cryptsetup-bin luksmeta jq util-linux
+qemu-system-x86 linux-image-amd64 initramfs-tools cryptsetup-initramfs
+busybox-static klibc-utils e2fsprogs zstd clevis-initramfs dnsmasq-base"
 
 install_deps() {
 	if [ "$(id -u)" -ne 0 ]; then

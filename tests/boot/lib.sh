@@ -81,6 +81,58 @@ luks_image() {
 			--key-file - "$1" >/dev/null
 }
 
+# lvm_luks_image FILE UUID: LVM inside LUKS, with LUKS UUID UUID: a
+# volume group "tvg" whose logical volume "root" holds the root file
+# system. With no device-mapper on the host, the LV is written as
+# metadata (vgcfgrestore) over a loop device and the file system copied
+# to where its extents lie; then the whole PV is encrypted in place.
+lvm_luks_image() {
+	local f=$1 uuid=$2 loop pe_start lvc rc=0
+	lvc='devices { filter=["a|^/dev/loop|","r|.*|"] }'
+	rm -rf "$W/rootdir"
+	root_dir "$W/rootdir"
+	truncate -s 24M "$W/lv.ext4" &&
+		mkfs.ext4 -q -L troot -d "$W/rootdir" "$W/lv.ext4" &&
+		truncate -s 48M "$f" || return 1
+	loop=$(losetup -f --show --sizelimit $((32 * 1024 * 1024)) "$f") ||
+		return 1
+	loops+=("$loop")
+	export LVM_SUPPRESS_FD_WARNINGS=1
+	{
+		pvcreate --config "$lvc" -q -y "$loop" &&
+			vgcreate --config "$lvc" -q tvg "$loop" &&
+			vgcfgbackup --config "$lvc" -q -f "$W/vg.txt" tvg &&
+			pe_start=$(pvs --config "$lvc" --noheadings --units b \
+				--nosuffix -o pe_start "$loop" | tr -d ' ') &&
+			awk -v id="$(lv_id)" '
+				/^}/ && !done {
+					print "\tlogical_volumes {\n\t\troot {"
+					print "\t\t\tid = \"" id "\""
+					print "\t\t\tstatus = [\"READ\", \"WRITE\", \"VISIBLE\"]"
+					print "\t\t\tflags = []\n\t\t\tsegment_count = 1"
+					print "\t\t\tsegment1 {\n\t\t\t\tstart_extent = 0"
+					print "\t\t\t\textent_count = 6\n\t\t\t\ttype = \"striped\""
+					print "\t\t\t\tstripe_count = 1"
+					print "\t\t\t\tstripes = [\"pv0\", 0]\n\t\t\t}\n\t\t}\n\t}"
+					done = 1
+				}
+				{ print }' "$W/vg.txt" >"$W/vg-lv.txt" &&
+			vgcfgrestore --config "$lvc" -q -f "$W/vg-lv.txt" tvg &&
+			dd if="$W/lv.ext4" of="$loop" bs=1M seek=$((pe_start / 1048576)) \
+				conv=notrunc status=none
+	} >"$W/lvm.log" 2>&1 || rc=1
+	losetup -d "$loop"
+	[ $rc -eq 0 ] || return 1
+	printf %s "$PASS" | cryptsetup reencrypt --encrypt --type luks2 \
+		--reduce-device-size 16M --pbkdf pbkdf2 --uuid "$uuid" \
+		--pbkdf-force-iterations 1000 --batch-mode --key-file - "$f" >/dev/null
+}
+
+lv_id() { # an LVM object id: 32 characters in groups of 6-4-4-4-4-4-6
+	tr -dc 'A-Za-z0-9' </dev/urandom | head -c 32 |
+		sed 's/^\(......\)\(....\)\(....\)\(....\)\(....\)\(....\)/\1-\2-\3-\4-\5-\6-/'
+}
+
 # bind IMAGE CONFIG: tether luks bind with the passphrase.
 bind() {
 	printf %s "$PASS" | "$TETHER" luks bind -d "$1" -k - -y tang "$2"

@@ -19,6 +19,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
+#include "common/mdns.h"
 #include "common/tls.h"
 #include "common/util.h"
 
@@ -86,18 +87,19 @@ wait_fd(int fd, short events, unsigned long long deadline)
 }
 
 static int
-connect_one(const struct addrinfo *ai, unsigned long long deadline)
+connect_one(const struct sockaddr *sa, socklen_t salen,
+            unsigned long long deadline)
 {
 	int one = 1, err = 0, fd, r;
 	socklen_t elen = sizeof(err);
 
-	fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK |
-	            SOCK_CLOEXEC, ai->ai_protocol);
+	fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+	            IPPROTO_TCP);
 	if (fd < 0)
 		return -errno;
 	/* One write per request and reply: never wait on Nagle. */
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	if (connect(fd, ai->ai_addr, ai->ai_addrlen) < 0) {
+	if (connect(fd, sa, salen) < 0) {
 		if (errno != EINPROGRESS) {
 			r = -errno;
 			close(fd);
@@ -116,6 +118,80 @@ connect_one(const struct addrinfo *ai, unsigned long long deadline)
 	return fd;
 }
 
+/* Tries one address with the per-address limit; the socket or -errno. */
+static int
+connect_addr(const struct sockaddr *sa, socklen_t salen,
+             const struct fetch_timeouts *t, unsigned long long deadline,
+             struct fetch_result *res)
+{
+	unsigned long long each = now_usec() + t->connect_ms * 1000ULL;
+
+	sockaddr_format(sa, res->addr, sizeof(res->addr));
+	return connect_one(sa, salen, each < deadline ? each : deadline);
+}
+
+/*
+ * A ".local" name by a one-shot mDNS query, waiting as long as one
+ * connection may take: 0 with the addresses, the URL's port set; or
+ * -EHOSTUNREACH with res->detail saying why.
+ */
+static int
+resolve_mdns(const struct url *u, const struct fetch_timeouts *t,
+             unsigned long long deadline, struct sockaddr_storage *out,
+             size_t *n, struct fetch_result *res)
+{
+	unsigned left = (unsigned)remaining_ms(deadline);
+	unsigned ms = left < t->connect_ms ? left : t->connect_ms;
+	unsigned long port;
+	int r;
+
+	r = mdns_resolve(u->host, ms, out, MDNS_ADDRS_MAX, n);
+	if (r == -EHOSTUNREACH)
+		snprintf(res->detail, sizeof(res->detail), "no mDNS answer for "
+		         "%s within %u ms", u->host, ms);
+	else if (r == -ENETUNREACH)
+		snprintf(res->detail, sizeof(res->detail), "no mDNS answer for "
+		         "%s: no interface could send the query", u->host);
+	else if (r < 0)
+		snprintf(res->detail, sizeof(res->detail), "mDNS query for %s "
+		         "failed: %s", u->host, strerror(-r));
+	if (r < 0)
+		return -EHOSTUNREACH;
+	/* url_parse checked the port already. */
+	if (parse_ulong(u->port, 1, 65535, &port) < 0)
+		return -EINVAL;
+	for (size_t i = 0; i < *n; i++) {
+		if (out[i].ss_family == AF_INET)
+			((struct sockaddr_in *)&out[i])->sin_port =
+				htons((uint16_t)port);
+		else
+			((struct sockaddr_in6 *)&out[i])->sin6_port =
+				htons((uint16_t)port);
+	}
+	return 0;
+}
+
+static int
+connect_mdns(const struct sockaddr_storage *addrs, size_t n,
+             const struct fetch_timeouts *t, unsigned long long deadline,
+             struct fetch_result *res)
+{
+	int fd = -EHOSTUNREACH;
+
+	res->stage = "connect";
+	for (size_t i = 0; i < n; i++) {
+		socklen_t len = addrs[i].ss_family == AF_INET
+		                ? sizeof(struct sockaddr_in)
+		                : sizeof(struct sockaddr_in6);
+
+		fd = connect_addr((const struct sockaddr *)&addrs[i], len, t,
+		                  deadline, res);
+		if (fd >= 0 || remaining_ms(deadline) == 0)
+			break;
+	}
+	return fd;
+}
+
 static int
 connect_any(const struct url *u, const struct fetch_timeouts *t,
             unsigned long long deadline, struct fetch_result *res)
@@ -125,22 +201,35 @@ connect_any(const struct url *u, const struct fetch_timeouts *t,
 		.ai_protocol = IPPROTO_TCP,
 		.ai_flags = u->ipv6 ? AI_NUMERICHOST : 0,
 	};
+	struct sockaddr_storage found[MDNS_ADDRS_MAX];
 	struct addrinfo *list, *ai;
 	int fd = -EHOSTUNREACH, g;
+	size_t n;
 
 	res->stage = "resolve";
+	/* The initramfs has no mDNS in its resolver: ask the link first,
+	   then the system resolver, which may know the name from
+	   /etc/hosts or nss-mdns. */
+	if (!u->ipv6 && mdns_is_local_name(u->host)) {
+		if (resolve_mdns(u, t, deadline, found, &n, res) == 0)
+			return connect_mdns(found, n, t, deadline, res);
+		if (remaining_ms(deadline) == 0)
+			return -EHOSTUNREACH;
+	}
 	g = getaddrinfo(u->host, u->port, &hints, &list);
 	if (g != 0) {
-		snprintf(res->detail, sizeof(res->detail), "%s",
+		/* After why mDNS found nothing, for a .local name. */
+		size_t used = strlen(res->detail);
+
+		snprintf(res->detail + used, sizeof(res->detail) - used, "%s%s",
+		         used ? "; system resolver: " : "",
 		         g == EAI_SYSTEM ? strerror(errno) : gai_strerror(g));
 		return -EHOSTUNREACH;
 	}
+	res->detail[0] = '\0';
 	res->stage = "connect";
 	for (ai = list; ai; ai = ai->ai_next) {
-		unsigned long long each = now_usec() + t->connect_ms * 1000ULL;
-
-		sockaddr_format(ai->ai_addr, res->addr, sizeof(res->addr));
-		fd = connect_one(ai, each < deadline ? each : deadline);
+		fd = connect_addr(ai->ai_addr, ai->ai_addrlen, t, deadline, res);
 		if (fd >= 0 || remaining_ms(deadline) == 0)
 			break;
 	}

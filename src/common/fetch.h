@@ -22,7 +22,7 @@ struct fetch_result {
 	char *buffer;		/* holds the response; free with fetch_done */
 	char addr[64];		/* the last address tried, "-" if none */
 	const char *stage;	/* "resolve", "connect", "tls", "send", "receive" */
-	char detail[256];	/* resolver or TLS message */
+	char detail[URL_HOST_MAX + 128];	/* resolver or TLS message */
 };
 
 /* Reads the timeouts from the environment (seconds), else the defaults. */
@@ -31,7 +31,9 @@ int fetch_timeouts_from_env(struct fetch_timeouts *t);
 /*
  * Sends one HTTP/1.1 request (method, the URL's path + suffix, an optional
  * body with its content type) and reads one response, trying each address
- * the host resolves to in turn. Returns 0 with res->response filled (any
+ * the host resolves to in turn. A host under ".local" is resolved first
+ * with a one-shot mDNS query (mdns_resolve) waiting up to t->connect_ms,
+ * then by getaddrinfo. Returns 0 with res->response filled (any
  * status); -ETIMEDOUT, -ECONNREFUSED and other -errno for network
  * failures; -EHOSTUNREACH when the name does not resolve; -EBADMSG for a
  * malformed reply; -EMSGSIZE for one too large; for https, -EPROTO when

@@ -43,7 +43,7 @@ for v in tether clevis none; do
 		bail "mkinitramfs ($v)" "$(tail -n 20 "$W/mkinitramfs-$v.log")"
 done
 ok "mkinitramfs builds images with tether's hook, with clevis's, and with neither"
-losetup -d "$LOOP"
+loop_detach "$LOOP"
 
 initrd_files "$W/initrd-tether" >"$W/files-tether"
 initrd_files "$W/initrd-clevis" >"$W/files-clevis"
@@ -63,9 +63,11 @@ echo "# initramfs size added (zstd, same run): tether $((t_add / 1024)) KiB," \
 	"clevis-initramfs $((c_add / 1024)) KiB, ratio $(awk -v t="$t_add" -v c="$c_add" 'BEGIN { printf "%.2f", t / c }')" \
 	"(target below 0.5), over a $((base / 1024)) KiB image with neither"
 
-APPEND_NET=""
+# Case 1 learns its address by DHCP (no ip= at all); the others on QEMU's
+# user network set it with ip=, which also spares a DHCP exchange.
+APPEND_STATIC="ip=10.0.2.15::10.0.2.2:255.255.255.0::ens3:off"
 # ------------------------------------------------ case 1
-boot case1 "$W/case1.img" "$W/initrd-tether" "$APPEND_NET" \
+boot case1 "$W/case1.img" "$W/initrd-tether" "" \
 	-nic "user,model=virtio-net-pci"
 wait_console case1 "$MARKER"
 boot_end
@@ -121,7 +123,7 @@ CA_JSON=$(jq -Rs . <"$d/ca.pem")
 cp "$W/luks.img" "$W/case4.img"
 check "bind over https with the CA in the binding and a client credential" \
 	bind "$W/case4.img" "{\"url\":\"https://guest4:$TOK4@10.0.2.2:$TLS_PORT\",\"adv\":\"$W/adv.json\",\"ca\":$CA_JSON}"
-boot case4 "$W/case4.img" "$W/initrd-tether" "" -nic "user,model=virtio-net-pci"
+boot case4 "$W/case4.img" "$W/initrd-tether" "$APPEND_STATIC" -nic "user,model=virtio-net-pci"
 wait_console case4 "$MARKER"
 boot_end
 if grep -q "$MARKER" "$W/case4.log" && grep -q 'tether: root unlocked' "$W/case4.log"; then
@@ -138,14 +140,14 @@ DEAD_PORT=$(free_port)
 cp "$W/luks.img" "$W/case5.img"
 check "bind to a server that will not be there" \
 	bind "$W/case5.img" "{\"url\":\"http://10.0.2.2:$DEAD_PORT\",\"adv\":\"$W/adv.json\"}"
-boot case5a "$W/case5.img" "$W/initrd-tether" "" -nic "user,model=virtio-net-pci"
+boot case5a "$W/case5.img" "$W/initrd-tether" "$APPEND_STATIC" -nic "user,model=virtio-net-pci"
 wait_console case5a 'tether: root: no server gave a key'
 check "case 5: with no server, tether says so and retries" \
 	grep -q 'next try in' "$W/case5a.log"
 check "case 5: ... and the root is not open yet" sh -c "! grep -q '$MARKER' '$W/case5a.log'"
 typed_boot case5a "case 5: the passphrase typed after the unlock attempts boots it"
 
-boot case5b "$W/case5.img" "$W/initrd-tether" "" -nic "user,model=virtio-net-pci"
+boot case5b "$W/case5.img" "$W/initrd-tether" "$APPEND_STATIC" -nic "user,model=virtio-net-pci"
 wait_console case5b 'Please unlock disk root'
 typed_boot case5b "case 5: the passphrase typed at once, before the attempts, boots it"
 
@@ -156,11 +158,105 @@ cp "$W/luks.img" "$W/case6.img"
 check "bind over https with a key pin and guest6's credential" \
 	bind "$W/case6.img" "{\"url\":\"https://guest6:$TOK6@10.0.2.2:$TLS_PORT\",\"adv\":\"$W/adv.json\",\"pin\":\"$PIN\"}"
 check "tetherd clients disable guest6" "$TETHERD" clients disable guest6 --clients "$CLIENTS"
-boot case6 "$W/case6.img" "$W/initrd-tether" "" -nic "user,model=virtio-net-pci"
+boot case6 "$W/case6.img" "$W/initrd-tether" "$APPEND_STATIC" -nic "user,model=virtio-net-pci"
 wait_console case6 'tether: root: no server gave a key'
 check "case 6: tetherd refused the disabled client (403)" \
 	grep -q 'POST /rec/.* 403' "$W/tls.log"
 check "case 6: ... so the root is not unlocked" sh -c "! grep -q '$MARKER' '$W/case6.log'"
 typed_boot case6 "case 6: the passphrase prompt still works and boots it"
+
+# ------------------------------------------------ a link of the test's own
+# A network namespace with a tap device for the guest, dnsmasq on it for
+# DHCP and DNS, and tetherd on the tap's address.
+NS=tether-boot-$$
+NS_ADDR=10.77.0.1
+ip netns add "$NS" || bail "a network namespace"
+netns+=("$NS")
+ip -n "$NS" link set lo up &&
+	ip -n "$NS" tuntap add dev tap0 mode tap &&
+	ip -n "$NS" addr add "$NS_ADDR/24" dev tap0 &&
+	ip -n "$NS" link set tap0 up || bail "a tap device in the namespace"
+ip netns exec "$NS" dnsmasq --keep-in-foreground --conf-file=/dev/null \
+	--no-resolv --no-hosts --user=root --bind-interfaces --interface=tap0 \
+	--except-interface=lo --dhcp-range=10.77.0.10,10.77.0.50,255.255.255.0,1h \
+	--dhcp-option=option:router,"$NS_ADDR" \
+	--dhcp-option=option:dns-server,"$NS_ADDR" \
+	--domain=boot.test --dhcp-option=option:domain-search,boot.test \
+	--host-record=keys.boot.test,"$NS_ADDR" --leasefile-ro --pid-file= \
+	--log-queries --log-dhcp --log-facility=- >>"$W/dnsmasq.log" 2>&1 &
+test_pids+=("$!")
+NS_PORT=$(free_port)
+ip netns exec "$NS" "$TETHERD" serve --keys "$W/keys" \
+	--listen "http://$NS_ADDR:$NS_PORT" >>"$W/ns.log" 2>&1 &
+test_pids+=("$!")
+wait_for "tetherd in the namespace" ip netns exec "$NS" curl -sf -o /dev/null \
+	"http://$NS_ADDR:$NS_PORT/adv" || bail "tetherd serves in the namespace"
+ok "a namespace with a tap device, dnsmasq and tetherd"
+TAP=(-netdev "tap,id=n0,ifname=tap0,script=no,downscript=no"
+	-device "virtio-net-pci,netdev=n0")
+
+# ------------------------------------------------ case 2: DNS from DHCP
+cp "$W/luks.img" "$W/case2.img"
+check "bind to http://keys (a short name: the search domain comes by DHCP)" \
+	bind "$W/case2.img" "{\"url\":\"http://keys:$NS_PORT\",\"adv\":\"$W/adv.json\"}"
+NETNS=$NS boot case2 "$W/case2.img" "$W/initrd-tether" "" "${TAP[@]}"
+wait_console case2 "$MARKER"
+boot_end
+if grep -q "$MARKER" "$W/case2.log" && grep -q 'tether: root unlocked' "$W/case2.log"; then
+	ok "case 2: server by DNS name, DNS learned by DHCP: unlocks with no typing (${BOOT_WALL} s)"
+else
+	not_ok "case 2: server by DNS name, DNS learned by DHCP: unlocks with no typing" \
+		"$(console_tail case2)" "$(tail -n 20 "$W/dnsmasq.log")"
+fi
+check "case 2: the guest asked dnsmasq for keys.boot.test" \
+	grep -q 'query\[A\] keys.boot.test' "$W/dnsmasq.log"
+check "case 2: tetherd in the namespace answered the recovery" \
+	grep -q 'POST /rec/.* 200' "$W/ns.log"
+check "case 2: the network is taken down before the real system starts" \
+	grep -q 'tether: took .* down' "$W/case2.log"
+
+# ------------------------------------------------ case 3: mDNS
+RESPONDER=$(dirname "$0")/../interop/mdns-responder.py
+ip netns exec "$NS" python3 "$RESPONDER" --iface-addr "$NS_ADDR" \
+	--name "tetherd-boot.local=$NS_ADDR" --log "$W/mdns.queries" \
+	--ready "$W/mdns.ready" >>"$W/mdns.log" 2>&1 &
+test_pids+=("$!")
+wait_for "the mDNS responder" test -s "$W/mdns.ready" ||
+	bail "an mDNS responder on the guest's link" "$(tail -n 5 "$W/mdns.log")"
+cp "$W/luks.img" "$W/case3.img"
+check "bind to http://tetherd-boot.local" \
+	bind "$W/case3.img" "{\"url\":\"http://tetherd-boot.local:$NS_PORT\",\"adv\":\"$W/adv.json\"}"
+NETNS=$NS boot case3 "$W/case3.img" "$W/initrd-tether" "" "${TAP[@]}"
+wait_console case3 "$MARKER"
+boot_end
+if grep -q "$MARKER" "$W/case3.log" && grep -q 'tether: root unlocked' "$W/case3.log"; then
+	ok "case 3: server by .local name, answered over mDNS on the link: unlocks with no typing (${BOOT_WALL} s)"
+else
+	not_ok "case 3: server by .local name, answered over mDNS on the link: unlocks with no typing" \
+		"$(console_tail case3)" "$(tail -n 10 "$W/mdns.log")"
+fi
+check "case 3: the responder saw the guest's question for tetherd-boot.local" \
+	grep -q 'name=tetherd-boot.local' "$W/mdns.queries"
+check "case 3: ... and dnsmasq was never asked for it" \
+	sh -c "! grep -q 'tetherd-boot' '$W/dnsmasq.log'"
+
+# ------------------------------------------------ LVM inside LUKS
+lvm_luks_image "$W/lvm.img" "$UUID" ||
+	bail "an LVM-inside-LUKS image" "$(tail -n 5 "$W/lvm.log")"
+check "an LVM-inside-LUKS image with the same LUKS UUID" \
+	test "$(cryptsetup luksUUID "$W/lvm.img")" = "$UUID"
+check "bind it to http://10.0.2.2" \
+	bind "$W/lvm.img" "{\"url\":\"http://10.0.2.2:$SRV_PORT\",\"adv\":\"$W/adv.json\"}"
+boot lvm "$W/lvm.img" "$W/initrd-tether" \
+	"$APPEND_STATIC root=/dev/mapper/tvg-root" -nic "user,model=virtio-net-pci"
+wait_console lvm "$MARKER"
+boot_end
+if grep -q "$MARKER" "$W/lvm.log" && grep -q 'tether: root unlocked' "$W/lvm.log"; then
+	ok "root on LVM inside LUKS: unlocks with no typing (${BOOT_WALL} s)"
+else
+	not_ok "root on LVM inside LUKS: unlocks with no typing" "$(console_tail lvm)"
+fi
+check "... and the root mounted is the LV on the opened volume (dm-1)" \
+	grep -q 'EXT4-fs (dm-1): mounted' "$W/lvm.log"
 
 done_testing

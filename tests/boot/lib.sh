@@ -41,6 +41,17 @@ boot_cleanup() {
 }
 trap boot_cleanup EXIT
 
+# loop_detach DEV: detaches a loop device this test attached, and forgets
+# it, so that clean-up never detaches one another program attached since.
+loop_detach() {
+	local l keep=()
+	losetup -d "$1"
+	for l in "${loops[@]}"; do
+		[ "$l" = "$1" ] || keep+=("$l")
+	done
+	loops=("${keep[@]}")
+}
+
 bail() { # DESCRIPTION [DETAIL...]: a failed step nothing after can use
 	not_ok "$@"
 	done_testing
@@ -121,7 +132,7 @@ lvm_luks_image() {
 			dd if="$W/lv.ext4" of="$loop" bs=1M seek=$((pe_start / 1048576)) \
 				conv=notrunc status=none
 	} >"$W/lvm.log" 2>&1 || rc=1
-	losetup -d "$loop"
+	loop_detach "$loop"
 	[ $rc -eq 0 ] || return 1
 	printf %s "$PASS" | cryptsetup reencrypt --encrypt --type luks2 \
 		--reduce-device-size 16M --pbkdf pbkdf2 --uuid "$uuid" \

@@ -97,6 +97,16 @@ typed_boot() {
 	fi
 }
 
+# clean NAME: what every boot must show: the scripts printed no shell
+# error, and cryptroot set the root up exactly once.
+clean() {
+	check "$1: tether's boot scripts printed no shell error" sh -c \
+		"! grep -E '(local-top|local-bottom)/tether: ' '$W/$1.log'"
+	check_eq "$1: the root was set up once" 1 \
+		"$(grep -c 'cryptsetup: root: set up successfully' "$W/$1.log")"
+}
+clean case1
+
 # ------------------------------------------------ case 4: https
 d=$W/pki
 mkdir "$d"
@@ -123,7 +133,7 @@ CA_JSON=$(jq -Rs . <"$d/ca.pem")
 cp "$W/luks.img" "$W/case4.img"
 check "bind over https with the CA in the binding and a client credential" \
 	bind "$W/case4.img" "{\"url\":\"https://guest4:$TOK4@10.0.2.2:$TLS_PORT\",\"adv\":\"$W/adv.json\",\"ca\":$CA_JSON}"
-boot case4 "$W/case4.img" "$W/initrd-tether" "$APPEND_STATIC" -nic "user,model=virtio-net-pci"
+boot case4 "$W/case4.img" "$W/initrd-tether" "$APPEND_STATIC tether.keep-network" -nic "user,model=virtio-net-pci"
 wait_console case4 "$MARKER"
 boot_end
 if grep -q "$MARKER" "$W/case4.log" && grep -q 'tether: root unlocked' "$W/case4.log"; then
@@ -134,6 +144,9 @@ else
 fi
 check "case 4: tetherd logged the guest's recovery as client guest4" \
 	grep -q 'POST /rec/.* 200 .*client guest4' "$W/tls.log"
+check "case 4: tether.keep-network on the command line keeps the network up" \
+	sh -c "! grep -q 'tether: took .* down' '$W/case4.log'"
+clean case4
 
 # ------------------------------------------------ case 5: server unreachable
 DEAD_PORT=$(free_port)
@@ -146,10 +159,12 @@ check "case 5: with no server, tether says so and retries" \
 	grep -q 'next try in' "$W/case5a.log"
 check "case 5: ... and the root is not open yet" sh -c "! grep -q '$MARKER' '$W/case5a.log'"
 typed_boot case5a "case 5: the passphrase typed after the unlock attempts boots it"
+clean case5a
 
 boot case5b "$W/case5.img" "$W/initrd-tether" "$APPEND_STATIC" -nic "user,model=virtio-net-pci"
 wait_console case5b 'Please unlock disk root'
 typed_boot case5b "case 5: the passphrase typed at once, before the attempts, boots it"
+clean case5b
 
 # ------------------------------------------------ case 6: client disabled
 PIN="sha256//$(openssl x509 -in "$d/srv.pem" -pubkey -noout |
@@ -164,6 +179,40 @@ check "case 6: tetherd refused the disabled client (403)" \
 	grep -q 'POST /rec/.* 403' "$W/tls.log"
 check "case 6: ... so the root is not unlocked" sh -c "! grep -q '$MARKER' '$W/case6.log'"
 typed_boot case6 "case 6: the passphrase prompt still works and boots it"
+clean case6
+
+# ------------------------------------------------ two volumes
+# cryptroot opens every crypttab entry marked initramfs: tether answers
+# each prompt, here the root's and a data volume's.
+truncate -s 20M "$W/data.img"
+printf %s "$PASS" | cryptsetup luksFormat --type luks2 --batch-mode \
+	--pbkdf pbkdf2 --pbkdf-force-iterations 1000 "$W/data.img" - >/dev/null
+check "a second volume bound to the same server" \
+	bind "$W/data.img" "{\"url\":\"http://10.0.2.2:$SRV_PORT\",\"adv\":\"$W/adv.json\"}"
+DATA_UUID=$(cryptsetup luksUUID "$W/data.img")
+LOOP=$(losetup -f --show "$W/case1.img") && loops+=("$LOOP") &&
+	LOOP2=$(losetup -f --show "$W/data.img") && loops+=("$LOOP2") ||
+	bail "loop devices for the two volumes"
+printf 'root UUID=%s none luks,initramfs\ndata UUID=%s none luks,initramfs\n' \
+	"$UUID" "$DATA_UUID" >"$W/crypttab2"
+mkinitrd "$W/share-tether" "$W/conf" "$W/crypttab2" "$W/initrd-two" \
+	>"$W/mkinitramfs-two.log" 2>&1 ||
+	bail "mkinitramfs with two volumes" "$(tail -n 20 "$W/mkinitramfs-two.log")"
+loop_detach "$LOOP"
+loop_detach "$LOOP2"
+ok "mkinitramfs with the root and a data volume in crypttab"
+boot two "$W/case1.img" "$W/initrd-two" "$APPEND_STATIC" \
+	-drive "file=$W/data.img,format=raw,if=virtio" -nic "user,model=virtio-net-pci"
+wait_console two "$MARKER"
+boot_end
+if grep -q "$MARKER" "$W/two.log" && grep -q 'tether: root unlocked' "$W/two.log" &&
+	grep -q 'tether: data unlocked' "$W/two.log"; then
+	ok "two volumes: tether unlocks both with no typing (${BOOT_WALL} s)"
+else
+	not_ok "two volumes: tether unlocks both with no typing" "$(console_tail two)"
+fi
+check_eq "two volumes: the data volume was set up once" 1 \
+	"$(grep -c 'cryptsetup: data: set up successfully' "$W/two.log")"
 
 # ------------------------------------------------ a link of the test's own
 # A network namespace with a tap device for the guest, dnsmasq on it for
@@ -214,6 +263,7 @@ check "case 2: tetherd in the namespace answered the recovery" \
 	grep -q 'POST /rec/.* 200' "$W/ns.log"
 check "case 2: the network is taken down before the real system starts" \
 	grep -q 'tether: took .* down' "$W/case2.log"
+clean case2
 
 # ------------------------------------------------ case 3: mDNS
 RESPONDER=$(dirname "$0")/../interop/mdns-responder.py
@@ -239,6 +289,7 @@ check "case 3: the responder saw the guest's question for tetherd-boot.local" \
 	grep -q 'name=tetherd-boot.local' "$W/mdns.queries"
 check "case 3: ... and dnsmasq was never asked for it" \
 	sh -c "! grep -q 'tetherd-boot' '$W/dnsmasq.log'"
+clean case3
 
 # ------------------------------------------------ LVM inside LUKS
 lvm_luks_image "$W/lvm.img" "$UUID" ||
@@ -258,5 +309,6 @@ else
 fi
 check "... and the root mounted is the LV on the opened volume (dm-1)" \
 	grep -q 'EXT4-fs (dm-1): mounted' "$W/lvm.log"
+clean lvm
 
 done_testing

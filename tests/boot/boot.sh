@@ -181,16 +181,23 @@ check "case 6: ... so the root is not unlocked" sh -c "! grep -q '$MARKER' '$W/c
 typed_boot case6 "case 6: the passphrase prompt still works and boots it"
 clean case6
 
-# ------------------------------------------------ two volumes
-# cryptroot opens every crypttab entry marked initramfs: tether answers
-# each prompt, here the root's and a data volume's.
+# ------------------------------------------------ LVM inside LUKS, two volumes
+# cryptroot opens every crypttab entry marked initramfs, and LVM inside
+# them: tether answers each prompt, here for a root volume holding an
+# LVM volume group (the root file system is its LV) and a data volume.
+lvm_luks_image "$W/lvm.img" "$UUID" ||
+	bail "an LVM-inside-LUKS image" "$(tail -n 5 "$W/lvm.log")"
+check "an LVM-inside-LUKS image with the root's LUKS UUID" \
+	test "$(cryptsetup luksUUID "$W/lvm.img")" = "$UUID"
+check "bind it to http://10.0.2.2" \
+	bind "$W/lvm.img" "{\"url\":\"http://10.0.2.2:$SRV_PORT\",\"adv\":\"$W/adv.json\"}"
 truncate -s 20M "$W/data.img"
 printf %s "$PASS" | cryptsetup luksFormat --type luks2 --batch-mode \
 	--pbkdf pbkdf2 --pbkdf-force-iterations 1000 "$W/data.img" - >/dev/null
-check "a second volume bound to the same server" \
+check "a data volume bound to the same server" \
 	bind "$W/data.img" "{\"url\":\"http://10.0.2.2:$SRV_PORT\",\"adv\":\"$W/adv.json\"}"
 DATA_UUID=$(cryptsetup luksUUID "$W/data.img")
-LOOP=$(losetup -f --show "$W/case1.img") && loops+=("$LOOP") &&
+LOOP=$(losetup -f --show "$W/lvm.img") && loops+=("$LOOP") &&
 	LOOP2=$(losetup -f --show "$W/data.img") && loops+=("$LOOP2") ||
 	bail "loop devices for the two volumes"
 printf 'root UUID=%s none luks,initramfs\ndata UUID=%s none luks,initramfs\n' \
@@ -201,18 +208,24 @@ mkinitrd "$W/share-tether" "$W/conf" "$W/crypttab2" "$W/initrd-two" \
 loop_detach "$LOOP"
 loop_detach "$LOOP2"
 ok "mkinitramfs with the root and a data volume in crypttab"
-boot two "$W/case1.img" "$W/initrd-two" "$APPEND_STATIC" \
+boot two "$W/lvm.img" "$W/initrd-two" "$APPEND_STATIC root=/dev/mapper/tvg-root" \
 	-drive "file=$W/data.img,format=raw,if=virtio" -nic "user,model=virtio-net-pci"
 wait_console two "$MARKER"
 boot_end
 if grep -q "$MARKER" "$W/two.log" && grep -q 'tether: root unlocked' "$W/two.log" &&
 	grep -q 'tether: data unlocked' "$W/two.log"; then
-	ok "two volumes: tether unlocks both with no typing (${BOOT_WALL} s)"
+	ok "root on LVM inside LUKS and a data volume: tether unlocks both with no typing (${BOOT_WALL} s)"
 else
-	not_ok "two volumes: tether unlocks both with no typing" "$(console_tail two)"
+	not_ok "root on LVM inside LUKS and a data volume: tether unlocks both with no typing" \
+		"$(console_tail two)"
 fi
-check_eq "two volumes: the data volume was set up once" 1 \
+check "... the root mounted is the LV in the opened volume (dm-1 or dm-2)" \
+	grep -Eq 'EXT4-fs \(dm-[12]\): mounted' "$W/two.log"
+check "... the data volume through cryptsetup's token plugin (the network was up), its prompt then answered" \
+	grep -q "tether: data unlocked by cryptsetup's token plugin" "$W/two.log"
+check_eq "... the data volume was set up once" 1 \
 	"$(grep -c 'cryptsetup: data: set up successfully' "$W/two.log")"
+clean two
 
 # ------------------------------------------------ a link of the test's own
 # A network namespace with a tap device for the guest, dnsmasq on it for
@@ -291,24 +304,5 @@ check "case 3: ... and dnsmasq was never asked for it" \
 	sh -c "! grep -q 'tetherd-boot' '$W/dnsmasq.log'"
 clean case3
 
-# ------------------------------------------------ LVM inside LUKS
-lvm_luks_image "$W/lvm.img" "$UUID" ||
-	bail "an LVM-inside-LUKS image" "$(tail -n 5 "$W/lvm.log")"
-check "an LVM-inside-LUKS image with the same LUKS UUID" \
-	test "$(cryptsetup luksUUID "$W/lvm.img")" = "$UUID"
-check "bind it to http://10.0.2.2" \
-	bind "$W/lvm.img" "{\"url\":\"http://10.0.2.2:$SRV_PORT\",\"adv\":\"$W/adv.json\"}"
-boot lvm "$W/lvm.img" "$W/initrd-tether" \
-	"$APPEND_STATIC root=/dev/mapper/tvg-root" -nic "user,model=virtio-net-pci"
-wait_console lvm "$MARKER"
-boot_end
-if grep -q "$MARKER" "$W/lvm.log" && grep -q 'tether: root unlocked' "$W/lvm.log"; then
-	ok "root on LVM inside LUKS: unlocks with no typing (${BOOT_WALL} s)"
-else
-	not_ok "root on LVM inside LUKS: unlocks with no typing" "$(console_tail lvm)"
-fi
-check "... and the root mounted is the LV on the opened volume (dm-1)" \
-	grep -q 'EXT4-fs (dm-1): mounted' "$W/lvm.log"
-clean lvm
 
 done_testing

@@ -7,9 +7,14 @@ libclang-rt-14-dev libcryptsetup-dev libluksmeta-dev libseccomp-dev
 libinih-dev"
 
 # The real peers the interop tests prove compatibility against, and the
-# tools the tests and benchmarks drive them with.
+# tools the tests and benchmarks drive them with; from qemu-system-x86 on,
+# what the boot tests need: QEMU, Debian's kernel, mkinitramfs with
+# cryptroot and LVM, a static busybox for the guest's root, dnsmasq for
+# its DHCP and DNS, and clevis-initramfs to compare sizes with.
 TETHER_TEST_DEPS="tang clevis jose curl socat systemd iproute2 procps
-python3 openssl wrk clevis-luks cryptsetup-bin luksmeta jq util-linux"
+python3 openssl wrk clevis-luks cryptsetup-bin luksmeta jq util-linux
+qemu-system-x86 linux-image-amd64 initramfs-tools cryptsetup-initramfs
+busybox-static klibc-utils e2fsprogs zstd lvm2 clevis-initramfs dnsmasq-base"
 
 install_deps() {
 	if [ "$(id -u)" -ne 0 ]; then

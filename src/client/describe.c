@@ -349,7 +349,7 @@ rebind_config(const char *jwe, const char **pin, json_t **cfg)
 
 static int
 walk_tang(const json_t *hdr, int depth,
-          int (*fn)(const char *, const json_t *, void *), void *arg)
+          int (*fn)(const json_t *cfg, void *), void *arg)
 {
 	const json_t *cfg, *v;
 	const char *pin = header_pin(hdr, &cfg);
@@ -359,8 +359,7 @@ walk_tang(const json_t *hdr, int depth,
 	if (!pin || depth >= NESTING_MAX)
 		return -EBADMSG;
 	if (strcmp(pin, "tang") == 0)
-		return fn(json_string_value(json_object_get(cfg, "url")),
-		          json_object_get(cfg, "adv"), arg);
+		return fn(cfg, arg);
 	if (strcmp(pin, "sss") != 0)
 		return 0;
 	json_array_foreach(json_object_get(cfg, "jwe"), i, v) {
@@ -376,9 +375,8 @@ walk_tang(const json_t *hdr, int depth,
 }
 
 int
-describe_tang_pins(const char *jwe,
-                   int (*fn)(const char *url, const json_t *jwks, void *arg),
-                   void *arg)
+describe_tang_configs(const char *jwe,
+                      int (*fn)(const json_t *cfg, void *arg), void *arg)
 {
 	json_t *hdr = protected_header(jwe);
 	int r;
@@ -388,4 +386,28 @@ describe_tang_pins(const char *jwe,
 	r = walk_tang(hdr, 0, fn, arg);
 	json_decref(hdr);
 	return r;
+}
+
+struct pin_walk {
+	int (*fn)(const char *url, const json_t *jwks, void *arg);
+	void *arg;
+};
+
+static int
+pin_of_config(const json_t *cfg, void *arg)
+{
+	const struct pin_walk *w = arg;
+
+	return w->fn(json_string_value(json_object_get(cfg, "url")),
+	             json_object_get(cfg, "adv"), w->arg);
+}
+
+int
+describe_tang_pins(const char *jwe,
+                   int (*fn)(const char *url, const json_t *jwks, void *arg),
+                   void *arg)
+{
+	struct pin_walk w = { fn, arg };
+
+	return describe_tang_configs(jwe, pin_of_config, &w);
 }

@@ -33,4 +33,8 @@ int describe_tang_pins(const char *jwe,
                                  void *arg),
                        void *arg);
 
+/* The same walk, handing fn each tang pin's whole configuration. */
+int describe_tang_configs(const char *jwe,
+                          int (*fn)(const json_t *cfg, void *arg), void *arg);
+
 #endif

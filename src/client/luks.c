@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "client/describe.h"
@@ -139,6 +140,57 @@ luks_list(struct crypt_device *cd, const struct luks_args *a)
 	return r;
 }
 
+/*
+ * What each server a binding names is trusted through: "pin" or "ca" when
+ * the binding carries its trust anchor, "system" when https relies on the
+ * system CA store, "none" for plain http. The initramfs hook asks this to
+ * copy the CA bundle only for bindings that need it.
+ */
+static int
+print_trust(const json_t *cfg, void *arg)
+{
+	const char *url = json_string_value(json_object_get(cfg, "url"));
+	const char *anchor = "none";
+
+	if (!url)
+		return -EBADMSG;
+	if (json_object_get(cfg, "pin"))
+		anchor = "pin";
+	else if (json_object_get(cfg, "ca"))
+		anchor = "ca";
+	else if (strncasecmp(url, "https://", 8) == 0)
+		anchor = "system";
+	printf("%d: %s %s\n", *(const int *)arg, url, anchor);
+	return 0;
+}
+
+static int
+luks_trust(struct crypt_device *cd, const struct luks_args *a)
+{
+	struct binding *all;
+	size_t n;
+	int r = bindings_load(cd, &all, &n);
+
+	if (r < 0) {
+		log_msg("%s: cannot read its bindings: %s", a->dev, strerror(-r));
+		return r;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (a->slot >= 0 && all[i].slot != a->slot)
+			continue;
+		if (describe_tang_configs(all[i].jwe, print_trust,
+		                          &all[i].slot) < 0) {
+			log_msg("slot %d: the binding's JWE is malformed",
+			        all[i].slot);
+			r = -EBADMSG;
+		}
+	}
+	bindings_free(all, n);
+	if (fflush(stdout) != 0)
+		r = -EIO;
+	return r;
+}
+
 static int
 luks_pass(struct crypt_device *cd, const struct luks_args *a)
 {
@@ -255,6 +307,7 @@ static const struct {
 	{ "unbind", "d:s:f", "-d DEV -s SLOT [-f]", true, luks_unbind },
 	{ "list", "d:s:", "-d DEV [-s SLOT]", false, luks_list },
 	{ "pass", "d:s:", "-d DEV -s SLOT", true, luks_pass },
+	{ "trust", "d:s:", "-d DEV [-s SLOT]", false, luks_trust },
 	{ "unlock", "d:n:T", "-d DEV [-n NAME] [--test-passphrase]", false,
 	  luks_unlock },
 	{ "regen", "d:s:qy", "-d DEV -s SLOT [-q] [-y]", true, luks_regen },

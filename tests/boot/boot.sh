@@ -1,0 +1,308 @@
+#!/usr/bin/env bash
+# tether unlocking a LUKS2 root at boot with initramfs-tools: Debian's
+# kernel under QEMU, an initramfs built by mkinitramfs with tether's hook,
+# and tetherd on the host. The guest's /sbin/init prints a marker and
+# powers off; each case asserts the marker, or its absence until the
+# passphrase is typed on the serial console.
+. "$(dirname "$0")/lib.sh"
+
+for tool in qemu-system-x86_64 mkinitramfs unmkinitramfs cryptsetup \
+	mkfs.ext4 losetup unshare; do
+	command -v "$tool" >/dev/null || bail "$tool is installed"
+done
+[ -r "$VMLINUZ" ] || bail "a Debian kernel in /boot (linux-image-amd64)"
+ok "kernel $KVER, accelerators: $(accel_args | grep -v -- -accel | tr '\n' ' ')"
+
+# ------------------------------------------------ images and initramfs
+luks_image "$W/luks.img" || bail "a LUKS2 root image made in place on a file"
+ok "a LUKS2 root image made in place on a file (no device-mapper)"
+UUID=$(cryptsetup luksUUID "$W/luks.img")
+
+mkdir -m 0700 "$W/keys"
+start_tetherd srv "$W/keys" || bail "tetherd starts"
+SRV_PORT=$PORT
+SRV_PID=$srv_PID
+curl -sf "$URL/adv" >"$W/adv.json"
+
+cp "$W/luks.img" "$W/case1.img"
+check "bind the root to http://10.0.2.2 (the host as QEMU's user network shows it)" \
+	bind "$W/case1.img" "{\"url\":\"http://10.0.2.2:$SRV_PORT\",\"adv\":\"$W/adv.json\"}"
+
+# The hook reads the bindings of the volumes it will open at build time:
+# lend it the image through a loop device.
+LOOP=$(losetup -f --show "$W/case1.img") || bail "a loop device for the image"
+loops+=("$LOOP")
+printf 'root UUID=%s none luks,initramfs\n' "$UUID" >"$W/crypttab"
+conf_dir "$W/conf"
+for v in tether clevis none; do
+	share_tree "$W/share-$v" "$v"
+done
+for v in tether clevis none; do
+	mkinitrd "$W/share-$v" "$W/conf" "$W/crypttab" "$W/initrd-$v" \
+		>"$W/mkinitramfs-$v.log" 2>&1 ||
+		bail "mkinitramfs ($v)" "$(tail -n 20 "$W/mkinitramfs-$v.log")"
+done
+ok "mkinitramfs builds images with tether's hook, with clevis's, and with neither"
+loop_detach "$LOOP"
+
+initrd_files "$W/initrd-tether" >"$W/files-tether"
+initrd_files "$W/initrd-clevis" >"$W/files-clevis"
+has() { grep -Eq -- "$2" "$W/files-$1"; }
+check "the tether image holds tether" has tether '^usr/bin/tether$'
+check "... and the token plugin" has tether 'cryptsetup/libcryptsetup-token-clevis\.so$'
+check "... and its boot scripts" has tether '^scripts/local-top/tether$'
+check "... and no clevis, curl, bash or jose" sh -c "! grep -Eq '(clevis$|bin/curl$|bin/bash$|bin/jose$)' '$W/files-tether'"
+check "... and no CA bundle: the binding is plain http" sh -c "! grep -q 'ca-certificates.crt' '$W/files-tether'"
+check "the clevis image holds clevis's scripts (the comparison is real)" has clevis '^scripts/local-top/clevis$'
+
+size() { stat -c %s "$1"; }
+base=$(size "$W/initrd-none")
+t_add=$(( $(size "$W/initrd-tether") - base ))
+c_add=$(( $(size "$W/initrd-clevis") - base ))
+echo "# initramfs size added (zstd, same run): tether $((t_add / 1024)) KiB," \
+	"clevis-initramfs $((c_add / 1024)) KiB, ratio $(awk -v t="$t_add" -v c="$c_add" 'BEGIN { printf "%.2f", t / c }')" \
+	"(target below 0.5), over a $((base / 1024)) KiB image with neither"
+
+# Case 1 learns its address by DHCP (no ip= at all); the others on QEMU's
+# user network set it with ip=, which also spares a DHCP exchange.
+APPEND_STATIC="ip=10.0.2.15::10.0.2.2:255.255.255.0::ens3:off"
+# ------------------------------------------------ case 1
+boot case1 "$W/case1.img" "$W/initrd-tether" "" \
+	-nic "user,model=virtio-net-pci"
+wait_console case1 "$MARKER"
+boot_end
+if grep -q "$MARKER" "$W/case1.log"; then
+	ok "case 1: server by IP over http: the root unlocks with no typing (${BOOT_WALL} s)"
+else
+	not_ok "case 1: server by IP over http: the root unlocks with no typing" "$(console_tail case1)"
+fi
+check "case 1: tether says it unlocked the root" grep -Eq 'tether: root unlocked' "$W/case1.log"
+check "case 1: tetherd answered the guest's recovery" grep -q 'POST /rec/.* 200' "$TEST_DIR/srv.log"
+t=$(sed -n 's/.*tether: root unlocked.*, \([0-9.]*\) s after kernel start.*/\1/p' "$W/case1.log" | head -n 1)
+echo "# time from kernel start to root unlocked (case 1, $ACCEL): ${t:-?} s; boot wall time ${BOOT_WALL} s"
+
+
+# typed NAME: the console shows the passphrase was typed and the root
+# booted, with tether not claiming the unlock.
+typed_boot() {
+	local name=$1 desc=$2
+	printf '%s\n' "$PASS" >&7
+	wait_console "$name" "$MARKER"
+	boot_end
+	if grep -q "$MARKER" "$W/$name.log" &&
+		! grep -q 'tether: root unlocked' "$W/$name.log"; then
+		ok "$desc (${BOOT_WALL} s)"
+	else
+		not_ok "$desc" "$(console_tail "$name")"
+	fi
+}
+
+# clean NAME: what every boot must show: the scripts printed no shell
+# error, and cryptroot set the root up exactly once.
+clean() {
+	check "$1: tether's boot scripts printed no shell error" sh -c \
+		"! grep -E '(local-top|local-bottom)/tether: ' '$W/$1.log'"
+	check_eq "$1: the root was set up once" 1 \
+		"$(grep -c 'cryptsetup: root: set up successfully' "$W/$1.log")"
+}
+clean case1
+
+# ------------------------------------------------ case 4: https
+d=$W/pki
+mkdir "$d"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+	-keyout "$d/ca.key" -out "$d/ca.pem" -days 2 -subj /CN=boot-ca 2>/dev/null
+openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+	-keyout "$d/srv.key" -out "$d/srv.csr" -subj /CN=10.0.2.2 2>/dev/null
+printf 'subjectAltName=IP:10.0.2.2,IP:127.0.0.1\n' >"$d/ext"
+openssl x509 -req -in "$d/srv.csr" -CA "$d/ca.pem" -CAkey "$d/ca.key" \
+	-CAcreateserial -days 2 -extfile "$d/ext" -out "$d/srv.pem" 2>/dev/null
+chmod 600 "$d/srv.key"
+CLIENTS=$W/clients
+TOK4=$("$TETHERD" clients add guest4 --clients "$CLIENTS")
+TOK6=$("$TETHERD" clients add guest6 --clients "$CLIENTS")
+TLS_PORT=$(free_port)
+"$TETHERD" serve --keys "$W/keys" --clients "$CLIENTS" \
+	--listen "https://127.0.0.1:$TLS_PORT" --tls-cert "$d/srv.pem" \
+	--tls-key "$d/srv.key" >>"$W/tls.log" 2>&1 &
+test_pids+=("$!")
+wait_for "tetherd https" curl -sf --cacert "$d/ca.pem" -u "guest4:$TOK4" \
+	-o /dev/null "https://127.0.0.1:$TLS_PORT/adv" ||
+	bail "tetherd serves https with client credentials"
+CA_JSON=$(jq -Rs . <"$d/ca.pem")
+cp "$W/luks.img" "$W/case4.img"
+check "bind over https with the CA in the binding and a client credential" \
+	bind "$W/case4.img" "{\"url\":\"https://guest4:$TOK4@10.0.2.2:$TLS_PORT\",\"adv\":\"$W/adv.json\",\"ca\":$CA_JSON}"
+boot case4 "$W/case4.img" "$W/initrd-tether" "$APPEND_STATIC tether.keep-network" -nic "user,model=virtio-net-pci"
+wait_console case4 "$MARKER"
+boot_end
+if grep -q "$MARKER" "$W/case4.log" && grep -q 'tether: root unlocked' "$W/case4.log"; then
+	ok "case 4: https, trust anchor in the binding, client credential: unlocks with no typing (${BOOT_WALL} s)"
+else
+	not_ok "case 4: https, trust anchor in the binding, client credential: unlocks with no typing" \
+		"$(console_tail case4)"
+fi
+check "case 4: tetherd logged the guest's recovery as client guest4" \
+	grep -q 'POST /rec/.* 200 .*client guest4' "$W/tls.log"
+check "case 4: tether.keep-network on the command line keeps the network up" \
+	sh -c "! grep -q 'tether: took .* down' '$W/case4.log'"
+clean case4
+
+# ------------------------------------------------ case 5: server unreachable
+DEAD_PORT=$(free_port)
+cp "$W/luks.img" "$W/case5.img"
+check "bind to a server that will not be there" \
+	bind "$W/case5.img" "{\"url\":\"http://10.0.2.2:$DEAD_PORT\",\"adv\":\"$W/adv.json\"}"
+boot case5a "$W/case5.img" "$W/initrd-tether" "$APPEND_STATIC" -nic "user,model=virtio-net-pci"
+wait_console case5a 'tether: root: no server gave a key'
+check "case 5: with no server, tether says so and retries" \
+	grep -q 'next try in' "$W/case5a.log"
+check "case 5: ... and the root is not open yet" sh -c "! grep -q '$MARKER' '$W/case5a.log'"
+typed_boot case5a "case 5: the passphrase typed after the unlock attempts boots it"
+clean case5a
+
+boot case5b "$W/case5.img" "$W/initrd-tether" "$APPEND_STATIC" -nic "user,model=virtio-net-pci"
+wait_console case5b 'Please unlock disk root'
+typed_boot case5b "case 5: the passphrase typed at once, before the attempts, boots it"
+clean case5b
+
+# ------------------------------------------------ case 6: client disabled
+PIN="sha256//$(openssl x509 -in "$d/srv.pem" -pubkey -noout |
+	openssl pkey -pubin -outform der | openssl dgst -sha256 -binary | base64)"
+cp "$W/luks.img" "$W/case6.img"
+check "bind over https with a key pin and guest6's credential" \
+	bind "$W/case6.img" "{\"url\":\"https://guest6:$TOK6@10.0.2.2:$TLS_PORT\",\"adv\":\"$W/adv.json\",\"pin\":\"$PIN\"}"
+check "tetherd clients disable guest6" "$TETHERD" clients disable guest6 --clients "$CLIENTS"
+boot case6 "$W/case6.img" "$W/initrd-tether" "$APPEND_STATIC" -nic "user,model=virtio-net-pci"
+wait_console case6 'tether: root: no server gave a key'
+check "case 6: tetherd refused the disabled client (403)" \
+	grep -q 'POST /rec/.* 403' "$W/tls.log"
+check "case 6: ... so the root is not unlocked" sh -c "! grep -q '$MARKER' '$W/case6.log'"
+typed_boot case6 "case 6: the passphrase prompt still works and boots it"
+clean case6
+
+# ------------------------------------------------ LVM inside LUKS, two volumes
+# cryptroot opens every crypttab entry marked initramfs, and LVM inside
+# them: tether answers each prompt, here for a root volume holding an
+# LVM volume group (the root file system is its LV) and a data volume.
+lvm_luks_image "$W/lvm.img" "$UUID" ||
+	bail "an LVM-inside-LUKS image" "$(tail -n 5 "$W/lvm.log")"
+check "an LVM-inside-LUKS image with the root's LUKS UUID" \
+	test "$(cryptsetup luksUUID "$W/lvm.img")" = "$UUID"
+check "bind it to http://10.0.2.2" \
+	bind "$W/lvm.img" "{\"url\":\"http://10.0.2.2:$SRV_PORT\",\"adv\":\"$W/adv.json\"}"
+truncate -s 20M "$W/data.img"
+printf %s "$PASS" | cryptsetup luksFormat --type luks2 --batch-mode \
+	--pbkdf pbkdf2 --pbkdf-force-iterations 1000 "$W/data.img" - >/dev/null
+check "a data volume bound to the same server" \
+	bind "$W/data.img" "{\"url\":\"http://10.0.2.2:$SRV_PORT\",\"adv\":\"$W/adv.json\"}"
+DATA_UUID=$(cryptsetup luksUUID "$W/data.img")
+LOOP=$(losetup -f --show "$W/lvm.img") && loops+=("$LOOP") &&
+	LOOP2=$(losetup -f --show "$W/data.img") && loops+=("$LOOP2") ||
+	bail "loop devices for the two volumes"
+printf 'root UUID=%s none luks,initramfs\ndata UUID=%s none luks,initramfs\n' \
+	"$UUID" "$DATA_UUID" >"$W/crypttab2"
+mkinitrd "$W/share-tether" "$W/conf" "$W/crypttab2" "$W/initrd-two" \
+	>"$W/mkinitramfs-two.log" 2>&1 ||
+	bail "mkinitramfs with two volumes" "$(tail -n 20 "$W/mkinitramfs-two.log")"
+loop_detach "$LOOP"
+loop_detach "$LOOP2"
+ok "mkinitramfs with the root and a data volume in crypttab"
+boot two "$W/lvm.img" "$W/initrd-two" "$APPEND_STATIC root=/dev/mapper/tvg-root" \
+	-drive "file=$W/data.img,format=raw,if=virtio" -nic "user,model=virtio-net-pci"
+wait_console two "$MARKER"
+boot_end
+if grep -q "$MARKER" "$W/two.log" && grep -q 'tether: root unlocked' "$W/two.log" &&
+	grep -q 'tether: data unlocked' "$W/two.log"; then
+	ok "root on LVM inside LUKS and a data volume: tether unlocks both with no typing (${BOOT_WALL} s)"
+else
+	not_ok "root on LVM inside LUKS and a data volume: tether unlocks both with no typing" \
+		"$(console_tail two)"
+fi
+check "... the root mounted is the LV in the opened volume (dm-1 or dm-2)" \
+	grep -Eq 'EXT4-fs \(dm-[12]\): mounted' "$W/two.log"
+check "... the data volume through cryptsetup's token plugin (the network was up), its prompt then answered" \
+	grep -q "tether: data unlocked by cryptsetup's token plugin" "$W/two.log"
+check_eq "... the data volume was set up once" 1 \
+	"$(grep -c 'cryptsetup: data: set up successfully' "$W/two.log")"
+clean two
+
+# ------------------------------------------------ a link of the test's own
+# A network namespace with a tap device for the guest, dnsmasq on it for
+# DHCP and DNS, and tetherd on the tap's address.
+NS=tether-boot-$$
+NS_ADDR=10.77.0.1
+ip netns add "$NS" || bail "a network namespace"
+netns+=("$NS")
+ip -n "$NS" link set lo up &&
+	ip -n "$NS" tuntap add dev tap0 mode tap &&
+	ip -n "$NS" addr add "$NS_ADDR/24" dev tap0 &&
+	ip -n "$NS" link set tap0 up || bail "a tap device in the namespace"
+ip netns exec "$NS" dnsmasq --keep-in-foreground --conf-file=/dev/null \
+	--no-resolv --no-hosts --user=root --bind-interfaces --interface=tap0 \
+	--except-interface=lo --dhcp-range=10.77.0.10,10.77.0.50,255.255.255.0,1h \
+	--dhcp-option=option:router,"$NS_ADDR" \
+	--dhcp-option=option:dns-server,"$NS_ADDR" \
+	--domain=boot.test --dhcp-option=option:domain-search,boot.test \
+	--host-record=keys.boot.test,"$NS_ADDR" --leasefile-ro --pid-file= \
+	--log-queries --log-dhcp --log-facility=- >>"$W/dnsmasq.log" 2>&1 &
+test_pids+=("$!")
+NS_PORT=$(free_port)
+ip netns exec "$NS" "$TETHERD" serve --keys "$W/keys" \
+	--listen "http://$NS_ADDR:$NS_PORT" >>"$W/ns.log" 2>&1 &
+test_pids+=("$!")
+wait_for "tetherd in the namespace" ip netns exec "$NS" curl -sf -o /dev/null \
+	"http://$NS_ADDR:$NS_PORT/adv" || bail "tetherd serves in the namespace"
+ok "a namespace with a tap device, dnsmasq and tetherd"
+TAP=(-netdev "tap,id=n0,ifname=tap0,script=no,downscript=no"
+	-device "virtio-net-pci,netdev=n0")
+
+# ------------------------------------------------ case 2: DNS from DHCP
+cp "$W/luks.img" "$W/case2.img"
+check "bind to http://keys (a short name: the search domain comes by DHCP)" \
+	bind "$W/case2.img" "{\"url\":\"http://keys:$NS_PORT\",\"adv\":\"$W/adv.json\"}"
+NETNS=$NS boot case2 "$W/case2.img" "$W/initrd-tether" "" "${TAP[@]}"
+wait_console case2 "$MARKER"
+boot_end
+if grep -q "$MARKER" "$W/case2.log" && grep -q 'tether: root unlocked' "$W/case2.log"; then
+	ok "case 2: server by DNS name, DNS learned by DHCP: unlocks with no typing (${BOOT_WALL} s)"
+else
+	not_ok "case 2: server by DNS name, DNS learned by DHCP: unlocks with no typing" \
+		"$(console_tail case2)" "$(tail -n 20 "$W/dnsmasq.log")"
+fi
+check "case 2: the guest asked dnsmasq for keys.boot.test" \
+	grep -q 'query\[A\] keys.boot.test' "$W/dnsmasq.log"
+check "case 2: tetherd in the namespace answered the recovery" \
+	grep -q 'POST /rec/.* 200' "$W/ns.log"
+check "case 2: the network is taken down before the real system starts" \
+	grep -q 'tether: took .* down' "$W/case2.log"
+clean case2
+
+# ------------------------------------------------ case 3: mDNS
+RESPONDER=$(dirname "$0")/../interop/mdns-responder.py
+ip netns exec "$NS" python3 "$RESPONDER" --iface-addr "$NS_ADDR" \
+	--name "tetherd-boot.local=$NS_ADDR" --log "$W/mdns.queries" \
+	--ready "$W/mdns.ready" >>"$W/mdns.log" 2>&1 &
+test_pids+=("$!")
+wait_for "the mDNS responder" test -s "$W/mdns.ready" ||
+	bail "an mDNS responder on the guest's link" "$(tail -n 5 "$W/mdns.log")"
+cp "$W/luks.img" "$W/case3.img"
+check "bind to http://tetherd-boot.local" \
+	bind "$W/case3.img" "{\"url\":\"http://tetherd-boot.local:$NS_PORT\",\"adv\":\"$W/adv.json\"}"
+NETNS=$NS boot case3 "$W/case3.img" "$W/initrd-tether" "" "${TAP[@]}"
+wait_console case3 "$MARKER"
+boot_end
+if grep -q "$MARKER" "$W/case3.log" && grep -q 'tether: root unlocked' "$W/case3.log"; then
+	ok "case 3: server by .local name, answered over mDNS on the link: unlocks with no typing (${BOOT_WALL} s)"
+else
+	not_ok "case 3: server by .local name, answered over mDNS on the link: unlocks with no typing" \
+		"$(console_tail case3)" "$(tail -n 10 "$W/mdns.log")"
+fi
+check "case 3: the responder saw the guest's question for tetherd-boot.local" \
+	grep -q 'name=tetherd-boot.local' "$W/mdns.queries"
+check "case 3: ... and dnsmasq was never asked for it" \
+	sh -c "! grep -q 'tetherd-boot' '$W/dnsmasq.log'"
+clean case3
+
+
+done_testing

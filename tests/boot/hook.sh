@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# tether's initramfs-tools hook on its own, as mkinitramfs runs it (a
+# DESTDIR, the crypttab cryptroot's hook wrote there): what it copies for
+# which bindings. tether and the token plugin only for a bound volume; the
+# CA bundle only for an https binding that trusts the system store.
+. "$(dirname "$0")/../interop/lib.sh"
+: "${TETHER:?TETHER must name the tether binary}"
+: "${TETHER_TOKEN_PLUGIN:?TETHER_TOKEN_PLUGIN must name the token plugin}"
+: "${TETHER_INITRAMFS_HOOK:?TETHER_INITRAMFS_HOOK must name the built hook}"
+[ -r /usr/share/initramfs-tools/hook-functions ] || {
+	echo "1..0 # SKIP initramfs-tools is not installed"
+	exit 0
+}
+
+PASS=pw
+W=$TEST_DIR
+CA=/etc/ssl/certs/ca-certificates.crt
+mkdir -m 0700 "$W/keys"
+start_tetherd srv "$W/keys" || { not_ok "tetherd starts"; done_testing; exit 1; }
+curl -sf "$URL/adv" >"$W/adv.json"
+PIN="sha256//$(head -c 32 /dev/urandom | base64)"
+
+# image NAME [CONFIG]: a LUKS2 file, bound to CONFIG if given.
+image() {
+	truncate -s 20M "$W/$1"
+	printf %s "$PASS" | cryptsetup luksFormat --type luks2 --batch-mode \
+		--pbkdf pbkdf2 --pbkdf-force-iterations 1000 "$W/$1" - || return 1
+	if [ -n "${2:-}" ]; then
+		printf %s "$PASS" | "$TETHER" luks bind -d "$W/$1" -k - -y tang "$2"
+	fi
+}
+check "an image bound over http" image http.img \
+	"{\"url\":\"http://keys.example\",\"adv\":\"$W/adv.json\"}"
+check "one bound over https, trusting the system CA store" image system.img \
+	"{\"url\":\"https://keys.example\",\"adv\":\"$W/adv.json\"}"
+check "one bound over https with a key pin" image pin.img \
+	"{\"url\":\"https://keys.example\",\"adv\":\"$W/adv.json\",\"pin\":\"$PIN\"}"
+check "one with no binding" image plain.img
+
+# hook NAME CONF SOURCE...: runs the hook into $W/NAME with a crypttab
+# naming each SOURCE, and CONF as conf.d/tether.
+hook() {
+	local name=$1 d=$W/$1 conf=$2 i=0 src
+	shift 2
+	rm -rf "$d" "$W/conf"
+	mkdir -p "$d/cryptroot" "$W/conf/conf.d"
+	for src in "$@"; do
+		printf 'vol%d %s none luks\n' "$i" "$src"
+		i=$((i + 1))
+	done >"$d/cryptroot/crypttab"
+	[ -z "$conf" ] || printf '%s\n' "$conf" >"$W/conf/conf.d/tether"
+	DESTDIR=$d CONFDIR=$W/conf version=$(uname -r) verbose=n MODULES=list \
+		TETHER_BIN="$TETHER" TETHER_TOKEN_PLUGIN="$TETHER_TOKEN_PLUGIN" \
+		sh "$TETHER_INITRAMFS_HOOK" >"$W/$name.log" 2>&1
+}
+in_image() { [ -e "$W/$1/${2#/}" ] || [ -e "$W/$1/usr/${2#/}" ] || [ -L "$W/$1/${2#/}" ]; }
+not_in_image() { ! in_image "$@"; }
+token_dir=$(cryptsetup --help | sed -n 's/.*token plugin path: \(.*\)\.$/\1/p')
+
+check "the hook runs for an http binding" hook http "" "$W/http.img"
+check "... and copies tether" in_image http usr/bin/tether
+check "... with its libraries" sh -c "ls '$W/http'/usr/lib/*/libjose.so.* >/dev/null 2>&1 ||
+	ls '$W/http'/lib/*/libjose.so.* >/dev/null 2>&1"
+check "... and the token plugin where cryptsetup looks" \
+	in_image http "$token_dir/libcryptsetup-token-clevis.so"
+check "... and no CA bundle" not_in_image http "$CA"
+
+check "the hook runs for an https binding on the system store" hook system "" \
+	"$W/plain.img" "$W/system.img"
+check "... and copies the CA bundle" in_image system "$CA"
+check "... where OpenSSL looks by default" in_image system usr/lib/ssl/cert.pem
+
+check "the hook runs for an https binding with a pin" hook pin "" "$W/pin.img"
+check "... and copies no CA bundle" not_in_image pin "$CA"
+
+check "the hook runs for volumes with no binding" hook plain "" "$W/plain.img"
+check "... and copies nothing" sh -c "[ -z \"\$(find '$W/plain' -type f ! -path '*/cryptroot/*')\" ]"
+
+check "a source it cannot read at build time" hook unknown "" UUID=00000000-0000-0000-0000-000000000000
+check "... counts as bound: tether is copied" in_image unknown usr/bin/tether
+check "... saying why" grep -q "cannot read" "$W/unknown.log"
+
+check "TETHER_INITRAMFS=n in conf.d/tether" hook off "TETHER_INITRAMFS=n" "$W/http.img"
+check "... copies nothing" not_in_image off usr/bin/tether
+check "TETHER_CA_BUNDLE=y" hook ca "TETHER_CA_BUNDLE=y" "$W/http.img"
+check "... copies the CA bundle for an http binding too" in_image ca "$CA"
+
+done_testing

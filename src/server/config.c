@@ -175,7 +175,7 @@ find_setting(const char *name)
 static void
 clear_listen(struct serve_config *c)
 {
-	for (size_t i = 0; i < c->nlisten; i++) {
+	for (size_t i = 0; i < CONFIG_LISTEN_MAX; i++) {
 		free(c->listen[i]);
 		c->listen[i] = NULL;
 	}

@@ -278,39 +278,47 @@ same_string(const char *a, const char *b)
 	return (!a && !b) || (a && b && strcmp(a, b) == 0);
 }
 
+static int
+copy_string(char **to, const char *from)
+{
+	free(*to);
+	*to = from ? strdup(from) : NULL;
+	return from && !*to ? -ENOMEM : 0;
+}
+
 /*
  * Keeps what only a restart can change (the sockets, the keys directory,
- * the user, the audit file) from the running settings, saying so.
+ * the user, the audit file) at the running values, saying so; the
+ * running settings are not touched, so a reload that fails later leaves
+ * them whole.
  */
-static void
-keep_fixed(struct server *s, struct serve_config *fresh)
+static int
+keep_fixed(const struct server *s, struct serve_config *fresh)
 {
 	bool same = fresh->nlisten == s->cfg.nlisten;
-	char **fixed[] = { &s->cfg.keys, &s->cfg.user, &s->cfg.audit_log };
+	char *const *running[] = { &s->cfg.keys, &s->cfg.user, &s->cfg.audit_log };
 	char **wanted[] = { &fresh->keys, &fresh->user, &fresh->audit_log };
+	int r = 0;
 
 	for (size_t i = 0; same && i < fresh->nlisten; i++)
 		same = strcmp(fresh->listen[i], s->cfg.listen[i]) == 0 &&
 		       fresh->open[i] == s->cfg.open[i];
 	if (!same)
 		log_msg("reload: listeners change only on restart");
-	for (size_t i = 0; i < ARRAY_SIZE(fixed); i++) {
-		char *t = *wanted[i];
-
-		if (!same_string(*fixed[i], *wanted[i]))
+	for (size_t i = 0; i < ARRAY_SIZE(running); i++) {
+		if (!same_string(*running[i], *wanted[i]))
 			log_msg("reload: keys, user and audit-log change only on "
 			        "restart");
-		*wanted[i] = *fixed[i];
-		*fixed[i] = t;
+		if (r == 0)
+			r = copy_string(wanted[i], *running[i]);
 	}
 	for (size_t i = 0; i < CONFIG_LISTEN_MAX; i++) {
-		char *t = fresh->listen[i];
-
-		fresh->listen[i] = s->cfg.listen[i];
+		if (r == 0)
+			r = copy_string(&fresh->listen[i], s->cfg.listen[i]);
 		fresh->open[i] = s->cfg.open[i];
-		s->cfg.listen[i] = t;
 	}
 	fresh->nlisten = s->cfg.nlisten;
+	return r;
 }
 
 /* The clients file fresh names, read before anything is changed. */
@@ -345,8 +353,7 @@ reload(struct server *s)
 		log_msg("reload failed: still serving with the running settings");
 		return;
 	}
-	keep_fixed(s, &fresh);
-	if (load_tls(&fresh, &cert, &key) < 0 ||
+	if (keep_fixed(s, &fresh) < 0 || load_tls(&fresh, &cert, &key) < 0 ||
 	    !(p = policy_new(&fresh.policy))) {
 		serve_config_free(&fresh);
 		log_msg("reload failed: still serving with the running settings");

@@ -154,6 +154,25 @@ check "... and says the running settings stay" \
 check_eq "... the allow-list stays" 000 "$(from 127.0.0.2 "$URL/adv")"
 check_eq "... and it still serves" 200 "$(from 127.0.0.1 "$URL/adv")"
 check_eq "... with the certificate it had" "$second" "$(fingerprint "$TPORT")"
+
+# A reload that fails late (a key file gone) after asking for a new keys
+# directory: the keys stay, then a good reload works as before.
+write_conf 127.0.0.1/32
+sed -i "s|^keys = .*|keys = $TEST_DIR/elsewhere|; s|^tls-key = .*|tls-key = $d/gone.key|" "$conf"
+kill -HUP "$srv_PID"
+check "a reload naming another keys directory says it needs a restart" \
+	wait_for "restart" grep -q "keys, user and audit-log change only on restart" \
+	"$TEST_DIR/srv.log"
+check "... and one with a missing TLS key fails, naming it" \
+	grep -q "gone.key: No such file" "$TEST_DIR/srv.log"
+write_conf 127.0.0.1/32
+n=$(grep -c "reloaded keys (SIGHUP)" "$TEST_DIR/srv.log")
+kill -HUP "$srv_PID"
+check "a good reload after it works" wait_for "reloaded" sh -c \
+	"[ \$(grep -c 'reloaded keys (SIGHUP)' '$TEST_DIR/srv.log') -gt $n ]"
+check "... from the keys directory it had" \
+	grep -q "reloaded keys (SIGHUP): 2 advertised" "$TEST_DIR/srv.log"
+check_eq "... and serves" 200 "$(from 127.0.0.1 "$URL/adv")"
 check_log_clean srv "$srv_PID"
 
 # Flags win over the file: a --listen replaces the file's listeners.

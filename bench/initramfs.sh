@@ -4,7 +4,7 @@
 # adds to an initramfs next to what Debian's clevis-initramfs adds, both
 # images built by mkinitramfs in the same run with the same settings.
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 if [ ! -f build/build.ninja ]; then
 	meson setup build >/dev/null || exit 1
 fi

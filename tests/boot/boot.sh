@@ -21,7 +21,6 @@ UUID=$(cryptsetup luksUUID "$W/luks.img")
 mkdir -m 0700 "$W/keys"
 start_tetherd srv "$W/keys" || bail "tetherd starts"
 SRV_PORT=$PORT
-SRV_PID=$srv_PID
 curl -sf "$URL/adv" >"$W/adv.json"
 
 cp "$W/luks.img" "$W/case1.img"

@@ -151,7 +151,10 @@ bind() {
 
 # share_tree DIR WITH: a copy of /usr/share/initramfs-tools without any
 # NBDE client's files, then with tether's (WITH=tether), clevis's
-# (WITH=clevis) or neither (WITH=none).
+# (WITH=clevis) or neither (WITH=none). mkinitramfs runs every hook and
+# copies every boot script of /usr/share/initramfs-tools whatever its -d
+# says, and clevis's hook checks nothing: an image without clevis needs a
+# tree without it, lent in a private mount namespace (see mkinitrd).
 share_tree() {
 	local d=$1 f
 	cp -a /usr/share/initramfs-tools "$d"
@@ -249,7 +252,6 @@ wait_console() {
 # boot_end: waits for the guest to power off; sets BOOT_WALL (seconds).
 boot_end() {
 	wait "$BOOT_PID" 2>/dev/null
-	BOOT_RC=$?
 	exec 7>&-
 	BOOT_WALL=$(awk -v a="$BOOT_START" -v b="$(date +%s.%N)" \
 		'BEGIN { printf "%.1f", b - a }')

@@ -108,15 +108,7 @@ clean case1
 
 # ------------------------------------------------ case 4: https
 d=$W/pki
-mkdir "$d"
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
-	-keyout "$d/ca.key" -out "$d/ca.pem" -days 2 -subj /CN=boot-ca 2>/dev/null
-openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
-	-keyout "$d/srv.key" -out "$d/srv.csr" -subj /CN=10.0.2.2 2>/dev/null
-printf 'subjectAltName=IP:10.0.2.2,IP:127.0.0.1\n' >"$d/ext"
-openssl x509 -req -in "$d/srv.csr" -CA "$d/ca.pem" -CAkey "$d/ca.key" \
-	-CAcreateserial -days 2 -extfile "$d/ext" -out "$d/srv.pem" 2>/dev/null
-chmod 600 "$d/srv.key"
+test_ca "$d" && test_cert "$d" srv 10.0.2.2 IP:10.0.2.2,IP:127.0.0.1
 CLIENTS=$W/clients
 TOK4=$("$TETHERD" clients add guest4 --clients "$CLIENTS")
 TOK6=$("$TETHERD" clients add guest6 --clients "$CLIENTS")

@@ -7,15 +7,7 @@
 : "${TETHER:?TETHER must name the tether binary}"
 
 d=$TEST_DIR/pki
-mkdir "$d"
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
-	-keyout "$d/ca.key" -out "$d/ca.pem" -days 2 -subj /CN=test-ca 2>/dev/null
-openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
-	-keyout "$d/srv.key" -out "$d/srv.csr" -subj /CN=127.0.0.1 2>/dev/null
-printf 'subjectAltName=IP:127.0.0.1\n' >"$d/ext"
-openssl x509 -req -in "$d/srv.csr" -CA "$d/ca.pem" -CAkey "$d/ca.key" \
-	-CAcreateserial -days 2 -extfile "$d/ext" -out "$d/srv.pem" 2>/dev/null
-chmod 600 "$d/srv.key"
+test_ca "$d" && test_cert "$d" srv 127.0.0.1 IP:127.0.0.1
 export CURL_CA_BUNDLE=$d/ca.pem SSL_CERT_FILE=$d/ca.pem
 
 C=$TEST_DIR/clients

@@ -203,3 +203,25 @@ check_log_clean() {
 	check "$name's log has no sanitizer report" \
 		sh -c "! grep -E 'Sanitizer|runtime error' '$TEST_DIR/$name.log'"
 }
+
+# test_ca DIR: a P-256 test CA, DIR/ca.pem and DIR/ca.key.
+test_ca() {
+	mkdir -p "$1" &&
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+		-keyout "$1/ca.key" -out "$1/ca.pem" -days 2 \
+		-subj /CN=tether-test-ca 2>/dev/null
+}
+
+# test_cert DIR NAME CN SAN: DIR/NAME.pem signed by DIR's test CA, and
+# its key DIR/NAME.key, mode 0600.
+test_cert() {
+	local d=$1 name=$2
+	openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+		-keyout "$d/$name.key" -out "$d/$name.csr" -subj "/CN=$3" \
+		2>/dev/null &&
+	printf 'subjectAltName=%s\n' "$4" >"$d/$name.ext" &&
+	openssl x509 -req -in "$d/$name.csr" -CA "$d/ca.pem" \
+		-CAkey "$d/ca.key" -CAcreateserial -days 2 \
+		-extfile "$d/$name.ext" -out "$d/$name.pem" 2>/dev/null &&
+	chmod 600 "$d/$name.key"
+}

@@ -6,18 +6,9 @@
 . "$(dirname "$0")/lib.sh"
 
 d=$TEST_DIR/pki
-mkdir "$d"
-cert() { # NAME: a CA-signed certificate for 127.0.0.1
-	openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
-		-keyout "$d/$1.key" -out "$d/$1.csr" -subj "/CN=$1" 2>/dev/null &&
-	openssl x509 -req -in "$d/$1.csr" -CA "$d/ca.pem" -CAkey "$d/ca.key" \
-		-CAcreateserial -days 2 -extfile "$d/ext" -out "$d/$1.pem" 2>/dev/null &&
-	chmod 600 "$d/$1.key"
-}
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
-	-keyout "$d/ca.key" -out "$d/ca.pem" -days 2 -subj /CN=test-ca 2>/dev/null
-printf 'subjectAltName=IP:127.0.0.1\n' >"$d/ext"
-cert first && cert second
+test_ca "$d" &&
+	test_cert "$d" first first IP:127.0.0.1 &&
+	test_cert "$d" second second IP:127.0.0.1
 cp "$d/first.pem" "$d/srv.pem"
 cp -p "$d/first.key" "$d/srv.key"
 

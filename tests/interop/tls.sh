@@ -7,20 +7,8 @@
 . "$(dirname "$0")/lib.sh"
 
 d=$TEST_DIR/pki
-mkdir "$d"
-# cert NAME CN SAN: a P-256 certificate signed by the test CA.
-cert() {
-	openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
-		-keyout "$d/$1.key" -out "$d/$1.csr" -subj "/CN=$2" 2>/dev/null &&
-		printf 'subjectAltName=%s\n' "$3" >"$d/$1.ext" &&
-		openssl x509 -req -in "$d/$1.csr" -CA "$d/ca.pem" \
-			-CAkey "$d/ca.key" -CAcreateserial -days 2 \
-			-extfile "$d/$1.ext" -out "$d/$1.pem" 2>/dev/null &&
-		chmod 600 "$d/$1.key"
-}
-check "a test CA" sh -c "openssl req -x509 -newkey ec -pkeyopt \
-	ec_paramgen_curve:P-256 -nodes -keyout '$d/ca.key' -out '$d/ca.pem' \
-	-days 2 -subj /CN=tether-test-ca 2>/dev/null"
+cert() { test_cert "$d" "$@"; }
+check "a test CA" test_ca "$d"
 check "a server certificate for 127.0.0.1 and ::1" \
 	cert srv 127.0.0.1 "IP:127.0.0.1,IP:::1"
 

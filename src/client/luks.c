@@ -84,17 +84,27 @@ luks_free_slot(struct crypt_device *cd, int except)
 	return -ENOSPC;
 }
 
+/* The volume's bindings, or a logged error naming the device. */
+static int
+load_bindings(struct crypt_device *cd, const struct luks_args *a,
+              struct binding **all, size_t *n)
+{
+	int r = bindings_load(cd, all, n);
+
+	if (r < 0)
+		log_msg("%s: cannot read its bindings: %s", a->dev, strerror(-r));
+	return r;
+}
+
 /* Loads the bindings and finds the one for a->slot; logs if absent. */
 static int
 find_binding(struct crypt_device *cd, const struct luks_args *a,
              struct binding **all, size_t *n, const struct binding **b)
 {
-	int r = bindings_load(cd, all, n);
+	int r = load_bindings(cd, a, all, n);
 
-	if (r < 0) {
-		log_msg("%s: cannot read its bindings: %s", a->dev, strerror(-r));
+	if (r < 0)
 		return r;
-	}
 	*b = bindings_find(*all, *n, a->slot);
 	if (!*b) {
 		log_msg("%s: no clevis binding in slot %d", a->dev, a->slot);
@@ -109,12 +119,10 @@ luks_list(struct crypt_device *cd, const struct luks_args *a)
 {
 	struct binding *all;
 	size_t n;
-	int r = bindings_load(cd, &all, &n), found = 0;
+	int r = load_bindings(cd, a, &all, &n), found = 0;
 
-	if (r < 0) {
-		log_msg("%s: cannot read its bindings: %s", a->dev, strerror(-r));
+	if (r < 0)
 		return r;
-	}
 	for (size_t i = 0; i < n; i++) {
 		char *text;
 
@@ -169,12 +177,10 @@ luks_trust(struct crypt_device *cd, const struct luks_args *a)
 {
 	struct binding *all;
 	size_t n;
-	int r = bindings_load(cd, &all, &n);
+	int r = load_bindings(cd, a, &all, &n);
 
-	if (r < 0) {
-		log_msg("%s: cannot read its bindings: %s", a->dev, strerror(-r));
+	if (r < 0)
 		return r;
-	}
 	for (size_t i = 0; i < n; i++) {
 		if (a->slot >= 0 && all[i].slot != a->slot)
 			continue;
@@ -219,12 +225,10 @@ luks_unlock(struct crypt_device *cd, const struct luks_args *a)
 	char name[64];
 	struct binding *all;
 	size_t n;
-	int r = bindings_load(cd, &all, &n);
+	int r = load_bindings(cd, a, &all, &n);
 
-	if (r < 0) {
-		log_msg("%s: cannot read its bindings: %s", a->dev, strerror(-r));
+	if (r < 0)
 		return r;
-	}
 	snprintf(name, sizeof(name), "luks-%s", crypt_get_uuid(cd));
 	r = -ENOENT;
 	for (size_t i = 0; i < n && r < 0; i++) {

@@ -52,6 +52,8 @@ struct server {
 	char *tls_cert;
 	char *tls_key;
 	struct http_listener *listeners[MAX_LISTENERS];
+	bool as_root;			/* started as root: drops to user */
+	struct service_user user;	/* name borrowed: for start-up only */
 };
 
 /* Loads the directory, creating a first key pair in a new one, as Tang does. */
@@ -470,21 +472,19 @@ become_service_user(struct server *s)
 	/* Each is read again on SIGHUP, by then as the service user. */
 	const char *files[] = { s->cfg.clients, s->cfg.audit_log,
 	                        s->cfg.tls_cert, s->cfg.tls_key };
-	struct service_user u;
+	const struct service_user *u = &s->user;
 	int r;
 
-	if (geteuid() != 0)
+	if (!s->as_root)
 		return 0;
-	r = privilege_lookup(s->cfg.user, &u);
-	if (r == 0)
-		r = privilege_adopt_dir(s->dirfd, s->cfg.keys, &u);
+	r = privilege_adopt_dir(s->dirfd, s->cfg.keys, u);
 	for (size_t i = 0; r == 0 && i < ARRAY_SIZE(files); i++)
 		if (files[i])
-			r = privilege_adopt_file(files[i], &u);
+			r = privilege_adopt_file(files[i], u);
 	if (r == 0)
-		r = privilege_drop(&u);
+		r = privilege_drop(u);
 	if (r == 0)
-		log_msg("running as %s (uid %u)", u.name, (unsigned)u.uid);
+		log_msg("running as %s (uid %u)", u->name, (unsigned)u->uid);
 	return r;
 }
 
@@ -495,11 +495,10 @@ prepare(struct server *s)
 	int r = load_tls(&s->cfg, &s->tls_cert, &s->tls_key);
 	struct policy *p;
 
-	if (r == 0 && geteuid() == 0) {
-		struct service_user u;
-
-		r = privilege_lookup(s->cfg.user, &u);
-	}
+	/* Looked up now, so that a missing user refuses the settings. */
+	s->as_root = geteuid() == 0;
+	if (r == 0 && s->as_root)
+		r = privilege_lookup(s->cfg.user, &s->user);
 	if (r == 0 && s->cfg.clients) {
 		r = client_registry_open(&s->clients, s->cfg.clients);
 		s->registry_ready = r == 0;

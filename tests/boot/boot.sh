@@ -81,6 +81,25 @@ t=$(sed -n 's/.*tether: root unlocked.*, \([0-9.]*\) s after kernel start.*/\1/p
 echo "# time from kernel start to root unlocked (case 1, $ACCEL): ${t:-?} s; boot wall time ${BOOT_WALL} s"
 
 
+# unattended NAME DESCRIPTION [LOG...]: the root booted and tether says
+# it unlocked it, nothing typed; on failure the console's tail and each
+# LOG's tail explain why.
+unattended() {
+	local name=$1 desc=$2 f details=()
+	shift 2
+	wait_console "$name" "$MARKER"
+	boot_end
+	if grep -q "$MARKER" "$W/$name.log" &&
+		grep -q 'tether: root unlocked' "$W/$name.log"; then
+		ok "$desc (${BOOT_WALL} s)"
+		return
+	fi
+	for f in "$@"; do
+		details+=("$(tail -n 20 "$f")")
+	done
+	not_ok "$desc" "$(console_tail "$name")" "${details[@]}"
+}
+
 # typed NAME: the console shows the passphrase was typed and the root
 # booted, with tether not claiming the unlock.
 typed_boot() {
@@ -125,14 +144,7 @@ cp "$W/luks.img" "$W/case4.img"
 check "bind over https with the CA in the binding and a client credential" \
 	bind "$W/case4.img" "{\"url\":\"https://guest4:$TOK4@10.0.2.2:$TLS_PORT\",\"adv\":\"$W/adv.json\",\"ca\":$CA_JSON}"
 boot case4 "$W/case4.img" "$W/initrd-tether" "$APPEND_STATIC tether.keep-network" -nic "user,model=virtio-net-pci"
-wait_console case4 "$MARKER"
-boot_end
-if grep -q "$MARKER" "$W/case4.log" && grep -q 'tether: root unlocked' "$W/case4.log"; then
-	ok "case 4: https, trust anchor in the binding, client credential: unlocks with no typing (${BOOT_WALL} s)"
-else
-	not_ok "case 4: https, trust anchor in the binding, client credential: unlocks with no typing" \
-		"$(console_tail case4)"
-fi
+unattended case4 "case 4: https, trust anchor in the binding, client credential: unlocks with no typing"
 check "case 4: tetherd logged the guest's recovery as client guest4" \
 	grep -q 'POST /rec/.* 200 .*client guest4' "$W/tls.log"
 check "case 4: tether.keep-network on the command line keeps the network up" \
@@ -253,14 +265,8 @@ cp "$W/luks.img" "$W/case2.img"
 check "bind to http://keys (a short name: the search domain comes by DHCP)" \
 	bind "$W/case2.img" "{\"url\":\"http://keys:$NS_PORT\",\"adv\":\"$W/adv.json\"}"
 NETNS=$NS boot case2 "$W/case2.img" "$W/initrd-tether" "" "${TAP[@]}"
-wait_console case2 "$MARKER"
-boot_end
-if grep -q "$MARKER" "$W/case2.log" && grep -q 'tether: root unlocked' "$W/case2.log"; then
-	ok "case 2: server by DNS name, DNS learned by DHCP: unlocks with no typing (${BOOT_WALL} s)"
-else
-	not_ok "case 2: server by DNS name, DNS learned by DHCP: unlocks with no typing" \
-		"$(console_tail case2)" "$(tail -n 20 "$W/dnsmasq.log")"
-fi
+unattended case2 "case 2: server by DNS name, DNS learned by DHCP: unlocks with no typing" \
+	"$W/dnsmasq.log"
 check "case 2: the guest asked dnsmasq for keys.boot.test" \
 	grep -q 'query\[A\] keys.boot.test' "$W/dnsmasq.log"
 check "case 2: tetherd in the namespace answered the recovery" \
@@ -281,14 +287,8 @@ cp "$W/luks.img" "$W/case3.img"
 check "bind to http://tetherd-boot.local" \
 	bind "$W/case3.img" "{\"url\":\"http://tetherd-boot.local:$NS_PORT\",\"adv\":\"$W/adv.json\"}"
 NETNS=$NS boot case3 "$W/case3.img" "$W/initrd-tether" "" "${TAP[@]}"
-wait_console case3 "$MARKER"
-boot_end
-if grep -q "$MARKER" "$W/case3.log" && grep -q 'tether: root unlocked' "$W/case3.log"; then
-	ok "case 3: server by .local name, answered over mDNS on the link: unlocks with no typing (${BOOT_WALL} s)"
-else
-	not_ok "case 3: server by .local name, answered over mDNS on the link: unlocks with no typing" \
-		"$(console_tail case3)" "$(tail -n 10 "$W/mdns.log")"
-fi
+unattended case3 "case 3: server by .local name, answered over mDNS on the link: unlocks with no typing" \
+	"$W/mdns.log"
 check "case 3: the responder saw the guest's question for tetherd-boot.local" \
 	grep -q 'name=tetherd-boot.local' "$W/mdns.queries"
 check "case 3: ... and dnsmasq was never asked for it" \

@@ -2,6 +2,7 @@
 #include "client/binding.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -148,6 +149,18 @@ load_luks2(struct crypt_device *cd, struct binding **b, size_t *n)
 	return 0;
 }
 
+static bool
+keyslot_in_use(struct crypt_device *cd, int slot)
+{
+	switch (crypt_keyslot_status(cd, slot)) {
+	case CRYPT_SLOT_ACTIVE:
+	case CRYPT_SLOT_ACTIVE_LAST:
+		return true;
+	default:
+		return false;
+	}
+}
+
 /* clevis's LUKS1 bindings: the JWE, compact, in a luksmeta slot. */
 static int
 load_luks1(struct crypt_device *cd, struct binding **b, size_t *n)
@@ -161,6 +174,9 @@ load_luks1(struct crypt_device *cd, struct binding **b, size_t *n)
 		char *jwe;
 		int len, r;
 
+		/* Metadata of an inactive keyslot is debris, as to clevis. */
+		if (!keyslot_in_use(cd, slot))
+			continue;
 		len = luksmeta_load(cd, slot, uuid, NULL, 0);
 		if (len <= 0 || (size_t)len > JWE_MAX ||
 		    memcmp(uuid, clevis_luksmeta_uuid, sizeof(uuid)) != 0)
@@ -228,4 +244,88 @@ bindings_find(const struct binding *b, size_t n, int slot)
 		if (b[i].slot == slot)
 			return &b[i];
 	return NULL;
+}
+
+static bool
+is_luks2(struct crypt_device *cd)
+{
+	const char *type = crypt_get_type(cd);
+
+	return type && strcmp(type, CRYPT_LUKS2) == 0;
+}
+
+static int
+store_luks2(struct crypt_device *cd, int slot, int token, const char *jwe)
+{
+	char *json = NULL;
+	int r;
+
+	if (token >= 0 &&
+	    crypt_token_status(cd, token, NULL) != CRYPT_TOKEN_INACTIVE)
+		return -EEXIST;
+	r = binding_token_json(jwe, slot, &json);
+	if (r < 0)
+		return r;
+	r = crypt_token_json_set(cd, token >= 0 ? token : CRYPT_ANY_TOKEN, json);
+	free(json);
+	return r;
+}
+
+static int
+store_luks1(struct crypt_device *cd, int slot, const char *jwe)
+{
+	luksmeta_uuid_t uuid;
+	int r;
+
+	r = luksmeta_load(cd, slot, uuid, NULL, 0);
+	if (r >= 0) {
+		if (keyslot_in_use(cd, slot) ||
+		    memcmp(uuid, clevis_luksmeta_uuid, sizeof(uuid)) != 0)
+			return -EEXIST;
+		r = luksmeta_wipe(cd, slot, clevis_luksmeta_uuid);
+		if (r < 0)
+			return r;
+	} else if (r != -ENODATA) {
+		return r;
+	}
+	r = luksmeta_save(cd, slot, clevis_luksmeta_uuid, jwe, strlen(jwe));
+	if (r >= 0 && luksmeta_test(cd) < 0)
+		r = -EIO;
+	return r;
+}
+
+int
+binding_store(struct crypt_device *cd, int slot, int token, const char *jwe)
+{
+	if (is_luks2(cd))
+		return store_luks2(cd, slot, token, jwe);
+	if (token >= 0)
+		return -ENOTSUP;
+	return store_luks1(cd, slot, jwe);
+}
+
+int
+binding_erase(struct crypt_device *cd, const struct binding *b)
+{
+	int r;
+
+	if (is_luks2(cd))
+		r = crypt_token_json_set(cd, b->token, NULL);
+	else
+		r = luksmeta_wipe(cd, b->slot, clevis_luksmeta_uuid);
+	return r < 0 ? r : 0;
+}
+
+int
+binding_luks1_test(struct crypt_device *cd)
+{
+	return luksmeta_test(cd);
+}
+
+int
+binding_luks1_init(struct crypt_device *cd)
+{
+	int r = luksmeta_init(cd);
+
+	return r == -EALREADY ? 0 : r;
 }

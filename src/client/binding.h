@@ -37,6 +37,30 @@ int bindings_load(struct crypt_device *cd, struct binding **out, size_t *n);
 
 void bindings_free(struct binding *b, size_t n);
 
+/*
+ * Stores jwe (compact) as the clevis binding of keyslot slot: a LUKS2
+ * token (token, or any free one when token < 0), or on LUKS1 the luksmeta
+ * slot of the keyslot (luksmeta must be initialised). A LUKS1 slot whose
+ * keyslot is inactive but still holds clevis's metadata (left by an
+ * interrupted bind) is cleared first. Returns the token id on LUKS2, the
+ * slot on LUKS1, -EEXIST when the slot is already bound, -ENOSPC when
+ * LUKS1's metadata area has no room, or another -errno.
+ */
+int binding_store(struct crypt_device *cd, int slot, int token,
+                  const char *jwe);
+
+/* Removes b's token or luksmeta data; its keyslot is left alone. */
+int binding_erase(struct crypt_device *cd, const struct binding *b);
+
+/*
+ * LUKS1 only: 0 when luksmeta is initialised, -ENOENT when it is not,
+ * -EINVAL when its header is corrupt.
+ */
+int binding_luks1_test(struct crypt_device *cd);
+
+/* LUKS1 only: initialises luksmeta's header in the gap after LUKS's. */
+int binding_luks1_init(struct crypt_device *cd);
+
 /* The binding of slot among b, or NULL. */
 const struct binding *bindings_find(const struct binding *b, size_t n,
                                     int slot);

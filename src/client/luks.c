@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "client/describe.h"
@@ -28,8 +29,16 @@ quiet_log(int level, const char *msg, void *usrptr)
 int
 luks_open(const char *dev, struct crypt_device **cd)
 {
+	struct stat st;
 	int r;
 
+	/* libcryptsetup says "Block device required" for a missing file. */
+	if (stat(dev, &st) < 0) {
+		r = -errno;
+		log_msg("%s: %s", dev, r == -ENOENT ? "no such file or device" :
+		        strerror(-r));
+		return r;
+	}
 	crypt_set_log_callback(NULL, quiet_log, NULL);
 	r = crypt_init(cd, dev);
 	if (r < 0) {
@@ -218,39 +227,100 @@ luks_pass(struct crypt_device *cd, const struct luks_args *a)
 	return r;
 }
 
+/* unlock -t SLOT: the binding of SLOT recovers a key that opens it. */
+static int
+test_slot(struct crypt_device *cd, const struct luks_args *a)
+{
+	struct luks_args one = *a;
+	struct binding *all;
+	const struct binding *b;
+	char *pass;
+	size_t n, len;
+	int r;
+
+	one.slot = a->test_slot;
+	r = find_binding(cd, &one, &all, &n, &b);
+	if (r < 0)
+		return r;
+	r = luks_recover(cd, b, &pass, &len);
+	bindings_free(all, n);
+	if (r < 0) {
+		log_msg("test for token slot %d on device %s failed",
+		        a->test_slot, a->dev);
+		return r;
+	}
+	free_secret(pass, len);
+	return 0;
+}
+
+/*
+ * The key opened its keyslot, but the mapping could not be made: say why
+ * in the words an operator can act on.
+ */
+static void
+activation_failed(const struct luks_args *a, const char *name, int r)
+{
+	if (access("/dev/mapper/control", R_OK | W_OK) < 0 || r == -ENOTSUP)
+		log_msg("%s: the key is right, but device-mapper is not available "
+		        "(is dm_mod loaded, and /dev/mapper/control there?); "
+		        "--test-passphrase checks without it", a->dev);
+	else if (r == -EEXIST || r == -EBUSY)
+		log_msg("%s: the key is right, but '%s' is already in use",
+		        a->dev, name);
+	else
+		log_msg("%s: the key is right, but the mapping '%s' could not be "
+		        "made: %s", a->dev, name, strerror(-r));
+}
+
 /* Tries each binding against its own keyslot; the first that opens wins. */
 static int
 luks_unlock(struct crypt_device *cd, const struct luks_args *a)
 {
-	char name[64];
+	char uuid_name[64];
+	const char *name = a->name;
 	struct binding *all;
+	bool key_found = false;
 	size_t n;
-	int r = load_bindings(cd, a, &all, &n);
+	int r;
 
+	if (a->test_slot >= 0)
+		return test_slot(cd, a);
+	r = load_bindings(cd, a, &all, &n);
 	if (r < 0)
 		return r;
-	snprintf(name, sizeof(name), "luks-%s", crypt_get_uuid(cd));
+	snprintf(uuid_name, sizeof(uuid_name), "luks-%s", crypt_get_uuid(cd));
+	if (!name)
+		name = uuid_name;
 	r = -ENOENT;
 	for (size_t i = 0; i < n && r < 0; i++) {
 		uint8_t *pt = NULL;
 		size_t len = 0;
+		int slot = all[i].slot;
 
 		if (pin_decrypt(all[i].jwe, strlen(all[i].jwe), &pt, &len) < 0) {
 			log_msg("slot %d: the binding's key could not be recovered",
-			        all[i].slot);
+			        slot);
 			continue;
 		}
-		r = crypt_activate_by_passphrase(cd, a->test ? NULL :
-		                                 a->name ? a->name : name,
-		                                 all[i].slot, (const char *)pt,
+		/* The key first, so a mapping failure is told apart. */
+		r = crypt_activate_by_passphrase(cd, NULL, slot, (const char *)pt,
 		                                 len, 0);
 		if (r < 0)
-			log_msg("slot %d: %s", all[i].slot, r == -EPERM ?
+			log_msg("slot %d: %s", slot, r == -EPERM ?
 			        "the recovered key does not open its keyslot" :
 			        strerror(-r));
+		else if (!a->test &&
+		         (r = crypt_activate_by_passphrase(cd, name, slot,
+		                                           (const char *)pt,
+		                                           len, 0)) < 0) {
+			activation_failed(a, name, r);
+			key_found = true;
+			free_secret(pt, len);
+			break;
+		}
 		free_secret(pt, len);
 	}
-	if (r < 0)
+	if (r < 0 && !key_found)
 		log_msg("%s: %s", a->dev, n == 0 ? "no clevis bindings" :
 		        "no binding could unlock it");
 	bindings_free(all, n);
@@ -266,10 +336,6 @@ luks_unbind(struct crypt_device *cd, const struct luks_args *a)
 	size_t n;
 	int r;
 
-	if (strcmp(crypt_get_type(cd), CRYPT_LUKS2) != 0) {
-		log_msg("%s: tether unbinds LUKS2 only; this is LUKS1", a->dev);
-		return -ENOTSUP;
-	}
 	r = find_binding(cd, a, &all, &n, &b);
 	if (r < 0)
 		return r;
@@ -286,11 +352,11 @@ luks_unbind(struct crypt_device *cd, const struct luks_args *a)
 			        "not confirmed: nothing changed");
 		r = r == 1 ? 0 : -ECANCELED;
 	}
-	/* The token first: a keyslot left alone is harmless, a token
+	/* The binding first: a keyslot left alone is harmless, a binding
 	   pointing at a wiped keyslot is not. */
-	if (r == 0 && (r = crypt_token_json_set(cd, b->token, NULL)) < 0)
-		log_msg("%s: cannot remove token %d: %s", a->dev, b->token,
-		        strerror(-r));
+	if (r == 0 && (r = binding_erase(cd, b)) < 0)
+		log_msg("%s: cannot remove the binding of slot %d: %s", a->dev,
+		        b->slot, strerror(-r));
 	if (r >= 0 && (r = crypt_keyslot_destroy(cd, b->slot)) < 0)
 		log_msg("%s: token removed, but keyslot %d could not be: %s",
 		        a->dev, b->slot, strerror(-r));
@@ -302,20 +368,74 @@ static const struct {
 	const char *name;
 	const char *opts;     /* getopt letters */
 	const char *usage;
+	const char *help;     /* one line per option */
 	bool needs_slot;
 	int (*run)(struct crypt_device *cd, const struct luks_args *a);
 } subcommands[] = {
-	{ "bind", "d:s:t:k:y",
-	  "-d DEV [-s SLOT] [-t TOKEN] [-k KEYFILE|-] [-y] PIN CONFIG",
+	{ "bind", "d:s:t:k:e:yf",
+	  "-d DEV [-s SLOT] [-t TOKEN] [-k KEYFILE|-] [-e TOKEN] [-y] [-f] "
+	  "PIN CONFIG",
+	  "  -d DEV      the LUKS1 or LUKS2 device (or image file) to bind\n"
+	  "  -s SLOT     the keyslot for the new key (default: the first free)\n"
+	  "  -t TOKEN    LUKS2: the token id for the binding (default: any free)\n"
+	  "  -k KEYFILE  the existing passphrase is KEYFILE's bytes;\n"
+	  "  -k -        it is one line of standard input\n"
+	  "  -e TOKEN    LUKS2: the existing passphrase comes from token TOKEN\n"
+	  "              (luks2-keyring: the kernel keyring; clevis: its pin)\n"
+	  "  -y          trust the server's keys without asking\n"
+	  "  -f          LUKS1: set up luksmeta without asking\n"
+	  "Without -k or -e the passphrase is read as clevis reads it: one line\n"
+	  "of standard input, or from the terminal when standard input is one.\n",
 	  false, luks_bind },
-	{ "unbind", "d:s:f", "-d DEV -s SLOT [-f]", true, luks_unbind },
-	{ "list", "d:s:", "-d DEV [-s SLOT]", false, luks_list },
-	{ "pass", "d:s:", "-d DEV -s SLOT", true, luks_pass },
-	{ "trust", "d:s:", "-d DEV [-s SLOT]", false, luks_trust },
-	{ "unlock", "d:n:T", "-d DEV [-n NAME] [--test-passphrase]", false,
-	  luks_unlock },
-	{ "regen", "d:s:qy", "-d DEV -s SLOT [-q] [-y]", true, luks_regen },
-	{ "report", "d:s:qr", "-d DEV -s SLOT [-q] [-r]", true, luks_report },
+	{ "unbind", "d:s:f", "-d DEV -s SLOT [-f]",
+	  "  -d DEV   the bound device\n"
+	  "  -s SLOT  the keyslot whose binding and key are removed\n"
+	  "  -f       do not ask for confirmation\n",
+	  true, luks_unbind },
+	{ "list", "d:s:", "-d DEV [-s SLOT]",
+	  "  -d DEV   the device whose bindings are listed, as clevis lists them\n"
+	  "  -s SLOT  only the binding of this keyslot\n",
+	  false, luks_list },
+	{ "pass", "d:s:", "-d DEV -s SLOT",
+	  "  -d DEV   the bound device\n"
+	  "  -s SLOT  print the passphrase the binding of SLOT recovers\n",
+	  true, luks_pass },
+	{ "trust", "d:s:", "-d DEV [-s SLOT]",
+	  "  -d DEV   the bound device: print each server's URL and what it is\n"
+	  "           trusted through (pin, ca, system CA store, none)\n"
+	  "  -s SLOT  only the binding of this keyslot\n",
+	  false, luks_trust },
+	{ "unlock", "d:n:t:T", "-d DEV [-n NAME] [-t SLOT] [--test-passphrase]",
+	  "  -d DEV             the device to open through its bindings\n"
+	  "  -n NAME            the mapping's name (default: luks-UUID)\n"
+	  "  -t SLOT            test the binding of SLOT without unlocking\n"
+	  "  --test-passphrase  test that a binding opens it, without unlocking\n",
+	  false, luks_unlock },
+	{ "edit", "d:s:c:f", "-d DEV -s SLOT [-c CONFIG] [-f]",
+	  "  -d DEV     the bound device\n"
+	  "  -s SLOT    the keyslot whose binding is changed\n"
+	  "  -c CONFIG  the pin's new configuration (default: edit the current\n"
+	  "             one with $EDITOR)\n"
+	  "  -f         bind again even if the configuration is unchanged\n"
+	  "The new binding is verified through its servers before it replaces\n"
+	  "the old one.\n",
+	  true, luks_edit },
+	{ "regen", "d:s:qyk:", "-d DEV -s SLOT [-q] [-y] [-k KEYFILE|-]",
+	  "  -d DEV      the bound device\n"
+	  "  -s SLOT     the keyslot to bind again to the servers' current keys\n"
+	  "  -q          do not ask for confirmation\n"
+	  "  -y          trust the servers' keys without checking them against\n"
+	  "              the keys the binding trusted\n"
+	  "  -k KEYFILE  when the old binding no longer recovers its key, the\n"
+	  "              volume's passphrase (default: asked, or one line of\n"
+	  "              standard input, as clevis does)\n",
+	  true, luks_regen },
+	{ "report", "d:s:qr", "-d DEV -s SLOT [-q] [-r]",
+	  "  -d DEV   the bound device\n"
+	  "  -s SLOT  the binding to check for keys the servers rotated away\n"
+	  "  -q       do not offer to regenerate\n"
+	  "  -r       regenerate if keys were rotated\n",
+	  true, luks_report },
 };
 
 static void
@@ -326,7 +446,8 @@ usage(FILE *f)
 		fprintf(f, "  tether luks %s %s\n", subcommands[i].name,
 		        subcommands[i].usage);
 	fprintf(f, "\nBindings are clevis's: either tool reads what the other "
-	        "wrote.\nSee tether(1).\n");
+	        "wrote.\n'tether luks SUBCOMMAND --help' describes its options; "
+	        "see tether(1).\n");
 }
 
 static int
@@ -343,15 +464,24 @@ number(const char *what, const char *s, int max, int *out)
 }
 
 static int
-parse_option(int c, struct luks_args *a)
+parse_option(const char *cmd, int c, struct luks_args *a)
 {
+	int slots = crypt_keyslot_max(CRYPT_LUKS2);
+	int tokens = crypt_token_max(CRYPT_LUKS2);
+
 	switch (c) {
 	case 'd': a->dev = optarg; return 0;
-	case 's': return number("the slot (-s)", optarg,
-	                        crypt_keyslot_max(CRYPT_LUKS2), &a->slot);
-	case 't': return number("the token (-t)", optarg,
-	                        crypt_token_max(CRYPT_LUKS2), &a->token);
+	case 's': return number("the slot (-s)", optarg, slots, &a->slot);
+	case 't':
+		/* clevis's letter: a token for bind, a slot for unlock. */
+		if (strcmp(cmd, "unlock") == 0)
+			return number("the slot (-t)", optarg, slots,
+			              &a->test_slot);
+		return number("the token (-t)", optarg, tokens, &a->token);
+	case 'e': return number("the token (-e)", optarg, tokens,
+	                        &a->existing);
 	case 'k': a->keyfile = optarg; return 0;
+	case 'c': a->edit_cfg = optarg; return 0;
 	case 'n': a->name = optarg; return 0;
 	case 'y': a->yes = true; return 0;
 	case 'f': a->force = true; return 0;
@@ -369,36 +499,64 @@ parse_args(size_t which, int argc, char **argv, struct luks_args *a)
 		{ "test-passphrase", no_argument, NULL, 'T' },
 		{ NULL, 0, NULL, 0 },
 	};
+	const char *cmd = subcommands[which].name;
+	bool bind = strcmp(cmd, "bind") == 0;
 	char opts[32];
 	int c;
 
-	*a = (struct luks_args){ .slot = -1, .token = -1 };
+	*a = (struct luks_args){ .slot = -1, .token = -1, .existing = -1,
+	                         .test_slot = -1 };
 	snprintf(opts, sizeof(opts), "+:%s", subcommands[which].opts);
 	optind = 1;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, opts, longopts, NULL)) != -1) {
 		if (c == '?' || c == ':' || !strchr(subcommands[which].opts, c) ||
-		    parse_option(c, a) < 0) {
+		    parse_option(cmd, c, a) < 0) {
 			if (c == '?' || c == ':')
-				log_msg("luks %s: %s option '%s'",
-				        subcommands[which].name, c == ':' ?
+				log_msg("luks %s: %s option '%s'", cmd, c == ':' ?
 				        "a value is missing for the" : "unknown",
 				        argv[optind - 1]);
 			return -EINVAL;
 		}
 	}
-	if (which == 0 && argc - optind == 2) {
+	if (bind && argc - optind == 2) {
 		a->pin = argv[optind];
 		a->config = argv[optind + 1];
 	} else if (argc != optind) {
-		log_msg("luks %s: %s", subcommands[which].name, which == 0 ?
+		log_msg("luks %s: %s", cmd, bind ?
 		        "PIN and CONFIG are needed, after the options" :
 		        "unexpected arguments");
 		return -EINVAL;
 	}
 	if (!a->dev || (subcommands[which].needs_slot && a->slot < 0)) {
-		log_msg("luks %s: %s", subcommands[which].name, !a->dev ?
+		log_msg("luks %s: %s", cmd, !a->dev ?
 		        "no device given (-d)" : "no slot given (-s)");
+		return -EINVAL;
+	}
+	if (a->keyfile && a->existing >= 0) {
+		log_msg("luks %s: -k and -e both name the passphrase: give one",
+		        cmd);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* A slot beyond what the volume's LUKS version has. */
+static int
+check_slot(struct crypt_device *cd, const struct luks_args *a)
+{
+	int max = crypt_keyslot_max(crypt_get_type(cd));
+	int s = a->slot >= 0 ? a->slot : a->test_slot;
+
+	if (s >= max) {
+		log_msg("%s: a %s keyslot is a number from 0 to %d", a->dev,
+		        crypt_get_type(cd), max - 1);
+		return -EINVAL;
+	}
+	if ((a->token >= 0 || a->existing >= 0) &&
+	    strcmp(crypt_get_type(cd), CRYPT_LUKS2) != 0) {
+		log_msg("%s: a LUKS1 volume has no tokens (-%c)", a->dev,
+		        a->token >= 0 ? 't' : 'e');
 		return -EINVAL;
 	}
 	return 0;
@@ -427,8 +585,9 @@ cmd_luks(int argc, char **argv)
 	}
 	for (int j = 2; j < argc; j++) {
 		if (strcmp(argv[j], "--help") == 0 || strcmp(argv[j], "-h") == 0) {
-			printf("usage: tether luks %s %s\n", subcommands[i].name,
-			       subcommands[i].usage);
+			printf("usage: tether luks %s %s\n\n%s",
+			       subcommands[i].name, subcommands[i].usage,
+			       subcommands[i].help);
 			return 0;
 		}
 	}
@@ -439,7 +598,9 @@ cmd_luks(int argc, char **argv)
 	}
 	if (luks_open(a.dev, &cd) < 0)
 		return 1;
-	r = subcommands[i].run(cd, &a);
+	r = check_slot(cd, &a);
+	if (r == 0)
+		r = subcommands[i].run(cd, &a);
 	crypt_free(cd);
 	return r < 0 ? 1 : 0;
 }

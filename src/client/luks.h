@@ -14,11 +14,15 @@
 struct luks_args {
 	const char *dev;       /* -d */
 	int slot;              /* -s, or -1 */
-	int token;             /* -t, or -1 */
-	const char *keyfile;   /* -k, "-" for stdin */
+	int token;             /* bind -t, or -1 */
+	int existing;          /* bind -e: a token that opens the volume, or -1 */
+	int test_slot;         /* unlock -t: test this slot only, or -1 */
+	const char *keyfile;   /* -k, "-" for one line of stdin */
+	const char *edit_cfg;  /* edit -c */
 	const char *name;      /* -n */
 	bool yes;              /* -y: trust the server's keys unseen */
-	bool force;            /* -f: no confirmation */
+	bool force;            /* -f: no confirmation (unbind), no luksmeta
+	                          question (bind), even if unchanged (edit) */
 	bool quiet;            /* -q: no confirmation */
 	bool regen;            /* -r */
 	bool test;             /* --test-passphrase */
@@ -52,7 +56,17 @@ int luks_add_binding(struct crypt_device *cd, const char *dev, int slot,
                      const char *pin, const json_t *cfg, bool trust,
                      char **key, size_t *keylen);
 
+/*
+ * The passphrase of the volume from -k, -e, or as clevis reads it: one
+ * line of standard input, or from the terminal with echo off when
+ * standard input is one. It opens the volume (any keyslot); on failure
+ * the volume's bindings are tried, as clevis does. Logs failures.
+ */
+int luks_existing_key(struct crypt_device *cd, const struct luks_args *a,
+                      char **key, size_t *len);
+
 int luks_bind(struct crypt_device *cd, const struct luks_args *a);
+int luks_edit(struct crypt_device *cd, const struct luks_args *a);
 int luks_regen(struct crypt_device *cd, const struct luks_args *a);
 int luks_report(struct crypt_device *cd, const struct luks_args *a);
 

@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
- * tether luks bind, regen and report: the commands that write a binding.
- * Every step that can fail happens before the header changes, or is undone,
- * or leaves a second working binding beside the first: an interrupted run
- * never costs the volume its passphrase.
+ * tether luks bind, regen, edit and report: the commands that write a
+ * binding. Every step that can fail happens before the header changes, or
+ * is undone, or leaves a second working binding beside the first: an
+ * interrupted run never costs the volume its passphrase.
  */
 #include "client/luks.h"
 
@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <jose/b64.h>
@@ -26,10 +27,14 @@
 #include "common/log.h"
 #include "common/util.h"
 
-/* cryptsetup's own bound on a key file read as a passphrase. */
-#define KEYFILE_MAX (8 * 1024 * 1024)
 /* Longer than any volume key: LUKS2 allows 512-bit keys for XTS. */
 #define VOLUME_KEY_MAX 128
+
+static bool
+is_luks2(struct crypt_device *cd)
+{
+	return strcmp(crypt_get_type(cd), CRYPT_LUKS2) == 0;
+}
 
 /*
  * The key is random: a cheap PBKDF costs no strength, and unlocking does
@@ -76,13 +81,66 @@ new_key(struct crypt_device *cd, char **key, size_t *len)
 }
 
 static int
-remove_binding(struct crypt_device *cd, int token, int slot)
+remove_binding(struct crypt_device *cd, const struct binding *b)
 {
-	int r = crypt_token_json_set(cd, token, NULL);
+	int r = binding_erase(cd, b);
 
 	if (r >= 0)
-		r = crypt_keyslot_destroy(cd, slot);
+		r = crypt_keyslot_destroy(cd, b->slot);
 	return r < 0 ? r : 0;
+}
+
+static const char *
+store_error(int r)
+{
+	return r == -ENOSPC ? "the binding does not fit LUKS1's metadata area" :
+	       r == -EEXIST ? "the slot already holds a binding" : strerror(-r);
+}
+
+/*
+ * LUKS2: the keyslot, then the token naming it (a token must name a
+ * keyslot that exists). LUKS1: clevis's luksmeta data first, which nothing
+ * reads while its keyslot is inactive, then the keyslot; so a JWE too
+ * large for the metadata area is refused before anything changes.
+ */
+static int
+store_with_keyslot(struct crypt_device *cd, const char *dev, int slot,
+                   int token, const char *jwe, const char *old,
+                   size_t oldlen, const char *key, size_t len)
+{
+	struct binding b = { .slot = slot, .token = -1 };
+	int r;
+
+	if (!is_luks2(cd)) {
+		r = binding_store(cd, slot, -1, jwe);
+		if (r < 0) {
+			log_msg("%s: cannot store the binding: %s", dev,
+			        store_error(r));
+			return r;
+		}
+	}
+	r = crypt_keyslot_add_by_passphrase(cd, slot, old, oldlen, key, len);
+	if (r < 0) {
+		log_msg("%s: cannot add keyslot %d: %s", dev, slot,
+		        r == -EPERM ? "the passphrase does not open the volume" :
+		        strerror(-r));
+		if (!is_luks2(cd) && binding_erase(cd, &b) < 0)
+			log_msg("%s: luksmeta slot %d keeps an unused binding",
+			        dev, slot);
+		return r;
+	}
+	if (!is_luks2(cd))
+		return slot;
+	b.token = binding_store(cd, slot, token, jwe);
+	if (b.token < 0) {
+		log_msg("%s: cannot store the token: %s", dev,
+		        store_error(b.token));
+		if (crypt_keyslot_destroy(cd, slot) < 0)
+			log_msg("%s: keyslot %d holds an unused random key: "
+			        "remove it with cryptsetup luksKillSlot", dev,
+			        slot);
+	}
+	return b.token;
 }
 
 int
@@ -90,9 +148,9 @@ luks_add_binding(struct crypt_device *cd, const char *dev, int slot,
                  int token, const char *old, size_t oldlen, const char *pin,
                  const json_t *cfg, bool trust, char **key, size_t *keylen)
 {
-	char *newkey = NULL, *jwe = NULL, *json = NULL;
+	char *newkey = NULL, *jwe = NULL;
 	size_t len = 0;
-	int r, t;
+	int r;
 
 	r = new_key(cd, &newkey, &len);
 	if (r < 0) {
@@ -100,31 +158,11 @@ luks_add_binding(struct crypt_device *cd, const char *dev, int slot,
 		return r;
 	}
 	r = pin_encrypt(pin, cfg, trust, (const uint8_t *)newkey, len, &jwe);
-	if (r == 0 && (r = binding_token_json(jwe, slot, &json)) < 0)
-		log_msg("%s: cannot write the token: %s", dev, strerror(-r));
 	if (r == 0 && (r = set_cheap_pbkdf(cd)) < 0)
 		log_msg("%s: cannot set PBKDF2: %s", dev, strerror(-r));
-	if (r == 0) {
-		r = crypt_keyslot_add_by_passphrase(cd, slot, old, oldlen, newkey,
-		                                    len);
-		if (r < 0)
-			log_msg("%s: cannot add keyslot %d: %s", dev, slot,
-			        r == -EPERM ? "the passphrase does not open the "
-			        "volume" : strerror(-r));
-	}
-	if (r >= 0) {
-		t = crypt_token_json_set(cd, token >= 0 ? token : CRYPT_ANY_TOKEN,
-		                         json);
-		if (t < 0) {
-			log_msg("%s: cannot store the token: %s", dev, strerror(-t));
-			if (crypt_keyslot_destroy(cd, slot) < 0)
-				log_msg("%s: keyslot %d holds an unused random "
-				        "key: remove it with cryptsetup "
-				        "luksKillSlot", dev, slot);
-		}
-		r = t;
-	}
-	free(json);
+	if (r == 0)
+		r = store_with_keyslot(cd, dev, slot, token, jwe, old, oldlen,
+		                       newkey, len);
 	free(jwe);
 	if (r >= 0 && key) {
 		*key = newkey;
@@ -135,60 +173,62 @@ luks_add_binding(struct crypt_device *cd, const char *dev, int slot,
 	return r;
 }
 
-/* A passphrase that opens the volume: -k, a binding, or the terminal. */
+/* LUKS1 keeps clevis's bindings in luksmeta's area: set it up once. */
 static int
-existing_key(struct crypt_device *cd, const struct luks_args *a, char **key,
-             size_t *len)
+luks1_metadata_ready(struct crypt_device *cd, const struct luks_args *a)
 {
-	uint8_t *buf = NULL;
-	struct binding *all;
-	size_t n = 0;
-	int r, fd;
+	char question[512];
+	int r = binding_luks1_test(cd);
 
-	if (a->keyfile) {
-		fd = strcmp(a->keyfile, "-") == 0 ? STDIN_FILENO :
-		     open(a->keyfile, O_RDONLY | O_CLOEXEC);
-		r = fd < 0 ? -errno : read_fd(fd, KEYFILE_MAX, &buf, &n);
-		if (fd > STDIN_FILENO)
-			close(fd);
-		if (r < 0) {
-			log_msg("%s: %s", a->keyfile, strerror(-r));
-			return r;
+	if (r != -ENOENT) {
+		if (r < 0)
+			log_msg("%s: its luksmeta area is corrupt: nothing changed",
+			        a->dev);
+		return r;
+	}
+	if (!a->force && !a->yes) {
+		snprintf(question, sizeof(question), "%s has no luksmeta area "
+		         "for clevis's bindings yet. Data another program kept "
+		         "in the gap after the LUKS1 header would be lost.\n"
+		         "Do you wish to initialize %s? [yn] ", a->dev, a->dev);
+		r = tty_ask_yes(question);
+		if (r != 1) {
+			log_msg("%s: %s", a->dev, r < 0 ? "no terminal to confirm "
+			        "setting up luksmeta on: use -f" :
+			        "not confirmed: nothing changed");
+			return -ECANCELED;
 		}
-		*key = (char *)buf;
-		*len = n;
-		return 0;
 	}
-	if (bindings_load(cd, &all, &n) == 0) {
-		r = -ENOENT;
-		for (size_t i = 0; i < n && r < 0; i++)
-			r = luks_recover(cd, &all[i], key, len);
-		bindings_free(all, n);
-		if (r == 0)
-			return 0;
-	}
-	r = tty_read_secret("Enter existing LUKS password: ", KEYFILE_MAX, key,
-	                    len);
+	r = binding_luks1_init(cd);
 	if (r < 0)
-		log_msg("%s: no passphrase: give -k KEYFILE (or -k - for stdin) "
-		        "or run on a terminal", a->dev);
+		log_msg("%s: cannot set up luksmeta: %s", a->dev, r == -ENOSPC ?
+		        "no room after the LUKS1 header" : strerror(-r));
 	return r;
+}
+
+static int
+parse_config(const char *pin, const char *text, json_t **cfg)
+{
+	json_error_t err;
+
+	*cfg = json_loads(text, 0, &err);
+	if (json_is_object(*cfg))
+		return 0;
+	log_msg("%s: the configuration is not a JSON object (%s)", pin,
+	        *cfg ? "another JSON value" : err.text);
+	json_decref(*cfg);
+	*cfg = NULL;
+	return -EINVAL;
 }
 
 int
 luks_bind(struct crypt_device *cd, const struct luks_args *a)
 {
-	json_error_t err;
 	json_t *cfg;
 	char *old = NULL;
 	size_t oldlen = 0;
 	int slot = a->slot, r;
 
-	if (strcmp(crypt_get_type(cd), CRYPT_LUKS2) != 0) {
-		log_msg("%s: tether binds LUKS2 volumes only; this is LUKS1 "
-		        "(cryptsetup convert --type luks2 upgrades it)", a->dev);
-		return -ENOTSUP;
-	}
 	if (slot >= 0 && crypt_keyslot_status(cd, slot) != CRYPT_SLOT_INACTIVE) {
 		log_msg("%s: keyslot %d is in use", a->dev, slot);
 		return -EEXIST;
@@ -202,19 +242,15 @@ luks_bind(struct crypt_device *cd, const struct luks_args *a)
 		log_msg("%s: no free keyslot", a->dev);
 		return slot;
 	}
-	cfg = json_loads(a->config, 0, &err);
-	if (!json_is_object(cfg)) {
-		log_msg("%s: the configuration is not a JSON object (%s)", a->pin,
-		        cfg ? "another JSON value" : err.text);
-		json_decref(cfg);
-		return -EINVAL;
-	}
-	r = existing_key(cd, a, &old, &oldlen);
-	if (r == 0 && crypt_activate_by_passphrase(cd, NULL, CRYPT_ANY_SLOT, old,
-	                                           oldlen, 0) < 0) {
-		log_msg("%s: the passphrase does not open the volume", a->dev);
-		r = -EPERM;
-	}
+	r = parse_config(a->pin, a->config, &cfg);
+	if (r < 0)
+		return r;
+	/* Before the passphrase, as clevis asks: luksmeta's area is set
+	   up even when the passphrase turns out wrong. */
+	if (!is_luks2(cd))
+		r = luks1_metadata_ready(cd, a);
+	if (r == 0)
+		r = luks_existing_key(cd, a, &old, &oldlen);
 	if (r == 0)
 		r = luks_add_binding(cd, a->dev, slot, a->token, old, oldlen,
 		                     a->pin, cfg, a->yes, NULL, NULL);
@@ -223,38 +259,188 @@ luks_bind(struct crypt_device *cd, const struct luks_args *a)
 	return r < 0 ? r : 0;
 }
 
-/* The binding in token t decrypts, through its servers, to key. */
+/* The binding now in slot, read back from the header. */
 static int
-verify_binding(struct crypt_device *cd, int t, const char *key, size_t len)
+reread_binding(struct crypt_device *cd, int slot, struct binding *out)
 {
-	const char *json = NULL;
-	char *jwe = NULL;
+	struct binding *all;
+	const struct binding *b;
+	size_t n;
+	int r = bindings_load(cd, &all, &n);
+
+	if (r < 0)
+		return r;
+	b = bindings_find(all, n, slot);
+	if (b) {
+		*out = *b;
+		out->jwe = strdup(b->jwe);
+	}
+	bindings_free(all, n);
+	if (!b)
+		return -ENOENT;
+	return out->jwe ? 0 : -ENOMEM;
+}
+
+/* The binding of slot, as stored, decrypts through its servers to key. */
+static int
+verify_binding(struct crypt_device *cd, int slot, const char *key,
+               size_t len)
+{
+	struct binding b = { 0 };
 	uint8_t *pt = NULL;
 	size_t n = 0;
-	int slot, r;
+	int r = reread_binding(cd, slot, &b);
 
-	r = crypt_token_json_get(cd, t, &json);
-	if (r >= 0)
-		r = binding_from_token(json, &slot, &jwe);
 	if (r == 0)
-		r = pin_decrypt(jwe, strlen(jwe), &pt, &n);
+		r = pin_decrypt(b.jwe, strlen(b.jwe), &pt, &n);
 	if (r == 0 && (n != len || !equal_const_time(pt, key, len)))
 		r = -EBADMSG;
 	if (r == 0 && crypt_activate_by_passphrase(cd, NULL, slot, key, len, 0) < 0)
 		r = -EKEYREJECTED;
 	free_secret(pt, n);
-	free(jwe);
+	free(b.jwe);
+	return r;
+}
+
+/* Points b's token or luksmeta slot at jwe, keeping its token id. */
+static int
+restore_metadata(struct crypt_device *cd, const struct binding *b,
+                 const char *jwe)
+{
+	char *json = NULL;
+	int r;
+
+	if (!is_luks2(cd)) {
+		r = binding_erase(cd, b);
+		return r < 0 ? r : binding_store(cd, b->slot, -1, jwe);
+	}
+	r = binding_token_json(jwe, b->slot, &json);
+	if (r == 0)
+		r = crypt_token_json_set(cd, b->token, json);
+	free(json);
+	return r;
+}
+
+/*
+ * Gives b's keyslot the new key and points its token at the new JWE (the
+ * one verified in slot spare). With the slot's old key the change is in
+ * place; without it (the old binding no longer recovers) the slot is
+ * made again, unlocked by the new key in the spare slot.
+ */
+static int
+replace_slot(struct crypt_device *cd, const struct binding *b, int spare,
+             const char *old, size_t oldlen, const char *key, size_t len)
+{
+	struct binding made = { 0 };
+	int r;
+
+	r = reread_binding(cd, spare, &made);
+	if (r == 0)
+		r = set_cheap_pbkdf(cd);
+	if (r == 0 && old)
+		r = crypt_keyslot_change_by_passphrase(cd, b->slot, b->slot, old,
+		                                       oldlen, key, len);
+	else if (r == 0 && (r = crypt_keyslot_destroy(cd, b->slot)) >= 0)
+		r = crypt_keyslot_add_by_passphrase(cd, b->slot, key, len, key,
+		                                    len);
+	if (r >= 0)
+		r = restore_metadata(cd, b, made.jwe);
+	if (r >= 0 && crypt_activate_by_passphrase(cd, NULL, b->slot, key, len,
+	                                           0) < 0)
+		r = -EKEYREJECTED;
+	free(made.jwe);
+	return r < 0 ? r : 0;
+}
+
+/* Errors that mean the server answered but no trusted key vouched. */
+static bool
+untrusted(int r)
+{
+	return r == -EKEYREJECTED || r == -EPROTO || r == -EPERM;
+}
+
+/*
+ * The second binding regen and edit verify before they touch the slot.
+ * Keys the binding trusted vouch for the server's new ones when they can;
+ * otherwise the keys advertised now are trusted, as clevis's regen and
+ * edit do (they pass -y), and the log says so.
+ */
+static int
+add_spare(struct crypt_device *cd, const struct luks_args *a, int spare,
+          const char *old, size_t oldlen, const char *pin, const json_t *cfg,
+          bool trust, char **key, size_t *len)
+{
+	int r = luks_add_binding(cd, a->dev, spare, -1, old, oldlen, pin, cfg,
+	                         trust, key, len);
+
+	if (r >= 0 || trust || !untrusted(r))
+		return r;
+	log_msg("slot %d: no key the binding trusted vouches for the servers' "
+	        "keys now; trusting them as advertised, as clevis does", a->slot);
+	return luks_add_binding(cd, a->dev, spare, -1, old, oldlen, pin, cfg,
+	                        true, key, len);
+}
+
+/*
+ * Binds slot b again with pin and cfg: a spare binding verified end to end
+ * through the servers, then the slot itself, then the spare removed.
+ */
+static int
+rebind(struct crypt_device *cd, const struct luks_args *a,
+       const struct binding *b, const char *pin, const json_t *cfg,
+       bool trust)
+{
+	struct binding made = { .token = -1 };
+	char *old = NULL, *key = NULL;
+	size_t oldlen = 0, len = 0;
+	bool in_place;
+	int spare, r;
+
+	in_place = luks_recover(cd, b, &old, &oldlen) == 0;
+	if (!in_place) {
+		log_msg("slot %d: its binding no longer recovers its key: the "
+		        "volume's passphrase is needed", b->slot);
+		r = luks_existing_key(cd, a, &old, &oldlen);
+		if (r < 0)
+			return r;
+	}
+	spare = luks_free_slot(cd, b->slot);
+	if (spare < 0) {
+		log_msg("%s: no free keyslot to verify the new binding in before "
+		        "the old one is replaced", a->dev);
+		free_secret(old, oldlen);
+		return spare;
+	}
+	made.slot = spare;
+	made.token = add_spare(cd, a, spare, old, oldlen, pin, cfg, trust, &key,
+	                       &len);
+	r = made.token < 0 ? made.token : verify_binding(cd, spare, key, len);
+	if (made.token >= 0 && r < 0) {
+		log_msg("%s: the new binding does not unlock: the old one is "
+		        "kept", a->dev);
+		remove_binding(cd, &made);
+	}
+	/* Then the slot itself; until the end the spare binding opens it. */
+	if (r == 0 && (r = replace_slot(cd, b, spare, in_place ? old : NULL,
+	                                oldlen, key, len)) < 0)
+		log_msg("%s: slot %d could not be updated (%s); the new binding "
+		        "in slot %d opens the volume", a->dev, b->slot,
+		        strerror(-r), spare);
+	if (r == 0 && remove_binding(cd, &made) < 0)
+		log_msg("%s: slot %d is bound again; the spare binding in slot "
+		        "%d could not be removed", a->dev, b->slot, spare);
+	free_secret(key, len);
+	free_secret(old, oldlen);
 	return r;
 }
 
 static bool
-confirm_regen(struct crypt_device *cd, const struct luks_args *a,
-              const struct binding *b, const char *pin)
+confirm_regen(const struct luks_args *a, const struct binding *b,
+              const char *pin)
 {
 	char *text = NULL;
 	int r;
 
-	(void)cd;
 	if (a->quiet)
 		return true;
 	if (describe_binding(b->jwe, &text) == 0) {
@@ -271,36 +457,24 @@ confirm_regen(struct crypt_device *cd, const struct luks_args *a,
 	return r == 1;
 }
 
-/*
- * Replaces slot's key with the new one in place and points its token at
- * the new JWE (the one verified in token t).
- */
+/* Loads the bindings and finds the one of a->slot; logs if absent. */
 static int
-replace_in_place(struct crypt_device *cd, const struct binding *b, int t,
-                 const char *old, size_t oldlen, const char *key, size_t len)
+slot_binding(struct crypt_device *cd, const struct luks_args *a,
+             struct binding **all, size_t *n, const struct binding **b)
 {
-	const char *json = NULL;
-	char *jwe = NULL, *moved = NULL;
-	int slot, r;
+	int r = bindings_load(cd, all, n);
 
-	r = crypt_token_json_get(cd, t, &json);
-	if (r >= 0)
-		r = binding_from_token(json, &slot, &jwe);
-	if (r == 0)
-		r = binding_token_json(jwe, b->slot, &moved);
-	if (r == 0)
-		r = set_cheap_pbkdf(cd);
-	if (r == 0)
-		r = crypt_keyslot_change_by_passphrase(cd, b->slot, b->slot, old,
-		                                       oldlen, key, len);
-	if (r >= 0)
-		r = crypt_token_json_set(cd, b->token, moved);
-	if (r >= 0 && crypt_activate_by_passphrase(cd, NULL, b->slot, key, len,
-	                                           0) < 0)
-		r = -EKEYREJECTED;
-	free(moved);
-	free(jwe);
-	return r < 0 ? r : 0;
+	if (r < 0) {
+		log_msg("%s: cannot read its bindings: %s", a->dev, strerror(-r));
+		return r;
+	}
+	*b = bindings_find(*all, *n, a->slot);
+	if (!*b) {
+		log_msg("%s: no clevis binding in slot %d", a->dev, a->slot);
+		bindings_free(*all, *n);
+		return -ENOENT;
+	}
+	return 0;
 }
 
 int
@@ -310,53 +484,187 @@ luks_regen(struct crypt_device *cd, const struct luks_args *a)
 	const struct binding *b = NULL;
 	const char *pin = NULL;
 	json_t *cfg = NULL;
-	char *old = NULL, *key = NULL;
-	size_t n = 0, oldlen = 0, len = 0;
-	int spare = -1, t = -1, r;
+	size_t n = 0;
+	int r;
 
-	if (strcmp(crypt_get_type(cd), CRYPT_LUKS2) != 0) {
-		log_msg("%s: tether regenerates LUKS2 bindings only", a->dev);
-		return -ENOTSUP;
-	}
-	r = bindings_load(cd, &all, &n);
-	if (r == 0 && !(b = bindings_find(all, n, a->slot))) {
-		log_msg("%s: no clevis binding in slot %d", a->dev, a->slot);
-		r = -ENOENT;
-	}
-	if (r == 0 && (r = rebind_config(b->jwe, &pin, &cfg)) < 0)
+	r = slot_binding(cd, a, &all, &n, &b);
+	if (r < 0)
+		return r;
+	if ((r = rebind_config(b->jwe, &pin, &cfg)) < 0)
 		log_msg("slot %d: %s", a->slot, r == -ENOTSUP ? "its pin is one "
 		        "tether cannot bind" : "the binding's JWE is malformed");
-	if (r == 0 && !confirm_regen(cd, a, b, pin))
+	if (r == 0 && !confirm_regen(a, b, pin))
 		r = -ECANCELED;
 	if (r == 0)
-		r = luks_recover(cd, b, &old, &oldlen);
-	if (r == 0 && (spare = luks_free_slot(cd, b->slot)) < 0) {
-		log_msg("%s: no free keyslot to verify the new binding in before "
-		        "the old one is replaced", a->dev);
-		r = spare;
-	}
-	/* First a second binding, verified end to end through the servers. */
-	if (r == 0) {
-		t = luks_add_binding(cd, a->dev, spare, -1, old, oldlen, pin, cfg,
-		                     a->yes, &key, &len);
-		r = t < 0 ? t : verify_binding(cd, t, key, len);
-		if (t >= 0 && r < 0) {
-			log_msg("%s: the new binding does not unlock: the old one "
-			        "is kept", a->dev);
-			remove_binding(cd, t, spare);
-		}
-	}
-	/* Then the slot itself; until the end the spare binding opens it. */
-	if (r == 0 && (r = replace_in_place(cd, b, t, old, oldlen, key, len)) < 0)
-		log_msg("%s: slot %d could not be updated (%s); the new binding "
-		        "in slot %d opens the volume", a->dev, a->slot,
-		        strerror(-r), spare);
-	if (r == 0 && remove_binding(cd, t, spare) < 0)
-		log_msg("%s: slot %d is regenerated; the spare binding in slot "
-		        "%d could not be removed", a->dev, a->slot, spare);
-	free_secret(key, len);
-	free_secret(old, oldlen);
+		r = rebind(cd, a, b, pin, cfg, a->yes);
 	json_decref(cfg);
+	bindings_free(all, n);
+	return r;
+}
+
+/* The configuration as `luks list` shows it: what edit starts from. */
+static int
+listed_config(const char *jwe, json_t **cfg)
+{
+	char *text = NULL, *open, *close;
+	int r = describe_binding(jwe, &text);
+
+	if (r < 0)
+		return r;
+	open = strchr(text, '\'');
+	close = strrchr(text, '\'');
+	r = -EBADMSG;
+	if (open && close > open) {
+		*close = '\0';
+		*cfg = json_loads(open + 1, 0, NULL);
+		r = json_is_object(*cfg) ? 0 : -EBADMSG;
+	}
+	free(text);
+	return r;
+}
+
+#define EDIT_FILE_MAX (64 * 1024)
+#define EDIT_TRIES 8
+
+/* Runs $EDITOR (vi) on path, as clevis does: a program name, no shell. */
+static int
+run_editor(const char *path)
+{
+	const char *editor = getenv("EDITOR");
+	int status;
+	pid_t pid;
+
+	if (!editor || !*editor)
+		editor = "vi";
+	pid = fork();
+	if (pid < 0)
+		return -errno;
+	if (pid == 0) {
+		execlp(editor, editor, path, (char *)NULL);
+		fprintf(stderr, "tether: editor '%s': %s\n", editor,
+		        strerror(errno));
+		_exit(127);
+	}
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			return -errno;
+	return WIFEXITED(status) && WEXITSTATUS(status) == 127 ? -ENOENT : 0;
+}
+
+/* The operator's new configuration, edited from cur in a private file. */
+static int
+edit_in_editor(const json_t *cur, json_t **out)
+{
+	char path[4096], *text = NULL;
+	const char *dir = getenv("TMPDIR");
+	int fd, r, tries = 0;
+
+	snprintf(path, sizeof(path), "%s/tether-edit-XXXXXX",
+	         dir && *dir ? dir : "/tmp");
+	fd = mkstemp(path);
+	if (fd < 0)
+		return -errno;
+	text = json_dumps(cur, JSON_INDENT(2) | JSON_SORT_KEYS);
+	r = text ? write_fd(fd, text, strlen(text)) : -ENOMEM;
+	free(text);
+	close(fd);
+	while (r == 0 && tries++ < EDIT_TRIES) {
+		uint8_t *buf = NULL;
+		size_t len = 0;
+
+		r = run_editor(path);
+		fd = r < 0 ? -1 : open(path, O_RDONLY | O_CLOEXEC);
+		if (r == 0 && fd < 0)
+			r = -errno;
+		if (r == 0)
+			r = read_fd(fd, EDIT_FILE_MAX, &buf, &len);
+		if (fd >= 0)
+			close(fd);
+		if (r < 0)
+			break;
+		*out = json_loadb((const char *)buf, len, 0, NULL);
+		free(buf);
+		if (json_is_object(*out))
+			break;
+		json_decref(*out);
+		*out = NULL;
+		r = tty_ask_yes("Malformed configuration. Would you like to edit "
+		                "again? [ynYN] ") == 1 ? 0 : -EINVAL;
+	}
+	unlink(path);
+	if (r == 0 && !*out)
+		r = -EINVAL;
+	return r;
+}
+
+static int
+new_edit_config(const struct luks_args *a, const char *pin,
+                const json_t *cur, json_t **cfg)
+{
+	char *text;
+	int r;
+
+	if (a->edit_cfg)
+		return parse_config(pin, a->edit_cfg, cfg);
+	if (!isatty(STDIN_FILENO)) {
+		log_msg("%s: no terminal to edit on: give the new configuration "
+		        "with -c", a->dev);
+		return -ENXIO;
+	}
+	r = edit_in_editor(cur, cfg);
+	if (r < 0) {
+		log_msg("%s: the configuration was not edited: %s", a->dev,
+		        r == -EINVAL ? "not a JSON object" : strerror(-r));
+		return r;
+	}
+	text = json_dumps(*cfg, JSON_INDENT(2) | JSON_SORT_KEYS);
+	printf("Pin: %s\nNew config:\n%s\n", pin, text ? text : "");
+	fflush(stdout);
+	free(text);
+	if (tty_ask_yes("Would you like to proceed with the updated "
+	                "configuration? [ynYN] ") != 1) {
+		json_decref(*cfg);
+		*cfg = NULL;
+		return -ECANCELED;
+	}
+	return 0;
+}
+
+int
+luks_edit(struct crypt_device *cd, const struct luks_args *a)
+{
+	struct binding *all = NULL;
+	const struct binding *b = NULL;
+	const char *pin = NULL;
+	json_t *cur = NULL, *cfg = NULL, *full = NULL;
+	size_t n = 0;
+	int r;
+
+	r = slot_binding(cd, a, &all, &n, &b);
+	if (r < 0)
+		return r;
+	if ((r = rebind_config(b->jwe, &pin, &full)) < 0 ||
+	    (r = listed_config(b->jwe, &cur)) < 0)
+		log_msg("slot %d: %s", a->slot, r == -ENOTSUP ? "its pin is one "
+		        "tether cannot bind" : "the binding's JWE is malformed");
+	if (r == 0)
+		r = new_edit_config(a, pin, cur, &cfg);
+	if (r == 0 && json_equal(cfg, cur) && !a->force) {
+		log_msg("slot %d: no changes to the configuration: nothing done "
+		        "(-f binds again anyway)", a->slot);
+		r = -EALREADY;
+	}
+	if (r == 0) {
+		printf("Updating binding...\n");
+		fflush(stdout);
+		/* clevis binds an edited configuration with -y. */
+		r = rebind(cd, a, b, pin, cfg, true);
+	}
+	if (r == 0)
+		log_msg("%s: slot %d: binding edited", a->dev, a->slot);
+	json_decref(full);
+	json_decref(cfg);
+	json_decref(cur);
 	bindings_free(all, n);
 	return r;
 }
@@ -402,6 +710,16 @@ report_pin(const char *url, const json_t *jwks, void *arg)
 	return 0;
 }
 
+/* What `luks regen -q -d DEV -s SLOT` does, as report offers it. */
+static int
+regen_quietly(struct crypt_device *cd, const struct luks_args *a)
+{
+	struct luks_args q = { .dev = a->dev, .slot = a->slot, .token = -1,
+	                       .existing = -1, .test_slot = -1, .quiet = true };
+
+	return luks_regen(cd, &q);
+}
+
 int
 luks_report(struct crypt_device *cd, const struct luks_args *a)
 {
@@ -443,11 +761,9 @@ luks_report(struct crypt_device *cd, const struct luks_args *a)
 		         "the binding with \"tether luks regen -q -d %s -s %d\"? "
 		         "[ynYN] ", a->dev, a->slot);
 		if (tty_ask_yes(question) == 1)
-			return luks_regen(cd, &(struct luks_args){
-				.dev = a->dev, .slot = a->slot, .quiet = true });
+			return regen_quietly(cd, a);
 	}
 	if (a->regen)
-		return luks_regen(cd, &(struct luks_args){
-			.dev = a->dev, .slot = a->slot, .quiet = true });
+		return regen_quietly(cd, a);
 	return -ESTALE;
 }

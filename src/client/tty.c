@@ -98,3 +98,30 @@ tty_read_secret(const char *prompt, size_t max, char **out, size_t *len)
 	*len = (size_t)n;
 	return 0;
 }
+
+int
+stdin_read_line(size_t max, char **out, size_t *len)
+{
+	char *buf = malloc(max + 1);
+	ssize_t n;
+
+	if (!buf)
+		return -ENOMEM;
+	n = tty_line(STDIN_FILENO, buf, max);
+	if (n < 0) {
+		free_secret(buf, max + 1);
+		return (int)n;
+	}
+	buf[n] = '\0';
+	*out = buf;
+	*len = (size_t)n;
+	return 0;
+}
+
+int
+passphrase_read(const char *prompt, size_t max, char **out, size_t *len)
+{
+	if (isatty(STDIN_FILENO))
+		return tty_read_secret(prompt, max, out, len);
+	return stdin_read_line(max, out, len);
+}

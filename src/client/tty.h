@@ -19,4 +19,18 @@ int tty_ask_yes(const char *question);
  */
 int tty_read_secret(const char *prompt, size_t max, char **out, size_t *len);
 
+/*
+ * One line of standard input, without its newline, at most max bytes, read
+ * a byte at a time so nothing after it is consumed (clevis's `read -r`).
+ * Free *out with free_secret(*out, *len).
+ */
+int stdin_read_line(size_t max, char **out, size_t *len);
+
+/*
+ * A secret as clevis's `read -r -s -p PROMPT` reads it: from the terminal
+ * with echo off when standard input is one, else one line of standard
+ * input. Free *out with free_secret(*out, *len).
+ */
+int passphrase_read(const char *prompt, size_t max, char **out, size_t *len);
+
 #endif

@@ -21,7 +21,7 @@ static const struct {
 	{ "encrypt", cmd_encrypt, "bind a secret to a pin: tang, sss, null" },
 	{ "decrypt", cmd_decrypt, "recover a secret bound by tether or clevis" },
 	{ "adv", cmd_adv, "fetch, verify and show a server's keys" },
-	{ "luks", cmd_luks, "bind LUKS volumes: bind, unbind, list, pass, unlock, regen, report" },
+	{ "luks", cmd_luks, "LUKS bindings: bind, unbind, list, pass, trust, unlock, edit, regen, report" },
 };
 
 static void

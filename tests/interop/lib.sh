@@ -50,6 +50,11 @@ not_ok() { # DESCRIPTION [DETAIL...]
 	done
 }
 
+skip() { # DESCRIPTION REASON: for an optional host feature that is absent
+	tap_count=$((tap_count + 1))
+	echo "ok $tap_count - $1 # SKIP $2"
+}
+
 # check DESCRIPTION COMMAND...: one TAP line from a command's exit status.
 check() {
 	local desc=$1

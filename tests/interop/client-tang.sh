@@ -544,13 +544,29 @@ printf 'HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n[]' >"$d/not-object"
 	printf '%x\r\n%s\r\n0\r\n\r\n' "${#adv}" "$adv"
 } >"$d/chunked"
 printf 'HTTP/1.0 200 OK\r\n\r\n%s' "$adv" >"$d/http10"
-for r in chunked http10; do
+# Bare LF line ends (RFC 9112 section 2.2), as clevis's tang-validate-adv
+# test serves them, and interim 1xx replies before the final one.
+printf 'HTTP/1.0 200 OK\n\n%s\n' "$adv" >"$d/bare-lf"
+{
+	printf 'HTTP/1.1 200 OK\nTransfer-Encoding: chunked\n\n'
+	printf '%x\n%s\n0\n\n' "${#adv}" "$adv"
+} >"$d/bare-lf-chunked"
+{
+	printf 'HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\n'
+	printf 'Link: </adv>\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: %s\r\n\r\n%s' \
+		"${#adv}" "$adv"
+} >"$d/interim-1xx"
+printf 'HTTP/1.1 200 OK\rContent-Length: %s\r\r%s' "${#adv}" "$adv" >"$d/bare-cr"
+printf 'HTTP/1.1 101 Switching Protocols\r\n\r\nHTTP/1.1 200 OK\r\n\r\n%s' \
+	"$adv" >"$d/switching"
+for r in chunked http10 bare-lf bare-lf-chunked interim-1xx; do
 	serve_file "r_${r//-/_}" "$d/$r" raw || not_ok "the responder serves $r"
 	trun "$TEST_DIR/empty" "$d/$r.out" adv "$URL"
 	check_eq "a valid advertisement in a $r reply is accepted" \
 		"$thp" "$(awk '$1 == "signing" { print $3 }' "$d/$r.out")"
 done
-for r in garbage 500 huge-length short-body two-lengths huge-chunk not-object; do
+for r in garbage 500 huge-length short-body two-lengths huge-chunk not-object \
+	bare-cr switching; do
 	serve_file "r_${r//-/_}" "$d/$r" raw || not_ok "the responder serves $r"
 	trun "$TEST_DIR/empty" "$d/$r.out" adv "$URL"
 	expect_refused "a $r reply to GET /adv is refused, naming the server" \

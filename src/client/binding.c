@@ -40,7 +40,13 @@ binding_from_token(const char *json, int *slot, char **jwe)
 	static const char *const parts[] = {
 		"protected", "encrypted_key", "iv", "ciphertext", "tag",
 	};
-	json_t *tok = json_loads(json, JSON_REJECT_DUPLICATES, NULL);
+	/*
+	 * Repeated members are taken, the last one winning: jose 11 writes
+	 * "ciphertext" twice in the token clevis imports, and json-c, which
+	 * stores the token, keeps the last. So the raw text cryptsetup's
+	 * import validates and the stored text open reads mean the same.
+	 */
+	json_t *tok = json_loads(json, 0, NULL);
 	json_t *keyslots = json_object_get(tok, "keyslots");
 	json_t *flat = json_object_get(tok, "jwe"), *copy = NULL;
 	const char *type = json_string_value(json_object_get(tok, "type"));

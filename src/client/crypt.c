@@ -21,12 +21,29 @@ encrypt_usage(FILE *f)
 {
 	fprintf(f,
 	        "usage: tether encrypt PIN CONFIG [-y] < PLAINTEXT > JWE\n\n"
-	        "PIN is tang, sss or null; CONFIG is clevis's JSON for it:\n"
-	        "  tang  {\"url\": URL, \"thp\": THUMBPRINT, \"adv\": FILE or JSON}\n"
-	        "  sss   {\"t\": N, \"pins\": {\"tang\": [{...}, ...], \"sss\": {...}}}\n"
-	        "  null  {} (tests only: the key is in the JWE)\n\n"
-	        "Without thp, adv or -y, the server's signing keys are shown and\n"
-	        "trust is asked for on the terminal. -y trusts them unseen.\n");
+	        "Binds PLAINTEXT (at most 512 KiB) to PIN and writes a compact JWE\n"
+	        "that 'tether decrypt' and 'clevis decrypt' recover it from.\n\n"
+	        "  PIN     tang (a Tang server), sss (a threshold of other pins)\n"
+	        "          or null (tests only)\n"
+	        "  CONFIG  the pin's JSON object, as clevis takes it;\n"
+	        "          'tether encrypt PIN --help' describes its members\n"
+	        "  -y      trust the servers' signing keys without asking\n\n"
+	        "TETHER_CONNECT_TIMEOUT and TETHER_TIMEOUT (seconds) bound each "
+	        "server\nexchange (defaults 5 and 15).\n");
+}
+
+/* 'tether encrypt PIN --help': the pin's CONFIG members. */
+static int
+pin_usage(const char *name, FILE *f)
+{
+	const struct pin *pin = pin_find(name);
+
+	if (!pin)
+		return -ENOENT;
+	fprintf(f, "usage: tether encrypt %s CONFIG [-y] < PLAINTEXT > JWE\n\n"
+	        "CONFIG is a JSON object with these members:\n%s", pin->name,
+	        pin->config_help);
+	return 0;
 }
 
 int
@@ -42,14 +59,17 @@ cmd_encrypt(int argc, char **argv)
 
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-			encrypt_usage(stdout);
+			if (i != 2 || pin_usage(argv[1], stdout) < 0)
+				encrypt_usage(stdout);
 			return 0;
 		}
 	}
 	if (argc == 4 && strcmp(argv[3], "-y") == 0)
 		trust = true;
 	else if (argc != 3) {
-		encrypt_usage(stderr);
+		/* As clevis: a pin with no CONFIG shows the pin's usage. */
+		if (argc != 2 || pin_usage(argv[1], stderr) < 0)
+			encrypt_usage(stderr);
 		return 2;
 	}
 	cfg = json_loads(argv[2], 0, &err);
@@ -80,11 +100,15 @@ cmd_decrypt(int argc, char **argv)
 	size_t len = 0, ptlen = 0;
 	int r;
 
-	if (argc == 2 && strcmp(argv[1], "--help") == 0) {
+	if (argc == 2 && (strcmp(argv[1], "--help") == 0 ||
+	                  strcmp(argv[1], "-h") == 0)) {
 		printf("usage: tether decrypt < JWE > PLAINTEXT\n\n"
 		       "Recovers a secret bound with tether or clevis (tang, sss and "
-		       "null pins).\nNothing is written unless the whole JWE "
-		       "verifies.\n");
+		       "null pins),\nasking the servers the JWE names; the JWE "
+		       "carries everything needed.\nNothing is written unless the "
+		       "whole JWE verifies. There are no options.\n\n"
+		       "TETHER_CONNECT_TIMEOUT and TETHER_TIMEOUT (seconds) bound "
+		       "each server\nexchange (defaults 5 and 15).\n");
 		return 0;
 	}
 	if (argc != 1) {

@@ -30,9 +30,45 @@ usage(FILE *f)
 	fprintf(f, "usage: tether COMMAND [ARGS]\n\n");
 	for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
 		fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].summary);
-	fprintf(f, "\n'tether COMMAND --help' describes each command.\n"
+	fprintf(f, "\n'tether help COMMAND' or 'tether COMMAND --help' "
+	        "describes each command.\n"
 	        "TETHER_CONNECT_TIMEOUT and TETHER_TIMEOUT (seconds) bound each "
 	        "server\nexchange (defaults 5 and 15).\n");
+}
+
+static int
+run(int argc, char **argv)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
+		if (strcmp(argv[0], commands[i].name) == 0)
+			return commands[i].run(argc, argv);
+	log_msg("unknown command '%s'", argv[0]);
+	usage(stderr);
+	return 2;
+}
+
+/*
+ * 'tether help' is 'tether --help'; 'tether help COMMAND [SUB...]' is
+ * 'tether COMMAND [SUB...] --help'.
+ */
+static int
+help(int argc, char **argv)
+{
+	char *args[8];
+
+	if (argc < 2) {
+		usage(stdout);
+		return 0;
+	}
+	if ((size_t)argc > ARRAY_SIZE(args) - 1) {
+		usage(stderr);
+		return 2;
+	}
+	for (int i = 1; i < argc; i++)
+		args[i - 1] = argv[i];
+	args[argc - 1] = "--help";
+	args[argc] = NULL;
+	return run(argc, args);
 }
 
 int
@@ -56,14 +92,11 @@ main(int argc, char **argv)
 		usage(stdout);
 		return 0;
 	}
+	if (strcmp(argv[1], "help") == 0)
+		return help(argc - 1, argv + 1);
 	if (strcmp(argv[1], "--version") == 0) {
 		printf("tether %s\n", TETHER_VERSION);
 		return 0;
 	}
-	for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
-		if (strcmp(argv[1], commands[i].name) == 0)
-			return commands[i].run(argc - 1, argv + 1);
-	log_msg("unknown command '%s'", argv[1]);
-	usage(stderr);
-	return 2;
+	return run(argc - 1, argv + 1);
 }

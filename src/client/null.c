@@ -55,6 +55,9 @@ null_decrypt(const json_t *jwe, const json_t *hdr, uint8_t **pt, size_t *len)
 
 const struct pin pin_null = {
 	.name = "null",
+	.config_help =
+	"  fail    true: leave the key out, a share that never decrypts\n"
+	"For tests only: without fail, the key is in the JWE.\n",
 	.encrypt = null_encrypt,
 	.decrypt = null_decrypt,
 };

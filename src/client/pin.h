@@ -14,6 +14,8 @@
  */
 struct pin {
 	const char *name;
+	/* CONFIG's members, one per line, for 'tether encrypt PIN --help'. */
+	const char *config_help;
 	int (*encrypt)(const json_t *cfg, bool trust, const uint8_t *pt,
 	               size_t len, char **jwe);
 	int (*decrypt)(const json_t *jwe, const json_t *hdr, uint8_t **pt,

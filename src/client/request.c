@@ -64,6 +64,47 @@ report(const char *where, int r, const struct fetch_result *res,
 	}
 }
 
+/*
+ * Says what a status other than 200 means for a Tang exchange: the
+ * statuses a new user meets first get their cause and what to do.
+ */
+static int
+report_status(const char *where, const char *suffix, const struct url *u,
+              unsigned status)
+{
+	char name[sizeof(u->user) * 4];
+
+	switch (status) {
+	case 401:
+		if (!u->user[0]) {
+			log_msg("%s: the server wants a client credential (HTTP "
+			        "401): give it in the url as https://NAME:TOKEN@HOST, "
+			        "or as the binding's \"client\" and \"token\"", where);
+			return -EACCES;
+		}
+		log_escape(name, sizeof(name), u->user, strlen(u->user));
+		log_msg("%s: the server refused the credential of client '%s' "
+		        "(HTTP 401): check its name and token", where, name);
+		return -EACCES;
+	case 404:
+		if (strncmp(suffix, "/adv/", 5) == 0)
+			log_msg("%s: the server has no signing key with thumbprint "
+			        "%s (HTTP 404); 'tether adv URL' lists its keys",
+			        where, suffix + 5);
+		else if (strncmp(suffix, "/rec/", 5) == 0)
+			log_msg("%s: the server has no exchange key with thumbprint "
+			        "%s (HTTP 404): the key this was bound to is gone "
+			        "from it", where, suffix + 5);
+		else
+			log_msg("%s: not found (HTTP 404): is this a Tang server, "
+			        "with its path?", where);
+		return -ENOENT;
+	default:
+		log_msg("%s: the server answered HTTP %u", where, status);
+		return -EPROTO;
+	}
+}
+
 int
 server_request(const struct url *u, const char *method, const char *suffix,
                const json_t *body, json_t **reply)
@@ -95,10 +136,9 @@ server_request(const struct url *u, const char *method, const char *suffix,
 		return r;
 	}
 	if (res.response.status != 200) {
-		log_msg("%s: the server answered HTTP %u", where,
-		        res.response.status);
+		r = report_status(where, suffix, u, res.response.status);
 		fetch_done(&res);
-		return -EPROTO;
+		return r;
 	}
 	obj = json_loadb(res.response.body, res.response.body_len, 0, NULL);
 	fetch_done(&res);

@@ -11,8 +11,11 @@
  * One exchange with a Tang server: method on the URL's path + suffix, an
  * optional JSON body, a 200 reply holding a JSON object. Every failure is
  * logged once, naming the server and the cause (unresolvable name, the
- * address that refused or timed out, the HTTP status, a reply that is not
- * JSON). Returns 0 with *reply set, or -errno.
+ * address that refused or timed out, the HTTP status and what it means, a
+ * reply that is not JSON). Returns 0 with *reply set, or -errno: for a
+ * status other than 200, -EACCES for 401 (a client credential is wanted
+ * or was refused), -ENOENT for 404 (on /adv/THP or /rec/KID: no such key)
+ * and -EPROTO for the others.
  */
 int server_request(const struct url *u, const char *method,
                    const char *suffix, const json_t *body, json_t **reply);

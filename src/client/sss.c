@@ -336,6 +336,12 @@ sss_decrypt(const json_t *jwe, const json_t *hdr, uint8_t **pt, size_t *len)
 
 const struct pin pin_sss = {
 	.name = "sss",
+	.config_help =
+	"  t       how many of the pins must answer to decrypt (default 1)\n"
+	"  pins    an object: each pin's name, with its CONFIG or an array of\n"
+	"          CONFIGs, e.g. {\"tang\": [{\"url\": ...}, {\"url\": ...}]};\n"
+	"          sss nests\n"
+	"-y applies to every tang pin inside.\n",
 	.encrypt = sss_encrypt,
 	.decrypt = sss_decrypt,
 };

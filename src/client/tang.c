@@ -378,6 +378,22 @@ out:
 
 const struct pin pin_tang = {
 	.name = "tang",
+	.config_help =
+	"  url     the server (required): http[s]://[NAME:TOKEN@]HOST[:PORT][/PATH]\n"
+	"  thp     trust the advertisement signed by this key: its S256 or S1\n"
+	"          thumbprint, as 'tether adv URL' prints it\n"
+	"  adv     trust this advertisement: a file name or a JSON object;\n"
+	"          encrypting then needs no server\n"
+	"  ca      https: PEM CA certificates the server's certificate must\n"
+	"          chain to (default: the system's CA bundle)\n"
+	"  pin     https: the server's public key, sha256//BASE64 as curl's\n"
+	"          --pinnedpubkey\n"
+	"  client  https: the name of this machine's client credential\n"
+	"  token   https: that client's token (or NAME:TOKEN@ in the url)\n"
+	"  trust   signing keys (JWKs) trusted before: 'luks regen' keeps a\n"
+	"          binding's trust this way\n"
+	"Without thp or adv, or -y, the server's signing keys are shown and trust\n"
+	"is asked for on the terminal.\n",
 	.encrypt = tang_encrypt,
 	.decrypt = tang_decrypt,
 };

@@ -8,14 +8,21 @@
 
 #include "common/util.h"
 
-/* Finds CRLF in [p, end); NULL when the line is not complete. */
+/*
+ * Finds the end of the line at p in [p, end): CRLF, or a bare LF as RFC
+ * 9112 section 2.2 lets a recipient accept (clevis's tests and some small
+ * servers send them). Returns where the line's text ends and sets *next
+ * past the terminator; NULL when the line is not complete.
+ */
 static const char *
-line_end(const char *p, const char *end)
+line_end(const char *p, const char *end, char **next)
 {
-	for (; p + 1 < end; p++)
-		if (p[0] == '\r' && p[1] == '\n')
-			return p;
-	return NULL;
+	const char *nl = memchr(p, '\n', (size_t)(end - p));
+
+	if (!nl)
+		return NULL;
+	*next = (char *)nl + 1;
+	return nl > p && nl[-1] == '\r' ? nl - 1 : nl;
 }
 
 static int
@@ -29,6 +36,10 @@ parse_status_line(const char *p, const char *eol, unsigned *status)
 			return -EBADMSG;
 	if (eol - p > 12 && p[12] != ' ')
 		return -EBADMSG;
+	/* The reason phrase: no control characters, so no bare CR. */
+	for (const char *c = p + 12; c < eol; c++)
+		if ((unsigned char)*c < 0x20 && *c != '\t')
+			return -EBADMSG;
 	*status = (unsigned)((p[9] - '0') * 100 + (p[10] - '0') * 10 +
 	                     (p[11] - '0'));
 	return *status >= 100 ? 0 : -EBADMSG;
@@ -126,13 +137,37 @@ hex_value(char c)
  * Decodes chunked coding from [p, end) into the same buffer at out (out
  * never passes p). Extensions and trailers are skipped.
  */
+/* The line end after size bytes of chunk data at p: CRLF or bare LF. */
+static int
+chunk_data_end(const char *p, const char *end, size_t size, char **next)
+{
+	size_t avail = (size_t)(end - p);
+
+	if (avail <= size)
+		return -EAGAIN;
+	if (p[size] == '\n') {
+		*next = (char *)p + size + 1;
+		return 0;
+	}
+	if (p[size] != '\r')
+		return -EBADMSG;
+	if (avail < size + 2)
+		return -EAGAIN;
+	if (p[size + 1] != '\n')
+		return -EBADMSG;
+	*next = (char *)p + size + 2;
+	return 0;
+}
+
 static int
 decode_chunked(char *p, const char *end, char *out, size_t *out_len)
 {
 	size_t total = 0;
+	int rc;
 
 	for (;;) {
-		const char *eol = line_end(p, end);
+		char *next;
+		const char *eol = line_end(p, end, &next);
 		size_t size = 0;
 		int digits = 0, h;
 
@@ -149,26 +184,28 @@ decode_chunked(char *p, const char *end, char *out, size_t *out_len)
 			return -EBADMSG;
 		if (size > RESPONSE_MAX - total)
 			return -EMSGSIZE;
-		p = (char *)eol + 2;
+		p = next;
 		if (size == 0)
 			break;
-		if ((size_t)(end - p) < size + 2)
-			return -EAGAIN;
-		if (p[size] != '\r' || p[size + 1] != '\n')
-			return -EBADMSG;
+		rc = chunk_data_end(p, end, size, &next);
+		if (rc < 0)
+			return rc;
 		memmove(out + total, p, size);
 		total += size;
-		p += size + 2;
+		p = next;
 	}
 	/* Trailers, then the final empty line. */
-	for (;;) {
-		const char *eol = line_end(p, end);
+	for (int count = 0;; count++) {
+		char *next;
+		const char *eol = line_end(p, end, &next);
 
 		if (!eol)
 			return -EAGAIN;
 		if (eol == p)
 			break;
-		p = (char *)eol + 2;
+		if (count == RESPONSE_HEADERS_MAX)
+			return -EBADMSG;
+		p = next;
 	}
 	out[total] = '\0';
 	*out_len = total;
@@ -182,13 +219,14 @@ parse_headers(char **pp, const char *end, struct framing *f,
 	char *p = *pp;
 
 	for (int count = 0;; count++) {
-		const char *eol = line_end(p, end);
+		char *next;
+		const char *eol = line_end(p, end, &next);
 		int rc;
 
 		if (!eol)
 			return -EAGAIN;
 		if (eol == p) {
-			*pp = p + 2;
+			*pp = next;
 			return 0;
 		}
 		if (count == RESPONSE_HEADERS_MAX)
@@ -196,31 +234,70 @@ parse_headers(char **pp, const char *end, struct framing *f,
 		rc = parse_header(p, eol, f, r);
 		if (rc < 0)
 			return rc;
-		p = (char *)eol + 2;
+		p = next;
 	}
+}
+
+/*
+ * Parses one status line and its header block at *pp into r and f, and
+ * moves *pp past the block's empty line.
+ */
+static int
+parse_head(char **pp, const char *end, struct framing *f, struct response *r)
+{
+	char *next;
+	const char *eol = line_end(*pp, end, &next);
+	int rc;
+
+	memset(r, 0, sizeof(*r));
+	memset(f, 0, sizeof(*f));
+	if (!eol)
+		return -EAGAIN;
+	rc = parse_status_line(*pp, eol, &r->status);
+	if (rc < 0)
+		return rc;
+	*pp = next;
+	rc = parse_headers(pp, end, f, r);
+	if (rc == 0 && f->chunked && f->has_length)
+		rc = -EBADMSG;	/* ambiguous framing: refuse, never guess */
+	return rc;
+}
+
+/*
+ * Parses the final response's head, skipping interim 1xx responses (100
+ * Continue, 103 Early Hints) before it: they have no body (RFC 9110
+ * section 15.2). 101 Switching Protocols answers an upgrade we never ask
+ * for, so it is malformed here.
+ */
+static int
+parse_final_head(char **pp, const char *end, struct framing *f,
+                 struct response *r)
+{
+	for (int i = 0; i <= RESPONSE_INTERIM_MAX; i++) {
+		int rc = parse_head(pp, end, f, r);
+
+		if (rc < 0)
+			return rc;
+		if (r->status == 101)
+			return -EBADMSG;
+		if (r->status >= 200)
+			return 0;
+	}
+	return -EBADMSG;
 }
 
 int
 response_parse(char *buf, size_t len, bool eof, struct response *r)
 {
-	const char *end = buf + len, *eol;
-	struct framing f = { 0 };
+	const char *end = buf + len;
+	struct framing f;
 	char *p = buf;
 	int rc;
 
 	memset(r, 0, sizeof(*r));
 	if (len > RESPONSE_MAX)
 		return -EMSGSIZE;
-	eol = line_end(p, end);
-	if (!eol)
-		return eof ? -EBADMSG : -EAGAIN;
-	rc = parse_status_line(p, eol, &r->status);
-	if (rc < 0)
-		return rc;
-	p = (char *)eol + 2;
-	rc = parse_headers(&p, end, &f, r);
-	if (rc == 0 && f.chunked && f.has_length)
-		rc = -EBADMSG;	/* ambiguous framing: refuse, never guess */
+	rc = parse_final_head(&p, end, &f, r);
 	if (rc == -EAGAIN && eof)
 		rc = -EBADMSG;
 	if (rc < 0)
@@ -236,7 +313,7 @@ response_parse(char *buf, size_t len, bool eof, struct response *r)
 		if ((size_t)(end - p) > f.length)
 			return -EBADMSG;	/* we send one request per connection */
 		r->body_len = f.length;
-	} else if (r->status == 204 || r->status == 304 || r->status < 200) {
+	} else if (r->status == 204 || r->status == 304) {
 		r->body_len = 0;
 	} else {
 		if (!eof)

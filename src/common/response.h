@@ -8,6 +8,8 @@
 /* A Tang reply is a few KiB; refuse anything far larger. */
 #define RESPONSE_MAX (256 * 1024)
 #define RESPONSE_HEADERS_MAX 64
+/* Interim 1xx responses skipped before the final one. */
+#define RESPONSE_INTERIM_MAX 8
 
 struct response {
 	unsigned status;
@@ -18,7 +20,9 @@ struct response {
 
 /*
  * Parses an HTTP/1.x response held in buf[0..len) (the buffer must have
- * one spare byte after len). The body is framed by Content-Length, by
+ * one spare byte after len), after up to RESPONSE_INTERIM_MAX interim 1xx
+ * responses, which are skipped. Lines end in CRLF or a bare LF (RFC 9112
+ * section 2.2). The body is framed by Content-Length, by
  * chunked transfer coding (decoded in place), or by the end of the
  * connection when eof is set. Returns 0 for a complete response; -EAGAIN
  * when more bytes are needed (never once eof is set); -EBADMSG for a

@@ -4,6 +4,11 @@
  * "clevis", so that `cryptsetup open --token-only` and systemd-cryptsetup
  * unlock volumes bound by clevis or tether with no shell scripts. Only the
  * symbols of CRYPTSETUP_TOKEN_1.0 leave this object (token.sym).
+ *
+ * There is deliberately no cryptsetup_token_dump: libcryptsetup calls it
+ * only when present, and whatever it printed would sit between "N: clevis"
+ * and "Keyslot: S" in `cryptsetup luksDump`, where clevis's scripts read
+ * the token's type from the line before "Keyslot:".
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -21,7 +26,6 @@ int cryptsetup_token_open(struct crypt_device *cd, int token, char **buffer,
                           size_t *buffer_len, void *usrptr);
 void cryptsetup_token_buffer_free(void *buffer, size_t buffer_len);
 int cryptsetup_token_validate(struct crypt_device *cd, const char *json);
-void cryptsetup_token_dump(struct crypt_device *cd, const char *json);
 const char *cryptsetup_token_version(void);
 
 int
@@ -75,23 +79,6 @@ cryptsetup_token_validate(struct crypt_device *cd, const char *json)
 	free(text);
 	free(jwe);
 	return r < 0 ? -EINVAL : 0;
-}
-
-void
-cryptsetup_token_dump(struct crypt_device *cd, const char *json)
-{
-	char *jwe = NULL, *text = NULL;
-	int slot;
-
-	if (binding_from_token(json, &slot, &jwe) < 0 ||
-	    describe_binding(jwe, &text) < 0) {
-		crypt_log(cd, CRYPT_LOG_NORMAL, "\tclevis:     malformed\n");
-	} else {
-		/* text is "PIN 'CONFIG'", as clevis luks list shows it. */
-		crypt_logf(cd, CRYPT_LOG_NORMAL, "\tclevis pin: %s\n", text);
-	}
-	free(text);
-	free(jwe);
 }
 
 const char *

@@ -394,6 +394,23 @@ expect_refused "decrypt: the server's HTTP 404 is reported" "$d/404.out" "HTTP 4
 trun "$PLAIN" "$d/404-enc.out" encrypt tang "{\"url\":\"$TD_URL/nothing\",\"thp\":\"$thp\"}"
 expect_refused "encrypt: the server's HTTP 404 is reported" "$d/404-enc.out" "HTTP 404"
 
+# HTTP 404 on /adv/THP: the server has no key with that thumbprint; on
+# /rec/KID: no exchange key of that name. Both from tangd and tetherd.
+fake=$(printf 'no such key' | openssl dgst -sha256 -binary | jose b64 enc -I-)
+other_adv=$(curl -sSf --max-time 10 "$TG_URL/adv")
+for u in "$TD_URL" "$TG_URL"; do
+	trun "$PLAIN" "$d/nokey-enc.out" encrypt tang "{\"url\":\"$u\",\"thp\":\"$fake\"}"
+	expect_refused "encrypt to $u with an unknown thp: the server has no such key" \
+		"$d/nokey-enc.out" "$u/adv/$fake: the server has no signing key with thumbprint $fake \\(HTTP 404\\)"
+done
+# A JWE whose exchange key is tangd's, sent to tetherd, which lacks it.
+trun "$PLAIN" "$d/nokey.jwe" encrypt tang "{\"url\":\"$TD_URL\",\"adv\":$other_adv}"
+expect_ok "offline encrypt with another server's advertisement"
+kid=$(jwe_kid "$d/nokey.jwe")
+trun "$d/nokey.jwe" "$d/nokey.out" decrypt
+expect_refused "decrypt: a server without the JWE's exchange key says so" \
+	"$d/nokey.out" "/rec/$kid: the server has no exchange key with thumbprint $kid \\(HTTP 404\\)"
+
 # Connection refused, on encrypt and adv too.
 dead_port=$(free_port)
 trun "$PLAIN" "$d/dead-enc.out" encrypt tang "{\"url\":\"http://127.0.0.1:$dead_port\",\"thp\":\"$thp\"}"
@@ -544,13 +561,29 @@ printf 'HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n[]' >"$d/not-object"
 	printf '%x\r\n%s\r\n0\r\n\r\n' "${#adv}" "$adv"
 } >"$d/chunked"
 printf 'HTTP/1.0 200 OK\r\n\r\n%s' "$adv" >"$d/http10"
-for r in chunked http10; do
+# Bare LF line ends (RFC 9112 section 2.2), as clevis's tang-validate-adv
+# test serves them, and interim 1xx replies before the final one.
+printf 'HTTP/1.0 200 OK\n\n%s\n' "$adv" >"$d/bare-lf"
+{
+	printf 'HTTP/1.1 200 OK\nTransfer-Encoding: chunked\n\n'
+	printf '%x\n%s\n0\n\n' "${#adv}" "$adv"
+} >"$d/bare-lf-chunked"
+{
+	printf 'HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\n'
+	printf 'Link: </adv>\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: %s\r\n\r\n%s' \
+		"${#adv}" "$adv"
+} >"$d/interim-1xx"
+printf 'HTTP/1.1 200 OK\rContent-Length: %s\r\r%s' "${#adv}" "$adv" >"$d/bare-cr"
+printf 'HTTP/1.1 101 Switching Protocols\r\n\r\nHTTP/1.1 200 OK\r\n\r\n%s' \
+	"$adv" >"$d/switching"
+for r in chunked http10 bare-lf bare-lf-chunked interim-1xx; do
 	serve_file "r_${r//-/_}" "$d/$r" raw || not_ok "the responder serves $r"
 	trun "$TEST_DIR/empty" "$d/$r.out" adv "$URL"
 	check_eq "a valid advertisement in a $r reply is accepted" \
 		"$thp" "$(awk '$1 == "signing" { print $3 }' "$d/$r.out")"
 done
-for r in garbage 500 huge-length short-body two-lengths huge-chunk not-object; do
+for r in garbage 500 huge-length short-body two-lengths huge-chunk not-object \
+	bare-cr switching; do
 	serve_file "r_${r//-/_}" "$d/$r" raw || not_ok "the responder serves $r"
 	trun "$TEST_DIR/empty" "$d/$r.out" adv "$URL"
 	expect_refused "a $r reply to GET /adv is refused, naming the server" \
@@ -661,6 +694,44 @@ for pin in tang sss; do
 	check "... and prints the usage, not a configuration error" \
 		grep -q "tether encrypt" "$d/help-encrypt-$pin"
 done
+# tether help is tether --help; tether help COMMAND [PIN] is ... --help.
+trun "$TEST_DIR/empty" "$d/help-word" help
+expect_ok "tether help exits 0"
+check "... and prints what tether --help prints" cmp "$d/help" "$d/help-word"
+for c in encrypt decrypt adv luks "encrypt tang" "encrypt sss" "encrypt null"; do
+	f=$d/help-${c// /-}
+	# shellcheck disable=SC2086 # c is words
+	trun "$TEST_DIR/empty" "$f.word" help $c
+	# shellcheck disable=SC2086
+	trun "$TEST_DIR/empty" "$f.opt" $c --help
+	check "tether help $c prints what tether $c --help prints" \
+		sh -c "test -s '$f.word' && cmp '$f.word' '$f.opt'"
+done
+# Each option and each config member is described, on its own line.
+described() { # FILE NAME...: every NAME starts a line of FILE's text
+	local f=$1 n
+	shift
+	for n in "$@"; do
+		grep -Eq "^ +$n +[a-z(]" "$f" || { echo "$n not described"; return 1; }
+	done
+}
+check "tether encrypt --help describes PIN, CONFIG and -y" \
+	described "$d/help-encrypt.opt" PIN CONFIG -y
+check "tether adv --help describes URL, credentials included" \
+	sh -c "grep -Eq '^ +URL +http' '$d/help-adv.opt' &&
+		grep -q 'NAME:TOKEN' '$d/help-adv.opt'"
+check "tether decrypt --help says it takes no options" \
+	grep -q "no options" "$d/help-decrypt.opt"
+check "tether encrypt tang --help describes every member tang takes" \
+	described "$d/help-encrypt-tang.opt" url thp adv ca pin client token trust
+check "tether encrypt sss --help describes t and pins" \
+	described "$d/help-encrypt-sss.opt" t pins
+check "tether encrypt null --help describes fail" \
+	described "$d/help-encrypt-null.opt" fail
+trun "$TEST_DIR/empty" "$d/pin-only" encrypt tang
+check_eq "tether encrypt tang with no CONFIG shows the pin's usage, exit 2" \
+	"2 $(cat "$d/help-encrypt-tang.opt")" "$RC $ERR"
+
 trun "$TEST_DIR/empty" "$d/version" --version
 expect_ok "tether --version exits 0"
 check "... and prints a version" grep -Eq '^tether [0-9]+\.[0-9]+' "$d/version"

@@ -88,6 +88,23 @@ else
 	ok "without a token clevis cannot bind"
 fi
 
+# A 401 says what is wanted and how to give it; with a credential, whose.
+if "$TETHER" adv "$URL" >/dev/null 2>"$TEST_DIR/err"; then
+	not_ok "tether adv with no credential: the server wants one, and how to give it"
+else
+	check "tether adv with no credential: the server wants one, and how to give it" \
+		grep -qF "$URL/adv: the server wants a client credential (HTTP 401): give it in the url as https://NAME:TOKEN@HOST, or as the binding's \"client\" and \"token\"" \
+		"$TEST_DIR/err"
+fi
+if "$TETHER" encrypt tang "{\"url\":\"https://web1:wrong@127.0.0.1:$PORT\"}" -y \
+	<"$TEST_DIR/plain" >/dev/null 2>"$TEST_DIR/err"; then
+	not_ok "a wrong token: tether says the server refused client web1's credential"
+else
+	check "a wrong token: tether says the server refused client web1's credential" \
+		grep -qF "the server refused the credential of client 'web1' (HTTP 401)" \
+		"$TEST_DIR/err"
+fi
+
 # decrypts TOOL: TOOL recovers the plaintext from clevis's JWE.
 decrypts() {
 	if [ "$1" = tether ]; then

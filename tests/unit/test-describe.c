@@ -214,6 +214,35 @@ test_token_refused(void **state)
 	free(jwe);
 }
 
+/* jose 11 repeats "ciphertext": every repeated member reads as its last. */
+static void
+test_token_repeated_members(void **state)
+{
+	char *jwe = NULL;
+	int slot = -1;
+
+	(void)state;
+	assert_int_equal(binding_from_token("{\"type\":\"clevis\",\"keyslots\":"
+		"[\"2\"],\"jwe\":{\"ciphertext\":\"b2xk\",\"protected\":\"e30\","
+		"\"iv\":\"aXY\",\"ciphertext\":\"Y3Q\",\"tag\":\"dGFn\"}}",
+		&slot, &jwe), 0);
+	assert_int_equal(slot, 2);
+	assert_string_equal(jwe, "e30..aXY.Y3Q.dGFn");
+	free(jwe);
+	jwe = NULL;
+	assert_int_equal(binding_from_token("{\"type\":\"clevis\",\"keyslots\":"
+		"[\"1\"],\"keyslots\":[\"3\"],\"jwe\":{\"protected\":\"e30\","
+		"\"iv\":\"aXY\",\"ciphertext\":\"Y3Q\",\"tag\":\"dGFn\"}}",
+		&slot, &jwe), 0);
+	assert_int_equal(slot, 3);
+	free(jwe);
+	/* The last "type" is what cryptsetup dispatches on. */
+	assert_int_equal(binding_from_token("{\"type\":\"clevis\",\"type\":"
+		"\"other\",\"keyslots\":[\"1\"],\"jwe\":{\"protected\":\"e30\","
+		"\"iv\":\"aXY\",\"ciphertext\":\"Y3Q\",\"tag\":\"dGFn\"}}",
+		&slot, &jwe), -EBADMSG);
+}
+
 int
 main(void)
 {
@@ -224,6 +253,7 @@ main(void)
 		cmocka_unit_test(test_rebind_config),
 		cmocka_unit_test(test_token_layout),
 		cmocka_unit_test(test_token_refused),
+		cmocka_unit_test(test_token_repeated_members),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

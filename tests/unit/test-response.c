@@ -102,6 +102,64 @@ test_malformed(void **state)
 	expect("HTTP/1.1 200 OK\r\nX: a\x01b\r\n\r\n", true, -EBADMSG, 0, "");
 }
 
+/* RFC 9112 section 2.2: a recipient may take a bare LF as a line end. */
+static void
+test_bare_lf(void **state)
+{
+	(void)state;
+	/* As clevis's tang-validate-adv test serves an advertisement. */
+	expect("HTTP/1.0 200 OK\n\n{\"payload\":\"e30\"}\n", true, 0, 200,
+	       "{\"payload\":\"e30\"}\n");
+	expect("HTTP/1.1 200 OK\nContent-Length: 5\n\nhello", false, 0, 200, "hello");
+	expect("HTTP/1.1 404 Not Found\nContent-Length: 0\r\n\n", false, 0, 404, "");
+	expect("HTTP/1.1 200 OK\r\nContent-Length: 2\n\r\nok", false, 0, 200, "ok");
+	expect("HTTP/1.1 200 OK\nTransfer-Encoding: chunked\n\n"
+	       "5\nhello\n6\r\n world\n0\nT: x\n\n", false, 0, 200, "hello world");
+	expect("HTTP/1.1 200 OK\nTransfer-Encoding: chunked\n\n5\nhello",
+	       false, -EAGAIN, 0, "");
+	expect("HTTP/1.1 200 OK\nContent-Len", false, -EAGAIN, 0, "");
+	/* A bare CR is no line end, anywhere. */
+	expect("HTTP/1.1 200 OK\rContent-Length: 0\r\n\r\n", true, -EBADMSG, 0, "");
+	expect("HTTP/1.1 200 OK\r\nX: a\rb\r\n\r\n", true, -EBADMSG, 0, "");
+	expect("HTTP/1.1 200 OK\r\n\r\r\n", true, -EBADMSG, 0, "");
+	expect("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+	       "2\r\nab\rX0\r\n\r\n", true, -EBADMSG, 0, "");
+}
+
+/* Interim 1xx replies come before the final one and have no body. */
+static void
+test_interim(void **state)
+{
+	char *many;
+	size_t off = 0;
+
+	(void)state;
+	expect("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\n"
+	       "Content-Length: 2\r\n\r\nok", false, 0, 200, "ok");
+	expect("HTTP/1.1 100 Continue\n\nHTTP/1.1 103 Early Hints\nLink: </a>\n\n"
+	       "HTTP/1.1 404 Not Found\nContent-Length: 0\n\n", false, 0, 404, "");
+	/* Framing headers of an interim reply frame nothing. */
+	expect("HTTP/1.1 100 Continue\r\nContent-Length: 9\r\n\r\n"
+	       "HTTP/1.1 200 OK\r\n\r\nbody", true, 0, 200, "body");
+	expect("HTTP/1.1 100 Continue\r\n\r\n", false, -EAGAIN, 0, "");
+	expect("HTTP/1.1 100 Continue\r\n\r\n", true, -EBADMSG, 0, "");
+	expect("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 2", false, -EAGAIN, 0, "");
+	expect("HTTP/1.1 100 Continue\r\n\r\ngarbage\r\n\r\n", true,
+	       -EBADMSG, 0, "");
+	expect("HTTP/1.1 101 Switching Protocols\r\n\r\nHTTP/1.1 200 OK\r\n"
+	       "Content-Length: 0\r\n\r\n", true, -EBADMSG, 0, "");
+
+	/* One interim reply more than the limit is refused. */
+	many = malloc((RESPONSE_INTERIM_MAX + 1) * 32 + 64);
+	for (int i = 0; i <= RESPONSE_INTERIM_MAX; i++)
+		off += (size_t)sprintf(many + off, "HTTP/1.1 100 Continue\r\n\r\n");
+	sprintf(many + off, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+	expect(many, true, -EBADMSG, 0, "");
+	/* ... and as many as the limit are skipped. */
+	expect(many + strlen("HTTP/1.1 100 Continue\r\n\r\n"), true, 0, 200, "");
+	free(many);
+}
+
 static void
 test_limits(void **state)
 {
@@ -147,6 +205,8 @@ main(void)
 		cmocka_unit_test(test_framing),
 		cmocka_unit_test(test_incomplete),
 		cmocka_unit_test(test_malformed),
+		cmocka_unit_test(test_bare_lf),
+		cmocka_unit_test(test_interim),
 		cmocka_unit_test(test_limits),
 		cmocka_unit_test(test_content_type),
 	};

@@ -356,7 +356,7 @@ replace_slot(struct crypt_device *cd, const struct binding *b, int spare,
 static bool
 untrusted(int r)
 {
-	return r == -EKEYREJECTED || r == -EPROTO || r == -EPERM;
+	return r == -EKEYREJECTED || r == -EPROTO || r == -EPERM || r == -ENOENT;
 }
 
 /*

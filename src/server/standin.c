@@ -229,28 +229,40 @@ parse_header(const char *line, size_t len, struct standin_request *rq,
 	return 0;
 }
 
-/* The request line and headers of the complete header block buf. */
+/* The length of the line at p (to its CRLF) within left bytes, or -1. */
+static ssize_t
+line_length(const char *p, size_t left)
+{
+	for (size_t i = 0; i + 1 < left; i++)
+		if (p[i] == '\r' && p[i + 1] == '\n')
+			return (ssize_t)i;
+	return -1;
+}
+
+/* The request line and headers of the complete header block buf (len
+   bytes, ending with the empty line). */
 static unsigned
 parse_head(const char *buf, size_t len, struct standin_request *rq)
 {
 	bool http10 = false, have_length = false;
-	const char *p = buf, *end = buf + len - 2, *eol;
+	size_t off = 0, body = len - 2;	/* where the empty line starts */
 	unsigned status;
+	ssize_t n;
 
 	memset(rq, 0, sizeof(*rq));
 	rq->header_len = len;
-	eol = memmem(p, (size_t)(end - p), "\r\n", 2);
-	if (!eol)
+	n = line_length(buf, len);
+	if (n < 0)
 		return 400;
-	status = parse_request_line(p, (size_t)(eol - p), rq, &http10);
+	status = parse_request_line(buf, (size_t)n, rq, &http10);
 	if (status)
 		return status;
 	rq->keep_alive = !http10;
-	for (p = eol + 2; p < end; p = eol + 2) {
-		eol = memmem(p, (size_t)(end - p) + 2, "\r\n", 2);
-		if (!eol)
+	for (off = (size_t)n + 2; off < body; off += (size_t)n + 2) {
+		n = line_length(buf + off, len - off);
+		if (n < 0)
 			return 400;
-		status = parse_header(p, (size_t)(eol - p), rq, &have_length,
+		status = parse_header(buf + off, (size_t)n, rq, &have_length,
 		                      http10);
 		if (status)
 			return status;

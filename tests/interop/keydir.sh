@@ -230,9 +230,9 @@ check "a signing key others can read, added while running, is advertised" \
 check "... and the reload warns, naming it" \
 	grep -q 'later.jwk is readable by others.*rotate' "$TEST_DIR/wr.log"
 check "tetherd keys list marks it" \
-	sh -c "'$TETHERD' keys list --keys '$wr' 2>/dev/null | grep -qx '$(thp "$wr/later.jwk") (file readable by others: rotate)'"
+	sh -c "'$TETHERD' keys list --keys '$wr' 2>/dev/null | grep -qxF -e '$(thp "$wr/later.jwk") (file readable by others: rotate)'"
 check "... and not the private one" \
-	sh -c "'$TETHERD' keys list --keys '$wr' 2>/dev/null | grep -qx '$(thp "$wr/wsig.jwk")'"
+	sh -c "'$TETHERD' keys list --keys '$wr' 2>/dev/null | grep -qxF -e '$(thp "$wr/wsig.jwk")'"
 check_log_clean wr "$wr_PID"
 if $as_root; then
 	(umask 022; jose jwk gen -i '{"alg":"ES512"}' -o "$sk/.open.jwk")

@@ -15,6 +15,7 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "server/clients.h"
+#include "server/config.h"
 
 #define TOKEN_BYTES 32
 
@@ -25,6 +26,9 @@ clients_usage(FILE *f)
 	        "usage: tetherd clients add NAME [--allow CIDR[,CIDR]]... --clients FILE\n"
 	        "       tetherd clients list --clients FILE\n"
 	        "       tetherd clients enable|disable|remove NAME --clients FILE\n"
+	        "\n"
+	        "--config FILE takes the clients file from tetherd.conf instead;\n"
+	        "--clients wins.\n"
 	        "\n"
 	        "add prints the client's token once; the file keeps only its\n"
 	        "SHA-256. Changes take effect at the next request, no signal.\n"
@@ -186,11 +190,33 @@ run(const char *what, const char *name, const char *path, const char *allow)
 	return r;
 }
 
+/* The clients file tetherd.conf names; --clients would have won. */
+static int
+run_configured(const char *what, const char *name, const char *config,
+               const char *allow)
+{
+	struct serve_config file = { 0 };
+	int status = 2;
+
+	if (serve_config_read_file(config, &file) < 0)
+		goto out;
+	if (!file.clients) {
+		log_msg("%s: names no clients file: give --clients FILE",
+		        config);
+		goto out;
+	}
+	status = run(what, name, file.clients, allow[0] ? allow : NULL) < 0;
+out:
+	serve_config_free(&file);
+	return status;
+}
+
 int
 cmd_clients(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{ "clients", required_argument, NULL, 'c' },
+		{ "config", required_argument, NULL, 'C' },
 		{ "allow", required_argument, NULL, 'a' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -198,7 +224,7 @@ cmd_clients(int argc, char **argv)
 	static const char *const verbs[] = {
 		"add", "list", "enable", "disable", "remove",
 	};
-	const char *path = NULL, *what, *name = NULL;
+	const char *path = NULL, *config = NULL, *what, *name = NULL;
 	char allow[CLIENT_ALLOW_MAX * (CIDR_TEXT_MAX + 1)] = "";
 	bool known = false;
 	int c;
@@ -214,6 +240,8 @@ cmd_clients(int argc, char **argv)
 	while ((c = getopt_long(argc - 1, argv + 1, "c:a:h", longopts, NULL)) != -1) {
 		if (c == 'c') {
 			path = optarg;
+		} else if (c == 'C') {
+			config = optarg;
 		} else if (c == 'a' && strcmp(what, "add") == 0 &&
 		           strlen(allow) + strlen(optarg) + 2 < sizeof(allow)) {
 			if (allow[0])
@@ -226,10 +254,10 @@ cmd_clients(int argc, char **argv)
 	}
 	if (optind < argc - 1)
 		name = argv[1 + optind++];
-	if (!known || !path || optind < argc - 1 ||
+	if (!known || (!path && !config) || optind < argc - 1 ||
 	    (strcmp(what, "list") == 0) != (name == NULL)) {
 		log_msg("clients: %s", !known ? "unknown subcommand" : !path ?
-		        "--clients FILE is required" : "wrong arguments");
+		        "--clients FILE or --config FILE is required" : "wrong arguments");
 		clients_usage(stderr);
 		return 2;
 	}
@@ -237,5 +265,6 @@ cmd_clients(int argc, char **argv)
 		log_msg("clients: a name is 1 to 64 of A-Z a-z 0-9 . _ -");
 		return 2;
 	}
-	return run(what, name, path, allow[0] ? allow : NULL) < 0 ? 1 : 0;
+	return path ? run(what, name, path, allow[0] ? allow : NULL) < 0 ? 1 : 0
+	            : run_configured(what, name, config, allow);
 }

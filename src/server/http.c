@@ -14,16 +14,14 @@
 #include "common/jwk.h"
 #include "common/log.h"
 #include "common/util.h"
+#include "server/answer.h"
 #include "server/audit.h"
 #include "server/listen.h"
-#include "server/recover.h"
 #include "server/route.h"
 
 #define LOG_PATH_MAX 256
 /* Tang answers longer paths with 414; no route is anywhere near it. */
 #define HTTP_PATH_MAX 4096
-#define TYPE_ADV "application/jose+json"
-#define TYPE_REC "application/jwk+json"
 
 /* One libmicrohttpd server and the configuration it runs with. */
 struct http_server {
@@ -69,42 +67,14 @@ struct reply {
 };
 
 static struct reply
-dispatch(const struct keyset *ks, const struct request *rq,
+dispatch(struct keyset *ks, const struct request *rq,
          char rec[ECMR_REPLY_MAX])
 {
-	struct reply rep = { .status = MHD_HTTP_NOT_FOUND };
-	const struct key *key;
+	struct answer a;
 
-	if (rq->match.route == ROUTE_NONE)
-		return rep;
-	if (!rq->match.method_ok) {
-		rep.status = MHD_HTTP_METHOD_NOT_ALLOWED;
-		return rep;
-	}
-	switch (rq->match.route) {
-	case ROUTE_ADV:
-		rep = (struct reply){ MHD_HTTP_OK, TYPE_ADV, ks->adv,
-		                      ks->adv_len, 0 };
-		break;
-	case ROUTE_ADV_KID:
-		key = keyset_find(ks, rq->match.kid);
-		if (key && key->adv)
-			rep = (struct reply){ MHD_HTTP_OK, TYPE_ADV, key->adv,
-			                      key->adv_len, 0 };
-		break;
-	case ROUTE_REC:
-		rep.status = rq->too_large ? MHD_HTTP_CONTENT_TOO_LARGE :
-		             recover(ks, rq->match.kid, rq->body, rq->body_len,
-		                     rec, &rep.len);
-		if (rep.status == MHD_HTTP_OK) {
-			rep.type = TYPE_REC;
-			rep.body = rec;
-		}
-		break;
-	case ROUTE_NONE:
-		break;
-	}
-	return rep;
+	answer_request(ks, &rq->match, rq->body, rq->body_len, rq->too_large,
+	               rec, &a);
+	return (struct reply){ a.status, a.type, a.body, a.len, 0 };
 }
 
 static enum MHD_Result
@@ -346,7 +316,11 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url,
 	}
 	if (rq->status != 0)
 		return MHD_YES;
-	ks = keyset_slot_get(cfg->keys);
+	ks = keystore_get(cfg->keys);
+	if (!ks) {
+		rep = (struct reply){ .status = MHD_HTTP_INTERNAL_SERVER_ERROR };
+		return send_reply(conn, rq, &rep);
+	}
 	rep = dispatch(ks, rq, rec);
 	ret = send_reply(conn, rq, &rep);
 	keyset_unref(ks);

@@ -5,7 +5,7 @@
 #include <stdbool.h>
 
 #include "server/clients.h"
-#include "server/keyset.h"
+#include "server/keystore.h"
 #include "server/policy.h"
 
 /* Tang accepts 64 KiB; a recovery request is a JWK of well under 1 KiB. */
@@ -15,7 +15,7 @@ struct http_config {
 	unsigned threads;		/* worker threads per listener */
 	unsigned timeout;		/* idle seconds before a connection closes */
 	unsigned connections;		/* open connections per listener */
-	struct keyset_slot *keys;
+	struct keystore *keys;
 	const char *tls_cert;		/* PEM chain, for https listeners */
 	const char *tls_key;		/* PEM private key */
 	struct client_registry *clients; /* NULL: no authentication */

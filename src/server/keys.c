@@ -8,6 +8,7 @@
 
 #include "common/log.h"
 #include "server/commands.h"
+#include "server/config.h"
 #include "server/keydir.h"
 #include "server/keyset.h"
 
@@ -15,12 +16,17 @@ static void
 keys_usage(FILE *f)
 {
 	fprintf(f,
-	        "usage: tetherd keys list --keys DIR\n"
-	        "       tetherd keys create --keys DIR\n"
-	        "       tetherd keys rotate --keys DIR\n"
+	        "usage: tetherd keys list --keys DIR | --config FILE\n"
+	        "       tetherd keys create --keys DIR | --config FILE\n"
+	        "       tetherd keys rotate --keys DIR | --config FILE\n"
+	        "\n"
+	        "  -k, --keys DIR     the keys directory\n"
+	        "  -c, --config FILE  take the keys directory from tetherd.conf;\n"
+	        "                     --keys wins\n"
 	        "\n"
 	        "  list    print the SHA-256 thumbprint of each advertised signing\n"
-	        "          key: what clients are asked to trust (tang-show-keys)\n"
+	        "          key: what clients are asked to trust (tang-show-keys);\n"
+	        "          one whose file others can read is marked: rotate it\n"
 	        "  create  add a new signing and exchange key pair\n"
 	        "  rotate  add a new pair and stop advertising the old keys; they\n"
 	        "          still answer recoveries for existing bindings\n");
@@ -30,19 +36,26 @@ static int
 keys_list(int dirfd, const char *path)
 {
 	struct keyset *ks;
-	int r = keyset_load(dirfd, &ks);
+	int r = keyset_load(dirfd, 0, &ks);
 
-	if (r == -ENOENT || r == -ENOKEY) {
-		log_msg("%s: no advertised signing key", path);
-		return 1;
-	}
 	if (r < 0) {
 		log_msg("%s: %s", path, strerror(-r));
 		return 1;
 	}
+	if (!ks->adv) {
+		log_msg("%s: no advertised signing key", path);
+		keyset_unref(ks);
+		return 1;
+	}
 	for (size_t i = 0; i < ks->nkeys; i++)
 		if (ks->keys[i].advertised && ks->keys[i].signs)
-			printf("%s\n", ks->keys[i].thp[JWK_THP_DEFAULT]);
+			printf("%s%s\n", ks->keys[i].thp[JWK_THP_DEFAULT],
+			       ks->keys[i].exposed ?
+			       " (file readable by others: rotate)" : "");
+	if (ks->nexposed)
+		log_msg("%s: %zu key file%s readable by others: chmod o-rwx "
+		        "and rotate (tetherd keys rotate)", path, ks->nexposed,
+		        ks->nexposed == 1 ? " is" : "s are");
 	keyset_unref(ks);
 	return fflush(stdout) == 0 ? 0 : 1;
 }
@@ -67,10 +80,12 @@ cmd_keys(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{ "keys", required_argument, NULL, 'k' },
+		{ "config", required_argument, NULL, 'c' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *path = NULL, *verb;
+	const char *path = NULL, *config = NULL, *verb;
+	struct serve_config file = { 0 };
 	int c, dirfd, status;
 
 	if (argc < 2 || argv[1][0] == '-') {
@@ -80,11 +95,14 @@ cmd_keys(int argc, char **argv)
 	}
 	verb = argv[1];
 	optind = 1;
-	while ((c = getopt_long(argc - 1, argv + 1, "+k:h", longopts,
+	while ((c = getopt_long(argc - 1, argv + 1, "+k:c:h", longopts,
 	                        NULL)) != -1) {
 		switch (c) {
 		case 'k':
 			path = optarg;
+			break;
+		case 'c':
+			config = optarg;
 			break;
 		case 'h':
 			keys_usage(stdout);
@@ -94,7 +112,7 @@ cmd_keys(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (!path || optind < argc - 1) {
+	if ((!path && !config) || optind < argc - 1) {
 		keys_usage(stderr);
 		return 2;
 	}
@@ -103,13 +121,29 @@ cmd_keys(int argc, char **argv)
 		log_msg("keys: unknown command '%s'", verb);
 		return 2;
 	}
+	if (!path) {
+		if (serve_config_read_file(config, &file) < 0) {
+			serve_config_free(&file);
+			return 2;
+		}
+		path = file.keys;
+		if (!path) {
+			log_msg("%s: names no keys directory: give --keys DIR",
+			        config);
+			serve_config_free(&file);
+			return 2;
+		}
+	}
 	dirfd = keydir_open(path);
-	if (dirfd < 0)
+	if (dirfd < 0) {
+		serve_config_free(&file);
 		return 1;
+	}
 	if (strcmp(verb, "list") == 0)
 		status = keys_list(dirfd, path);
 	else
 		status = keys_change(dirfd, path, strcmp(verb, "rotate") == 0);
 	close(dirfd);
+	serve_config_free(&file);
 	return status;
 }

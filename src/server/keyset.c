@@ -16,6 +16,16 @@
 #include "common/log.h"
 #include "common/util.h"
 
+/* Wipes a private JWK with its last reference; others keep it whole. */
+static void
+drop_jwk(json_t *jwk)
+{
+	if (jwk && jwk->refcount == 1)
+		jwk_free_secret(jwk);
+	else
+		json_decref(jwk);
+}
+
 static bool
 is_key_file(const char *name)
 {
@@ -90,34 +100,82 @@ key_file_names(int dirfd, char ***out, size_t *count)
 	return 0;
 }
 
+/*
+ * A private key others on the host can read may be known: it is still
+ * served (skipping it would lock out every client bound to it), with a
+ * warning naming it, and root takes the "other" bits off (group bits stay:
+ * tangd-keygen makes 0440).
+ */
+static bool
+check_exposure(int dirfd, const char *name, unsigned flags,
+               const struct stat *st)
+{
+	mode_t mode;
+
+	if (!(st->st_mode & S_IRWXO))
+		return false;
+	mode = st->st_mode & 07777;
+	if ((flags & KEYSET_TIGHTEN) && S_ISREG(st->st_mode) &&
+	    fchmodat(dirfd, name, mode & ~(mode_t)S_IRWXO, 0) == 0) {
+		if (!(flags & KEYSET_QUIET))
+			log_msg("key file %s was readable by others (mode %03o): "
+			        "made it %03o; its secret may be known: rotate "
+			        "it (tetherd keys rotate)", name,
+			        (unsigned)mode, (unsigned)(mode & ~(mode_t)S_IRWXO));
+		return true;
+	}
+	if (!(flags & KEYSET_QUIET))
+		log_msg("warning: key file %s is readable by others (mode %03o): "
+		        "serving it, but its secret may be known: chmod o-rwx "
+		        "it and rotate it (tetherd keys rotate)", name,
+		        (unsigned)mode);
+	return true;
+}
+
+/* Remembers a skipped file, so that a change to it is noticed. */
+static void
+note_skipped(struct keyset *ks, int dirfd, const char *name)
+{
+	struct keyset_skipped *sk;
+	struct stat st;
+
+	if (ks->nskipped == KEYSET_MAX_SKIPPED)
+		return;
+	sk = &ks->skipped[ks->nskipped++];
+	snprintf(sk->name, sizeof(sk->name), "%s", name);
+	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+		sk->missing = true;
+		return;
+	}
+	sk->ino = st.st_ino;
+	sk->size = st.st_size;
+	sk->mtime = st.st_mtim;
+	sk->ctime = st.st_ctim;
+}
+
 static json_t *
-load_jwk(int dirfd, const char *name)
+load_jwk(int dirfd, const char *name, unsigned flags, bool *exposed)
 {
 	json_error_t err;
+	struct stat st;
 	json_t *jwk;
 	size_t len;
 	char *buf;
 	int r;
 
-	struct stat st;
-
-	/* A private key anyone on the host can read is no longer private. */
-	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
-	    (st.st_mode & (S_IROTH | S_IWOTH))) {
-		log_msg("skipping key file %s: readable or writable by others "
-		        "(mode %03o): chmod 600 it", name,
-		        (unsigned)(st.st_mode & 0777));
-		return NULL;
-	}
+	*exposed = fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	           check_exposure(dirfd, name, flags, &st);
 	r = read_file_at(dirfd, name, KEYSET_MAX_FILE, &buf, &len);
 	if (r < 0) {
-		log_msg("skipping key file %s: %s", name, strerror(-r));
+		if (!(flags & KEYSET_QUIET))
+			log_msg("skipping key file %s: %s", name, strerror(-r));
 		return NULL;
 	}
 	jwk = json_loadb(buf, len, 0, &err);
 	free_secret(buf, len);
 	if (!jwk || !json_is_object(jwk)) {
-		log_msg("skipping key file %s: not a JSON object", name);
+		if (!(flags & KEYSET_QUIET))
+			log_msg("skipping key file %s: not a JSON object", name);
 		json_decref(jwk);
 		return NULL;
 	}
@@ -136,7 +194,7 @@ may_derive(const json_t *jwk)
 }
 
 static int
-fill_key(struct key *key, const char *name, const json_t *jwk)
+fill_key(struct key *key, const char *name, json_t *jwk, unsigned flags)
 {
 	int r;
 
@@ -154,21 +212,25 @@ fill_key(struct key *key, const char *name, const json_t *jwk)
 		r = ecmr_key_load(jwk, &key->exchange);
 		if (r == -ENOMEM)
 			return r;
-		if (r < 0)
+		if (r < 0 && !(flags & KEYSET_QUIET))
 			log_msg("key %s: not an exchange key this server "
 			        "supports; recoveries with it will fail", name);
 	}
+	/* Kept to sign GET /adv/{kid} if that is ever asked for. */
+	if (jwk_allows(jwk, "sign", false))
+		key->jwk = json_incref(jwk);
 	return 0;
 }
 
 /* Public copies of the advertised keys Tang puts in an advertisement. */
 static int
-advertised_keys(const struct keyset *ks, json_t *const *jwks,
-                json_t **payload, json_t **signers)
+advertised_keys(struct keyset *ks, json_t *const *jwks)
 {
-	*payload = json_array();
-	*signers = json_array();
-	if (!*payload || !*signers)
+	json_t *keys = json_array();
+
+	ks->signers = json_array();
+	ks->payload = json_pack("{s:o}", "keys", keys);
+	if (!ks->payload || !ks->signers)
 		return -ENOMEM;
 	for (size_t i = 0; i < ks->nkeys; i++) {
 		const struct key *k = &ks->keys[i];
@@ -176,37 +238,34 @@ advertised_keys(const struct keyset *ks, json_t *const *jwks,
 
 		if (!k->advertised)
 			continue;
-		if (k->signs && json_array_append(*signers, jwks[i]) < 0)
+		if (k->signs && json_array_append(ks->signers, jwks[i]) < 0)
 			return -ENOMEM;
 		if (!k->signs && !jwk_allows(jwks[i], "deriveKey", false))
 			continue;
 		pub = json_deep_copy(jwks[i]);
 		if (!pub || !jose_jwk_pub(NULL, pub) ||
-		    json_array_append_new(*payload, pub) < 0) {
+		    json_array_append_new(keys, pub) < 0) {
 			json_decref(pub);
 			return -ENOMEM;
 		}
 	}
-	if (ks->nadvertised == 0)
-		return -ENOENT;
-	return json_array_size(*signers) > 0 ? 0 : -ENOKEY;
+	return 0;
 }
 
-/* Signs {"keys": payload} with every key of signers, as Tang does. */
+/* Signs payload with every key of signers, as Tang does. */
 static int
-sign_advertisement(const json_t *payload, const json_t *signers, char **out,
+sign_advertisement(struct keyset *ks, const json_t *signers, char **out,
                    size_t *len)
 {
-	json_t *body = json_pack("{s:O}", "keys", payload);
 	json_t *tmpl = json_pack("{s:{s:s}}", "protected", "cty",
 	                         "jwk-set+json");
 	json_t *jws = NULL;
 	char *text = NULL;
 	int r = -ENOMEM;
 
-	if (!body || !tmpl)
+	if (!tmpl)
 		goto out;
-	text = json_dumps(body, 0);
+	text = json_dumps(ks->payload, 0);
 	if (!text)
 		goto out;
 	jws = json_pack("{s:o}", "payload", jose_b64_enc(text, strlen(text)));
@@ -216,6 +275,7 @@ sign_advertisement(const json_t *payload, const json_t *signers, char **out,
 		r = -EINVAL;
 		goto out;
 	}
+	__atomic_add_fetch(&ks->signatures, 1, __ATOMIC_RELAXED);
 	*out = json_dumps(jws, 0);
 	if (*out) {
 		*len = strlen(*out);
@@ -225,61 +285,98 @@ out:
 	free(text);
 	json_decref(jws);
 	json_decref(tmpl);
-	json_decref(body);
 	return r;
 }
 
+/* The default advertisement; the per-kid ones wait until asked for. */
 static int
-sign_all(struct keyset *ks, json_t *const *jwks)
+sign_default(struct keyset *ks, json_t *const *jwks)
 {
-	json_t *payload = NULL, *signers = NULL;
+	int r = advertised_keys(ks, jwks);
+
+	if (r < 0 || json_array_size(ks->signers) == 0)
+		return r;
+	return sign_advertisement(ks, ks->signers, &ks->adv, &ks->adv_len);
+}
+
+int
+keyset_key_adv(struct keyset *ks, const struct key *key,
+               const struct keyset_text **out)
+{
+	struct keyset_text *t, *cached = __atomic_load_n(
+		&((struct key *)key)->adv, __ATOMIC_ACQUIRE);
+	json_t *with;
+	size_t len;
+	char *text;
 	int r;
 
-	r = advertised_keys(ks, jwks, &payload, &signers);
-	if (r == 0)
-		r = sign_advertisement(payload, signers, &ks->adv, &ks->adv_len);
-	/* GET /adv/{kid}: the set's signers plus the key asked for. */
-	for (size_t i = 0; r == 0 && i < ks->nkeys; i++) {
-		struct key *k = &ks->keys[i];
-		json_t *with = NULL;
-
-		if (!jwk_allows(jwks[i], "sign", false))
-			continue;
-		with = json_copy(signers);
-		if (!with || json_array_append(with, jwks[i]) < 0)
-			r = -ENOMEM;
-		else
-			r = sign_advertisement(payload, with, &k->adv,
-			                       &k->adv_len);
-		json_decref(with);
+	if (cached) {
+		*out = cached;
+		return 0;
 	}
-	json_decref(payload);
-	json_decref(signers);
-	return r;
+	if (!key->jwk)
+		return -ENOENT;
+	if (!ks->adv)
+		return -ENOKEY;
+	with = json_copy(ks->signers);
+	if (!with || json_array_append(with, key->jwk) < 0) {
+		json_decref(with);
+		return -ENOMEM;
+	}
+	r = sign_advertisement(ks, with, &text, &len);
+	json_decref(with);
+	if (r < 0)
+		return r;
+	t = malloc(sizeof(*t) + len + 1);
+	if (!t) {
+		free(text);
+		return -ENOMEM;
+	}
+	t->len = len;
+	memcpy(t->text, text, len + 1);
+	free(text);
+	/* Two threads may sign at once: the first to store wins. */
+	if (!__atomic_compare_exchange_n(&((struct key *)key)->adv, &cached, t,
+	                                 false, __ATOMIC_ACQ_REL,
+	                                 __ATOMIC_ACQUIRE)) {
+		free(t);
+		t = cached;
+	}
+	*out = t;
+	return 0;
 }
 
 static int
-load_keys(struct keyset *ks, int dirfd, char **names, size_t n,
-          json_t **jwks)
+load_keys(struct keyset *ks, int dirfd, unsigned flags, char **names,
+          size_t n, json_t **jwks)
 {
 	for (size_t i = 0; i < n; i++) {
 		struct key *k = &ks->keys[ks->nkeys];
+		bool exposed;
 		int r;
 
-		jwks[ks->nkeys] = load_jwk(dirfd, names[i]);
-		if (!jwks[ks->nkeys])
+		jwks[ks->nkeys] = load_jwk(dirfd, names[i], flags, &exposed);
+		if (!jwks[ks->nkeys]) {
+			note_skipped(ks, dirfd, names[i]);
 			continue;
-		r = fill_key(k, names[i], jwks[ks->nkeys]);
+		}
+		r = fill_key(k, names[i], jwks[ks->nkeys], flags);
 		if (r == -ENOMEM)
 			return r;
 		if (r < 0) {
-			log_msg("skipping key file %s: not a JWK", names[i]);
+			if (!(flags & KEYSET_QUIET))
+				log_msg("skipping key file %s: not a JWK",
+				        names[i]);
 			ecmr_key_free(k->exchange);
+			json_decref(k->jwk);
 			memset(k, 0, sizeof(*k));
 			jwk_free_secret(jwks[ks->nkeys]);
 			jwks[ks->nkeys] = NULL;
+			note_skipped(ks, dirfd, names[i]);
 			continue;
 		}
+		k->exposed = exposed;
+		ks->nexposed += exposed;
 		ks->nadvertised += k->advertised;
 		ks->nkeys++;
 	}
@@ -287,7 +384,7 @@ load_keys(struct keyset *ks, int dirfd, char **names, size_t n,
 }
 
 int
-keyset_load(int dirfd, struct keyset **out)
+keyset_load(int dirfd, unsigned flags, struct keyset **out)
 {
 	struct keyset *ks;
 	json_t **jwks = NULL;
@@ -307,12 +404,12 @@ keyset_load(int dirfd, struct keyset **out)
 		goto out;
 	}
 	ks->refs = 1;
-	r = load_keys(ks, dirfd, names, n, jwks);
+	r = load_keys(ks, dirfd, flags, names, n, jwks);
 	if (r == 0)
-		r = sign_all(ks, jwks);
+		r = sign_default(ks, jwks);
 out:
 	for (size_t i = 0; jwks && i < n; i++)
-		jwk_free_secret(jwks[i]);
+		drop_jwk(jwks[i]);
 	free(jwks);
 	free_names(names, n);
 	if (r < 0) {
@@ -345,34 +442,26 @@ keyset_unref(struct keyset *ks)
 {
 	if (!ks || __atomic_sub_fetch(&ks->refs, 1, __ATOMIC_ACQ_REL) != 0)
 		return;
+	/* The signers are the keys' own JWKs: dropped first, so that the
+	   keys' last references wipe them. */
+	json_decref(ks->signers);
 	for (size_t i = 0; ks->keys && i < ks->nkeys; i++) {
 		ecmr_key_free(ks->keys[i].exchange);
+		drop_jwk(ks->keys[i].jwk);
 		free(ks->keys[i].adv);
 	}
 	free(ks->keys);
 	free(ks->adv);
+	json_decref(ks->payload);
 	free(ks);
 }
 
 struct keyset *
-keyset_slot_get(struct keyset_slot *slot)
+keyset_empty(void)
 {
-	struct keyset *ks;
+	struct keyset *ks = calloc(1, sizeof(*ks));
 
-	pthread_mutex_lock(&slot->lock);
-	ks = keyset_ref(slot->ks);
-	pthread_mutex_unlock(&slot->lock);
+	if (ks)
+		ks->refs = 1;
 	return ks;
-}
-
-void
-keyset_slot_set(struct keyset_slot *slot, struct keyset *ks)
-{
-	struct keyset *old;
-
-	pthread_mutex_lock(&slot->lock);
-	old = slot->ks;
-	slot->ks = ks;
-	pthread_mutex_unlock(&slot->lock);
-	keyset_unref(old);
 }

@@ -19,7 +19,9 @@ static const struct {
 static void
 usage(FILE *f)
 {
-	fprintf(f, "usage: tetherd COMMAND [ARGS]\n\n");
+	fprintf(f, "usage: tetherd COMMAND [ARGS]\n"
+	        "       tetherd KEYSDIR   (as tangd: one connection on stdin and "
+	        "stdout)\n\n");
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].summary);
 	fprintf(f, "\n'tetherd COMMAND --help' describes each command.\n");
@@ -44,6 +46,9 @@ main(int argc, char **argv)
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		if (strcmp(argv[1], commands[i].name) == 0)
 			return commands[i].run(argc - 1, argv + 1);
+	/* tangd's usage, "tangd <jwkdir>": one connection on stdin/stdout. */
+	if (argc == 2 && argv[1][0] != '-')
+		return cmd_standin(argv[1]);
 	log_msg("unknown command '%s'", argv[1]);
 	usage(stderr);
 	return 2;

@@ -81,10 +81,9 @@ adopt_entries(int dirfd, const struct service_user *u)
 }
 
 int
-privilege_adopt_dir(int dirfd, const char *path, const struct service_user *u)
+privilege_check_dir(int dirfd, const char *path, const struct service_user *u)
 {
 	struct stat st;
-	int r;
 
 	if (fstat(dirfd, &st) < 0)
 		return -errno;
@@ -94,6 +93,19 @@ privilege_adopt_dir(int dirfd, const char *path, const struct service_user *u)
 		        u->name, u->name, path);
 		return -EPERM;
 	}
+	return 0;
+}
+
+int
+privilege_adopt_dir(int dirfd, const char *path, const struct service_user *u)
+{
+	struct stat st;
+	int r = privilege_check_dir(dirfd, path, u);
+
+	if (r < 0)
+		return r;
+	if (fstat(dirfd, &st) < 0)
+		return -errno;
 	if (st.st_uid == 0 && fchown(dirfd, u->uid, u->gid) < 0)
 		return -errno;
 	r = adopt_entries(dirfd, u);
@@ -173,6 +185,14 @@ static const int allowed[] = {
 	SCMP_SYS(getdents), SCMP_SYS(faccessat), SCMP_SYS(faccessat2),
 	SCMP_SYS(access), SCMP_SYS(readlinkat), SCMP_SYS(getcpu),
 	SCMP_SYS(fadvise64),
+	/* A keys directory emptied or replaced gets a new pair, written
+	   as any key is (temp file, fsync, rename). */
+	SCMP_SYS(fsync), SCMP_SYS(fdatasync), SCMP_SYS(fchmod),
+	SCMP_SYS(fchmodat), SCMP_SYS(renameat), SCMP_SYS(renameat2),
+	SCMP_SYS(unlinkat),
+	/* tetherd KEYSDIR run by root: a new key keeps the directory's
+	   owner. */
+	SCMP_SYS(fchown),
 #if defined(__SANITIZE_ADDRESS__)
 	/* The leak checker stops the world with ptrace at exit. */
 	SCMP_SYS(ptrace), SCMP_SYS(wait4), SCMP_SYS(waitid),

@@ -21,6 +21,10 @@ struct service_user {
 /* The user to run as: -ENOENT for no such user, -EPERM for root. */
 int privilege_lookup(const char *name, struct service_user *u);
 
+/* Refuses (-EPERM) a keys directory another user than root or u owns. */
+int privilege_check_dir(int dirfd, const char *path,
+                        const struct service_user *u);
+
 /*
  * Gives the keys directory, and the key files in it, that root owns to
  * the user; refuses (-EPERM) a directory another user owns.

@@ -22,14 +22,12 @@
 #include "server/commands.h"
 #include "server/http.h"
 #include "server/keydir.h"
-#include "server/keyset.h"
+#include "server/keystore.h"
 #include "server/listen.h"
 #include "server/policy.h"
 #include "server/privilege.h"
 
 #define MAX_LISTENERS CONFIG_LISTEN_MAX
-/* Lets a burst of directory changes (a rotation) settle before reloading. */
-#define RELOAD_SETTLE_MS 200
 
 /* A certificate chain or key file is a few KiB. */
 #define TLS_FILE_MAX (1024 * 1024)
@@ -41,7 +39,8 @@ struct server {
 	int dirfd;
 	int sigfd;
 	int inofd;
-	struct keyset_slot slot;
+	struct keystore store;
+	bool store_open;
 	struct policy_slot policy;
 	int fds[MAX_LISTENERS];
 	bool tls[MAX_LISTENERS];
@@ -55,30 +54,6 @@ struct server {
 	bool as_root;			/* started as root: drops to user */
 	struct service_user user;	/* name borrowed: for start-up only */
 };
-
-/* Loads the directory, creating a first key pair in a new one, as Tang does. */
-static int
-load_keys(int dirfd, const char *path, struct keyset **ks)
-{
-	char thp[JWK_THP_MAX + 1];
-	int r = keyset_load(dirfd, ks);
-
-	if (r == -ENOENT) {
-		r = keydir_create(dirfd, thp);
-		if (r < 0) {
-			log_msg("%s: cannot create keys: %s", path, strerror(-r));
-			return r;
-		}
-		log_msg("%s: created signing key %s and its exchange key",
-		        path, thp);
-		r = keyset_load(dirfd, ks);
-	}
-	if (r == -ENOKEY)
-		log_msg("%s: no advertised signing key", path);
-	else if (r < 0)
-		log_msg("%s: cannot load keys: %s", path, strerror(-r));
-	return r;
-}
 
 /* A PEM file of at most TLS_FILE_MAX bytes; keys must be private. */
 static int
@@ -193,7 +168,7 @@ http_config_for(struct server *s, size_t i)
 		.timeout = c->timeout,
 		.connections = c->connections,
 		.connections_per_address = c->connections_per_address,
-		.keys = &s->slot,
+		.keys = &s->store,
 		.policy = &s->policy,
 		.tls_cert = s->tls_cert,
 		.tls_key = s->tls_key,
@@ -252,26 +227,6 @@ watch_directory(struct server *s, const char *path)
 	                      IN_ATTRIB | IN_DONT_FOLLOW) < 0)
 		return -errno;
 	return 0;
-}
-
-/* Never creates keys: a directory that emptied or became unreadable is
-   an operator's mistake to report, not a reason for new keys. */
-static void
-reload_keys(struct server *s, const char *why)
-{
-	struct keyset *ks;
-	int r = keyset_load(s->dirfd, &ks);
-
-	if (r < 0) {
-		log_msg("%s: cannot load keys: %s", s->cfg.keys,
-		        r == -ENOENT ? "none left" : strerror(-r));
-		log_msg("reload (%s) failed: still serving the previous keys",
-		        why);
-		return;
-	}
-	log_msg("reloaded keys (%s): %zu advertised, %zu in all", why,
-	        ks->nadvertised, ks->nkeys);
-	keyset_slot_set(&s->slot, ks);
 }
 
 static bool
@@ -388,7 +343,7 @@ reload(struct server *s)
 		        "old file", s->cfg.audit_log);
 	log_msg("reloaded settings%s%s", s->cfg.config ? " from " : "",
 	        s->cfg.config ? s->cfg.config : "");
-	reload_keys(s, "SIGHUP");
+	keystore_reload(&s->store, "SIGHUP");
 }
 
 /* Returns 1 on a request to stop, 0 after SIGHUP. */
@@ -413,6 +368,46 @@ drain_inotify(int fd)
 }
 
 static bool
+is_jwk_name(const char *name, size_t max)
+{
+	size_t n = strnlen(name, max);
+
+	return n > 4 && strcmp(name + n - 4, ".jwk") == 0;
+}
+
+/*
+ * Requests see changes to the directory's entries by its times; a key
+ * file written in place or given another mode changes no time of the
+ * directory: those are read again here.
+ */
+static void
+read_inotify(struct server *s)
+{
+	char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+	bool file_changed = false;
+	ssize_t n;
+
+	for (unsigned rounds = 0; rounds < 64; rounds++) {
+		n = read(s->inofd, buf, sizeof(buf));
+		if (n <= 0)
+			break;
+		for (size_t off = 0; off + sizeof(struct inotify_event) <= (size_t)n;) {
+			const struct inotify_event *e =
+				(const void *)(buf + off);
+
+			if (e->len > 0 && (e->mask & (IN_CLOSE_WRITE | IN_ATTRIB)) &&
+			    is_jwk_name(e->name, e->len))
+				file_changed = true;
+			off += sizeof(*e) + e->len;
+		}
+	}
+	if (file_changed) {
+		keystore_changed(&s->store);
+		keyset_unref(keystore_get(&s->store));
+	}
+}
+
+static bool
 reap_listeners(struct server *s)
 {
 	bool busy = false;
@@ -425,7 +420,6 @@ reap_listeners(struct server *s)
 static void
 event_loop(struct server *s)
 {
-	unsigned long long due = 0;
 	bool draining = false;
 
 	for (;;) {
@@ -435,12 +429,6 @@ event_loop(struct server *s)
 		};
 		int timeout = draining ? 200 : -1;
 
-		if (due) {
-			unsigned long long now = now_usec();
-			int left = due > now ? (int)((due - now) / 1000) + 1 : 0;
-
-			timeout = timeout < 0 || left < timeout ? left : timeout;
-		}
 		if (poll(pfd, 2, timeout) < 0 && errno != EINTR) {
 			log_msg("poll: %s", strerror(errno));
 			return;
@@ -450,14 +438,8 @@ event_loop(struct server *s)
 				return;
 			reload(s);
 		}
-		if (pfd[1].revents & POLLIN) {
-			drain_inotify(s->inofd);
-			due = now_usec() + RELOAD_SETTLE_MS * 1000ULL;
-		}
-		if (due && now_usec() >= due) {
-			due = 0;
-			reload_keys(s, "directory changed");
-		}
+		if (pfd[1].revents & POLLIN)
+			read_inotify(s);
 		draining = reap_listeners(s);
 	}
 }
@@ -522,7 +504,6 @@ cmd_serve(int argc, char **argv)
 {
 	struct server s = { .dirfd = -1, .sigfd = -1, .inofd = -1,
 	                    .argc = argc, .argv = argv };
-	struct keyset *ks = NULL;
 	int r;
 
 	r = serve_config_load(argc, argv, &s.cfg);
@@ -530,15 +511,17 @@ cmd_serve(int argc, char **argv)
 		serve_config_free(&s.cfg);
 		return r > 0 ? 0 : 2;
 	}
-	pthread_mutex_init(&s.slot.lock, NULL);
 	pthread_mutex_init(&s.policy.lock, NULL);
+	/* Everything that can refuse comes before anything is written: the
+	   first key pair, a key file's mode, the owners of the files. */
 	r = prepare(&s);
 	if (r == 0) {
 		s.dirfd = keydir_open(s.cfg.keys);
-		r = s.dirfd < 0 ? s.dirfd : load_keys(s.dirfd, s.cfg.keys, &ks);
+		r = s.dirfd < 0 ? s.dirfd : 0;
 	}
+	if (r == 0 && s.as_root)
+		r = privilege_check_dir(s.dirfd, s.cfg.keys, &s.user);
 	if (r == 0) {
-		keyset_slot_set(&s.slot, ks);
 		/* Watched by path, so before its parents may be out of reach. */
 		r = watch_signals(&s);
 		if (r == 0)
@@ -546,6 +529,12 @@ cmd_serve(int argc, char **argv)
 		if (r < 0)
 			log_msg("cannot watch signals or %s: %s", s.cfg.keys,
 			        strerror(-r));
+	}
+	if (r == 0) {
+		r = keystore_open(&s.store, s.cfg.keys,
+		                  KEYSTORE_CREATE | KEYSTORE_LOG_RELOADS,
+		                  s.as_root ? KEYSET_TIGHTEN : 0);
+		s.store_open = true;
 	}
 	if (r == 0)
 		r = become_service_user(&s);
@@ -557,9 +546,16 @@ cmd_serve(int argc, char **argv)
 	if (r == 0)
 		r = sandbox_enter();
 	if (r == 0) {
+		struct keyset *ks = keystore_get(&s.store);
+
 		log_msg("serving %zu advertised keys (%zu in all) from %s with "
-		        "%u threads per listener", ks->nadvertised, ks->nkeys,
-		        s.cfg.keys, s.cfg.threads);
+		        "%u threads per listener", ks ? ks->nadvertised : 0,
+		        ks ? ks->nkeys : 0, s.cfg.keys, s.cfg.threads);
+		if (ks && ks->nexposed)
+			log_msg("%zu key file%s readable by others: rotate the "
+			        "keys (tetherd keys rotate)", ks->nexposed,
+			        ks->nexposed == 1 ? " is" : "s are");
+		keyset_unref(ks);
 		sd_notify(0, "READY=1\nSTATUS=serving");
 		event_loop(&s);
 		sd_notify(0, "STOPPING=1");
@@ -569,7 +565,8 @@ cmd_serve(int argc, char **argv)
 		if (s.fds[i] >= 0)
 			close(s.fds[i]);
 	}
-	keyset_slot_set(&s.slot, NULL);
+	if (s.store_open)
+		keystore_close(&s.store);
 	policy_slot_set(&s.policy, NULL);
 	free(s.tls_cert);
 	if (s.tls_key)

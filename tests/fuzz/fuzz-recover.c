@@ -51,7 +51,7 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	dirfd = open(dir, O_RDONLY | O_DIRECTORY);
 	if (dirfd < 0 || add_key(dirfd, "ES512", sig) < 0 ||
 	    add_key(dirfd, "ECMR", fuzz_kid) < 0 ||
-	    keyset_load(dirfd, &fuzz_keys) < 0)
+	    keyset_load(dirfd, 0, &fuzz_keys) < 0)
 		abort();
 	close(dirfd);
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);

@@ -230,3 +230,16 @@ test_cert() {
 		-extfile "$d/$name.ext" -out "$d/$name.pem" 2>/dev/null &&
 	chmod 600 "$d/$name.key"
 }
+
+# start_standin NAME KEYDIR: tetherd as tangd, one process per connection
+# (tetherd KEYDIR under socat, as start_tangd); sets PORT, URL, NAME_PID.
+start_standin() {
+	local name=$1 keys=$2
+	PORT=${WANT_PORT:-$(free_port)} || return 1
+	URL=http://127.0.0.1:$PORT
+	socat "TCP-LISTEN:$PORT,bind=127.0.0.1,reuseaddr,fork" \
+		"EXEC:$TETHERD $keys" >>"$TEST_DIR/$name.log" 2>&1 &
+	eval "${name}_PID=$!"
+	test_pids+=("$!")
+	wait_http "$URL/adv"
+}

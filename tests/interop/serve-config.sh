@@ -227,15 +227,4 @@ refuses() { # DESCRIPTION MESSAGE ARGS...
 refuses "--user root is refused" "never serves as root" --user root
 refuses "a user that does not exist is refused, saying how to make it" \
 	"no such user: create it" --user no-such-user-$$
-mkdir -m 0700 "$TEST_DIR/open-keys"
-"$TETHERD" keys create --keys "$TEST_DIR/open-keys" >/dev/null
-chmod 644 "$TEST_DIR"/open-keys/*.jwk
-if timeout 20 "$TETHERD" serve --keys "$TEST_DIR/open-keys" \
-	--listen "http://127.0.0.1:$(free_port)" 2>"$TEST_DIR/o.err"; then
-	not_ok "keys readable by others are refused"
-else
-	check "keys readable by others are refused, saying what to do" \
-		grep -q "readable or writable by others (mode 644): chmod 600" "$TEST_DIR/o.err"
-fi
-
 done_testing

@@ -100,8 +100,11 @@ test_empty_directory(void **state)
 	struct fixture *f = *state;
 	struct keyset *ks = NULL;
 
-	assert_int_equal(keyset_load(f->dirfd, &ks), -ENOENT);
-	assert_null(ks);
+	assert_int_equal(keyset_load(f->dirfd, 0, &ks), 0);
+	assert_int_equal(ks->nkeys, 0);
+	assert_int_equal(ks->nadvertised, 0);
+	assert_null(ks->adv);
+	keyset_unref(ks);
 }
 
 static void
@@ -110,6 +113,7 @@ test_tang_directory(void **state)
 	struct fixture *f = *state;
 	char sig[JWK_THP_MAX + 1], exc[JWK_THP_MAX + 1];
 	char osig[JWK_THP_MAX + 1], oexc[JWK_THP_MAX + 1];
+	const struct keyset_text *t, *again;
 	const struct key *k;
 	struct keyset *ks;
 	size_t nsigs;
@@ -123,7 +127,7 @@ test_tang_directory(void **state)
 	put_file(f->dirfd, "empty.jwk", "");
 	put_file(f->dirfd, "another-bad-file", "{}");
 
-	assert_int_equal(keyset_load(f->dirfd, &ks), 0);
+	assert_int_equal(keyset_load(f->dirfd, 0, &ks), 0);
 	assert_int_equal(ks->nkeys, 4);
 	assert_int_equal(ks->nadvertised, 2);
 
@@ -141,7 +145,8 @@ test_tang_directory(void **state)
 		assert_ptr_equal(keyset_find(ks, k->thp[h]), k);
 	k = keyset_find(ks, exc);
 	assert_non_null(k);
-	assert_true(k->derives && k->exchange && !k->signs && !k->adv);
+	assert_true(k->derives && k->exchange && !k->signs && !k->jwk);
+	assert_int_equal(keyset_key_adv(ks, k, &t), -ENOENT);
 
 	/* A rotated exchange key still recovers; a rotated signer still signs
 	   when asked for by its kid, next to the current signer. */
@@ -150,8 +155,17 @@ test_tang_directory(void **state)
 	assert_true(k->derives && !k->advertised);
 	k = keyset_find(ks, osig);
 	assert_non_null(k);
-	assert_non_null(k->adv);
-	keys = adv_payload_keys(k->adv, &nsigs);
+	/* Only the default advertisement is signed on loading; the one for
+	   a kid when first asked for, once. */
+	assert_int_equal(ks->signatures, 1);
+	assert_null(k->adv);
+	assert_int_equal(keyset_key_adv(ks, k, &t), 0);
+	assert_int_equal(ks->signatures, 2);
+	assert_int_equal(keyset_key_adv(ks, k, &again), 0);
+	assert_ptr_equal(t, again);
+	assert_int_equal(ks->signatures, 2);
+	assert_int_equal(strlen(t->text), t->len);
+	keys = adv_payload_keys(t->text, &nsigs);
 	assert_int_equal(nsigs, 2);
 	assert_int_equal(json_array_size(keys), 2);
 	json_decref(keys);
@@ -173,7 +187,7 @@ test_two_signers_general_jws(void **state)
 	put_key(f->dirfd, "ES512", false, thp);
 	put_key(f->dirfd, "ES512", false, thp);
 	put_key(f->dirfd, "ECMR", false, thp);
-	assert_int_equal(keyset_load(f->dirfd, &ks), 0);
+	assert_int_equal(keyset_load(f->dirfd, 0, &ks), 0);
 	keys = adv_payload_keys(ks->adv, &nsigs);
 	assert_int_equal(nsigs, 2);
 	assert_int_equal(json_array_size(keys), 3);
@@ -190,8 +204,61 @@ test_no_signer(void **state)
 	struct keyset *ks = NULL;
 
 	put_key(f->dirfd, "ECMR", false, thp);
-	assert_int_equal(keyset_load(f->dirfd, &ks), -ENOKEY);
-	assert_null(ks);
+	/* Served, so that recoveries work, but with no advertisement. */
+	assert_int_equal(keyset_load(f->dirfd, 0, &ks), 0);
+	assert_int_equal(ks->nadvertised, 1);
+	assert_null(ks->adv);
+	assert_non_null(keyset_find(ks, thp));
+	keyset_unref(ks);
+}
+
+/* Loading signs one advertisement, however many keys there are. */
+static void
+test_many_keys_one_signature(void **state)
+{
+	struct fixture *f = *state;
+	char thp[JWK_THP_MAX + 1], first[JWK_THP_MAX + 1];
+	const struct keyset_text *t;
+	struct keyset *ks;
+	size_t nsigs;
+	json_t *keys;
+
+	for (int i = 0; i < 40; i++) {
+		put_key(f->dirfd, "ES512", false, i == 0 ? first : thp);
+		put_key(f->dirfd, "ECMR", false, thp);
+	}
+	assert_int_equal(keyset_load(f->dirfd, 0, &ks), 0);
+	assert_int_equal(ks->nkeys, 80);
+	assert_int_equal(ks->signatures, 1);
+	keys = adv_payload_keys(ks->adv, &nsigs);
+	assert_int_equal(nsigs, 40);
+	json_decref(keys);
+	assert_int_equal(keyset_key_adv(ks, keyset_find(ks, first), &t), 0);
+	assert_int_equal(ks->signatures, 2);
+	keyset_unref(ks);
+}
+
+/* A key file others can read is served and marked, not skipped. */
+static void
+test_exposed_key_served(void **state)
+{
+	struct fixture *f = *state;
+	char sig[JWK_THP_MAX + 1], exc[JWK_THP_MAX + 1], name[JWK_THP_MAX + 8];
+	const struct key *k;
+	struct keyset *ks;
+
+	put_key(f->dirfd, "ES512", false, sig);
+	put_key(f->dirfd, "ECMR", false, exc);
+	snprintf(name, sizeof(name), "%s.jwk", exc);
+	assert_int_equal(fchmodat(f->dirfd, name, 0644, 0), 0);
+	assert_int_equal(keyset_load(f->dirfd, KEYSET_QUIET, &ks), 0);
+	assert_int_equal(ks->nkeys, 2);
+	assert_int_equal(ks->nexposed, 1);
+	k = keyset_find(ks, exc);
+	assert_non_null(k);
+	assert_true(k->exposed && k->derives);
+	assert_false(keyset_find(ks, sig)->exposed);
+	keyset_unref(ks);
 }
 
 static void
@@ -225,7 +292,7 @@ test_create_and_rotate(void **state)
 
 	assert_int_equal(keydir_create(f->dirfd, first), 0);
 	check_mode_0600(f->dirfd);
-	assert_int_equal(keyset_load(f->dirfd, &ks), 0);
+	assert_int_equal(keyset_load(f->dirfd, 0, &ks), 0);
 	assert_int_equal(ks->nkeys, 2);
 	k = keyset_find(ks, first);
 	assert_non_null(k);
@@ -236,13 +303,13 @@ test_create_and_rotate(void **state)
 
 	assert_int_equal(keydir_rotate(f->dirfd, second), 0);
 	check_mode_0600(f->dirfd);
-	assert_int_equal(keyset_load(f->dirfd, &ks), 0);
+	assert_int_equal(keyset_load(f->dirfd, 0, &ks), 0);
 	assert_int_equal(ks->nkeys, 4);
 	assert_int_equal(ks->nadvertised, 2);
 	k = keyset_find(ks, first);
 	assert_non_null(k);
 	assert_false(k->advertised);
-	assert_non_null(k->adv);
+	assert_non_null(k->jwk);
 	k = keyset_find(ks, second);
 	assert_non_null(k);
 	assert_true(k->advertised);
@@ -258,6 +325,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_tang_directory, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_two_signers_general_jws, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_no_signer, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_many_keys_one_signature, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_exposed_key_served, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_create_and_rotate, setup, teardown),
 	};
 

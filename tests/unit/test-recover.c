@@ -50,7 +50,7 @@ setup(void **state)
 	f->exc = jwk_generate("ECMR");
 	write_key(dirfd, sig, f->sig_kid);
 	write_key(dirfd, f->exc, f->exc_kid);
-	assert_int_equal(keyset_load(dirfd, &f->ks), 0);
+	assert_int_equal(keyset_load(dirfd, 0, &f->ks), 0);
 	close(dirfd);
 	json_decref(sig);
 	*state = f;

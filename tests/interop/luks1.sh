@@ -129,8 +129,9 @@ check "luksmeta init" luksmeta init -f -d "$TEST_DIR/big.img"
 mkdir -m 0700 "$TEST_DIR/many"
 # As clevis's own case: 55 pairs from tangd-keygen, some 110 keys.
 for i in $(seq 1 55); do /usr/libexec/tangd-keygen "$TEST_DIR/many"; done
-chmod 0600 "$TEST_DIR"/many/*.jwk
+chown root:root "$TEST_DIR"/many/*.jwk && chmod 0600 "$TEST_DIR"/many/*.jwk
 start_tetherd many "$TEST_DIR/many" || not_ok "tetherd with 110 keys starts"
+check_eq "... and advertises its 55 signing keys" 55 "$(adv_signing_thps "$URL" | wc -l)"
 save_header big.img
 IN=$TEST_DIR/line tl bind -y -d "$TEST_DIR/big.img" tang "{\"url\":\"$URL\"}"
 expect_failed "a binding too large for luksmeta's area is refused" "$TEST_DIR/out" "does not fit"

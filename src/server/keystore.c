@@ -131,7 +131,22 @@ create_pair(struct keystore *st, int dirfd)
 	return r;
 }
 
-/* One read of the directory: opened by path, as it is now. */
+/* A set with no key, stamped: not read again until the directory changes. */
+static int
+stamped_empty(const struct keyset_stamp *sp, int r, struct keyset **out)
+{
+	*out = keyset_empty();
+	if (!*out)
+		return -ENOMEM;
+	(*out)->stamp = *sp;
+	return r;
+}
+
+/*
+ * One read of the directory, opened by path as it is now. Returns 0, or
+ * -EAGAIN after making a first pair (read it again), or -errno with an
+ * empty set in *out (NULL only for -ENOMEM).
+ */
 static int
 read_once(struct keystore *st, unsigned kflags, struct keyset **out)
 {
@@ -140,35 +155,36 @@ read_once(struct keystore *st, unsigned kflags, struct keyset **out)
 	struct stat sb;
 	int fd, r;
 
+	*out = NULL;
 	clock_gettime(CLOCK_REALTIME_COARSE, &t0);
 	fd = open(st->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0 && errno == ENOENT) {
-		sp.missing = true;
-		*out = keyset_empty();
-		if (!*out)
-			return -ENOMEM;
-		(*out)->stamp = sp;
-		return -ENOENT;
+	if (fd < 0) {
+		r = -errno;
+		if (stat(st->path, &sb) == 0)
+			stamp_from(&sb, &t0, &sp);
+		else
+			sp.missing = true;
+		return stamped_empty(&sp, r, out);
 	}
-	if (fd < 0)
-		return -errno;
 	r = fstat(fd, &sb) < 0 ? -errno : 0;
 	if (r == 0) {
 		stamp_from(&sb, &t0, &sp);
 		r = keyset_load(fd, kflags, out);
 	}
+	/* A pair that cannot be made leaves the rotated keys in service. */
 	if (r == 0 && (*out)->nadvertised == 0 &&
-	    (st->flags & KEYSTORE_CREATE)) {
-		r = create_pair(st, fd);
+	    (st->flags & KEYSTORE_CREATE) && create_pair(st, fd) == 0) {
 		keyset_unref(*out);
 		*out = NULL;
-		close(fd);
-		return r < 0 ? r : -EAGAIN;
+		r = -EAGAIN;
 	}
 	close(fd);
-	if (r == 0)
-		(*out)->stamp = sp;
-	return r;
+	if (r == -EAGAIN || r == -ENOMEM)
+		return r;
+	if (r < 0)
+		return stamped_empty(&sp, r, out);
+	(*out)->stamp = sp;
+	return 0;
 }
 
 /* Reads the directory, creating a pair first if it needs one. */
@@ -197,22 +213,16 @@ refresh(struct keystore *st, const struct keyset *old, const char *why)
 	struct keyset *ks = NULL;
 	int r = read_directory(st, kflags, &ks);
 
-	if (r == -ENOMEM)
-		return;
-	if (r == -ENOENT && ks) {
+	if (!ks)
+		return;		/* out of memory: the next request tries again */
+	if (r == -ENOENT)
 		log_msg("%s: no such directory: serving no keys", st->path);
-	} else if (r < 0) {
+	else if (r < 0)
 		log_msg("%s: cannot read keys: %s: serving none until it "
 		        "changes", st->path, strerror(-r));
-		ks = keyset_empty();
-		if (!ks)
-			return;
-		ks->stamp.generation = old ? old->stamp.generation : 0;
-		ks->stamp.missing = true;
-	} else if ((st->flags & KEYSTORE_LOG_RELOADS) && !again) {
+	else if ((st->flags & KEYSTORE_LOG_RELOADS) && !again)
 		log_msg("reloaded keys (%s): %zu advertised, %zu in all", why,
 		        ks->nadvertised, ks->nkeys);
-	}
 	if (ks->nadvertised > 0 && !ks->adv && !again)
 		log_msg("%s: no advertised key signs: GET /adv fails until one "
 		        "does", st->path);
@@ -235,21 +245,15 @@ keystore_open(struct keystore *st, const char *path, unsigned flags,
 	if (!st->path)
 		return -ENOMEM;
 	r = read_directory(st, keyset_flags, &ks);
-	if (r < 0) {
-		/* Serves no key, until the directory changes. */
+	if (r < 0)
 		log_msg("%s: cannot load keys: %s", path, strerror(-r));
-		if (!ks)
-			ks = keyset_empty();
-		if (ks)
-			ks->stamp.missing = ks->stamp.missing || r != -ENOENT;
-		install(st, ks);
-		return r;
-	}
-	if (ks->nadvertised > 0 && !ks->adv)
+	else if (ks->nadvertised > 0 && !ks->adv)
 		log_msg("%s: no advertised key signs: GET /adv fails until one "
 		        "does", path);
-	install(st, ks);
-	return 0;
+	/* A set, even an empty one, so that requests get answers. */
+	if (ks)
+		install(st, ks);
+	return r;
 }
 
 struct keyset *
@@ -264,7 +268,8 @@ keystore_get(struct keystore *st)
 	/* One thread reads; the others wait and take what it found. */
 	pthread_mutex_lock(&st->reload);
 	ks = current(st);
-	if (ks && (why = changed(st, ks))) {
+	why = ks ? changed(st, ks) : "not read yet";
+	if (why) {
 		refresh(st, ks, why);
 		keyset_unref(ks);
 		ks = current(st);

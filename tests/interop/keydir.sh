@@ -173,6 +173,17 @@ check_eq "a directory that is gone serves no advertisement" 500 \
 mv "$TEST_DIR/keys.gone" "$keys"
 check_eq "... until it is back" "$(thp "$keys/rsig.jwk")" \
 	"$(adv_signing_thps "$URL")"
+mode=$(stat -c %a "$keys")
+chmod 000 "$keys"
+for i in 1 2 3; do
+	st=$(http_status GET "$URL/adv")
+done
+chmod "$mode" "$keys"
+check_eq "a directory that cannot be read serves no advertisement" 500 "$st"
+check_eq "... and says so once, not at every request" 1 \
+	"$(grep -c 'cannot read keys' "$TEST_DIR/srv.log")"
+check_eq "... until it can be read again" "$(thp "$keys/rsig.jwk")" \
+	"$(adv_signing_thps "$URL")"
 check "the log names what the reloads found" \
 	grep -q 'reloaded keys (directory changed)' "$TEST_DIR/srv.log"
 check_log_clean srv "$srv_PID"

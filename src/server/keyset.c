@@ -154,7 +154,8 @@ note_skipped(struct keyset *ks, int dirfd, const char *name)
 }
 
 static json_t *
-load_jwk(int dirfd, const char *name, unsigned flags, bool *exposed)
+load_jwk(int dirfd, const char *name, unsigned flags, bool *exposed,
+         bool *unreadable)
 {
 	json_error_t err;
 	struct stat st;
@@ -166,6 +167,7 @@ load_jwk(int dirfd, const char *name, unsigned flags, bool *exposed)
 	*exposed = fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
 	           check_exposure(dirfd, name, flags, &st);
 	r = read_file_at(dirfd, name, KEYSET_MAX_FILE, &buf, &len);
+	*unreadable = r == -EACCES || r == -EPERM || r == -EIO;
 	if (r < 0) {
 		if (!(flags & KEYSET_QUIET))
 			log_msg("skipping key file %s: %s", name, strerror(-r));
@@ -352,11 +354,13 @@ load_keys(struct keyset *ks, int dirfd, unsigned flags, char **names,
 {
 	for (size_t i = 0; i < n; i++) {
 		struct key *k = &ks->keys[ks->nkeys];
-		bool exposed;
+		bool exposed, unreadable = false;
 		int r;
 
-		jwks[ks->nkeys] = load_jwk(dirfd, names[i], flags, &exposed);
+		jwks[ks->nkeys] = load_jwk(dirfd, names[i], flags, &exposed,
+		                           &unreadable);
 		if (!jwks[ks->nkeys]) {
+			ks->nunreadable += unreadable && names[i][0] != '.';
 			note_skipped(ks, dirfd, names[i]);
 			continue;
 		}

@@ -172,7 +172,12 @@ read_once(struct keystore *st, unsigned kflags, struct keyset **out)
 		r = keyset_load(fd, kflags, out);
 	}
 	/* A pair that cannot be made leaves the rotated keys in service. */
-	if (r == 0 && (*out)->nadvertised == 0 &&
+	if (r == 0 && (*out)->nadvertised == 0 && (*out)->nunreadable &&
+	    !(kflags & KEYSET_QUIET))
+		log_msg("%s: %zu advertised key files cannot be read: no new "
+		        "pair is made over them; give them to the service user",
+		        st->path, (*out)->nunreadable);
+	if (r == 0 && (*out)->nadvertised == 0 && !(*out)->nunreadable &&
 	    (st->flags & KEYSTORE_CREATE) && create_pair(st, fd) == 0) {
 		keyset_unref(*out);
 		*out = NULL;

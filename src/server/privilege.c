@@ -80,6 +80,41 @@ adopt_entries(int dirfd, const struct service_user *u)
 	return 0;
 }
 
+/*
+ * Key files the service user could not read after the drop (another
+ * user's, as tangd-keygen makes them for _tang): refused at start, since
+ * serving without them would lock their clients out.
+ */
+static int
+check_entries(int dirfd, const char *path, const struct service_user *u)
+{
+	int fd = dup(dirfd), r = 0;
+	struct dirent *e;
+	struct stat st;
+	DIR *d;
+
+	if (fd < 0)
+		return -errno;
+	d = fdopendir(fd);
+	if (!d) {
+		close(fd);
+		return -errno;
+	}
+	rewinddir(d);
+	while (r == 0 && (e = readdir(d))) {
+		if (!key_file_name(e->d_name) ||
+		    fstatat(dirfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+		    !S_ISREG(st.st_mode) || st.st_uid == 0 || st.st_uid == u->uid)
+			continue;
+		log_msg("%s/%s: owned by uid %u, not %s: chown %s the keys, or run "
+		        "with --user as its owner", path, e->d_name,
+		        (unsigned)st.st_uid, u->name, u->name);
+		r = -EPERM;
+	}
+	closedir(d);
+	return r;
+}
+
 int
 privilege_check_dir(int dirfd, const char *path, const struct service_user *u)
 {
@@ -93,7 +128,7 @@ privilege_check_dir(int dirfd, const char *path, const struct service_user *u)
 		        u->name, u->name, path);
 		return -EPERM;
 	}
-	return 0;
+	return check_entries(dirfd, path, u);
 }
 
 int

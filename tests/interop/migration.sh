@@ -61,6 +61,31 @@ start_tetherd old "$old" ||
 check "a directory named by SHA-1 thumbprints serves clevis" \
 	sh -c "clevis encrypt tang '{\"url\":\"$URL\"}' -y <'$TEST_DIR/plain' | clevis decrypt | cmp - '$TEST_DIR/plain'"
 
+# tangd-keygen run as root gives its keys to _tang: started as root for
+# another user, tetherd could not read them after dropping privileges, so
+# it refuses to start, naming a file, and makes no pair of its own.
+if [ "$(id -u)" = 0 ] && id _tang >/dev/null 2>&1; then
+	tk=$TEST_DIR/tang-owned
+	mkdir -m 0700 "$tk"
+	/usr/libexec/tangd-keygen "$tk"
+	n0=$(ls -A "$tk" | wc -l)
+	rc=0
+	timeout 20 "$TETHERD" serve --keys "$tk" --listen "http://127.0.0.1:$(free_port)" \
+		>"$TEST_DIR/owned.log" 2>&1 || rc=$?
+	check "keys owned by _tang: tetherd --user tether refuses to start" test "$rc" -ne 0
+	check "... naming a key file and its owner" grep -q "owned by uid $(id -u _tang), not tether" \
+		"$TEST_DIR/owned.log"
+	check_eq "... and makes no pair of its own" "$n0" "$(ls -A "$tk" | wc -l)"
+	start_tetherd owned "$tk" --user _tang ||
+		not_ok "tetherd --user _tang starts on them"
+	check "--user _tang serves them to clevis" \
+		sh -c "clevis encrypt tang '{\"url\":\"$URL\"}' -y <'$TEST_DIR/plain' | clevis decrypt | cmp - '$TEST_DIR/plain'"
+else
+	for d in "refuses to start" "naming a key file" "makes no pair" "--user _tang serves them"; do
+		skip "keys owned by _tang: $d" "not root, or no _tang user"
+	done
+fi
+
 check_log_clean srv "$srv_PID"
 check_log_clean old "$old_PID"
 

@@ -105,9 +105,8 @@ load_bindings(struct crypt_device *cd, const struct luks_args *a,
 	return r;
 }
 
-/* Loads the bindings and finds the one for a->slot; logs if absent. */
-static int
-find_binding(struct crypt_device *cd, const struct luks_args *a,
+int
+luks_find_binding(struct crypt_device *cd, const struct luks_args *a,
              struct binding **all, size_t *n, const struct binding **b)
 {
 	int r = load_bindings(cd, a, all, n);
@@ -213,7 +212,7 @@ luks_pass(struct crypt_device *cd, const struct luks_args *a)
 	const struct binding *b;
 	char *pass;
 	size_t n, len;
-	int r = find_binding(cd, a, &all, &n, &b);
+	int r = luks_find_binding(cd, a, &all, &n, &b);
 
 	if (r < 0)
 		return r;
@@ -239,7 +238,7 @@ test_slot(struct crypt_device *cd, const struct luks_args *a)
 	int r;
 
 	one.slot = a->test_slot;
-	r = find_binding(cd, &one, &all, &n, &b);
+	r = luks_find_binding(cd, &one, &all, &n, &b);
 	if (r < 0)
 		return r;
 	r = luks_recover(cd, b, &pass, &len);
@@ -336,7 +335,7 @@ luks_unbind(struct crypt_device *cd, const struct luks_args *a)
 	size_t n;
 	int r;
 
-	r = find_binding(cd, a, &all, &n, &b);
+	r = luks_find_binding(cd, a, &all, &n, &b);
 	if (r < 0)
 		return r;
 	if (crypt_keyslot_status(cd, b->slot) == CRYPT_SLOT_ACTIVE_LAST) {

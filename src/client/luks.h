@@ -42,6 +42,15 @@ int luks_open(const char *dev, struct crypt_device **cd);
 int luks_recover(struct crypt_device *cd, const struct binding *b,
                  char **pass, size_t *len);
 
+/*
+ * Loads the volume's bindings and finds the one of a->slot; logs, naming
+ * the device, when they cannot be read or the slot has none. On success
+ * free *all with bindings_free(*all, *n).
+ */
+int luks_find_binding(struct crypt_device *cd, const struct luks_args *a,
+                      struct binding **all, size_t *n,
+                      const struct binding **b);
+
 /* The first keyslot that is not in use, other than except; -ENOSPC. */
 int luks_free_slot(struct crypt_device *cd, int except);
 

@@ -457,26 +457,6 @@ confirm_regen(const struct luks_args *a, const struct binding *b,
 	return r == 1;
 }
 
-/* Loads the bindings and finds the one of a->slot; logs if absent. */
-static int
-slot_binding(struct crypt_device *cd, const struct luks_args *a,
-             struct binding **all, size_t *n, const struct binding **b)
-{
-	int r = bindings_load(cd, all, n);
-
-	if (r < 0) {
-		log_msg("%s: cannot read its bindings: %s", a->dev, strerror(-r));
-		return r;
-	}
-	*b = bindings_find(*all, *n, a->slot);
-	if (!*b) {
-		log_msg("%s: no clevis binding in slot %d", a->dev, a->slot);
-		bindings_free(*all, *n);
-		return -ENOENT;
-	}
-	return 0;
-}
-
 int
 luks_regen(struct crypt_device *cd, const struct luks_args *a)
 {
@@ -487,7 +467,7 @@ luks_regen(struct crypt_device *cd, const struct luks_args *a)
 	size_t n = 0;
 	int r;
 
-	r = slot_binding(cd, a, &all, &n, &b);
+	r = luks_find_binding(cd, a, &all, &n, &b);
 	if (r < 0)
 		return r;
 	if ((r = rebind_config(b->jwe, &pin, &cfg)) < 0)
@@ -640,7 +620,7 @@ luks_edit(struct crypt_device *cd, const struct luks_args *a)
 	size_t n = 0;
 	int r;
 
-	r = slot_binding(cd, a, &all, &n, &b);
+	r = luks_find_binding(cd, a, &all, &n, &b);
 	if (r < 0)
 		return r;
 	if ((r = rebind_config(b->jwe, &pin, &full)) < 0 ||
@@ -731,12 +711,7 @@ luks_report(struct crypt_device *cd, const struct luks_args *a)
 	size_t n = 0, i;
 	int r;
 
-	r = rep.rotated ? bindings_load(cd, &all, &n) : -ENOMEM;
-	if (r == 0 && !(b = bindings_find(all, n, a->slot))) {
-		log_msg("%s: no clevis binding in slot %d", a->dev, a->slot);
-		bindings_free(all, n);
-		r = -ENOENT;
-	}
+	r = rep.rotated ? luks_find_binding(cd, a, &all, &n, &b) : -ENOMEM;
 	if (r == 0) {
 		r = describe_tang_pins(b->jwe, report_pin, &rep);
 		bindings_free(all, n);

@@ -64,31 +64,16 @@ tty_ask_yes(const char *question)
 	return n == 1 && (answer[0] == 'y' || answer[0] == 'Y');
 }
 
-int
-tty_read_secret(const char *prompt, size_t max, char **out, size_t *len)
+/* A line of fd in a buffer of its own, NUL-terminated. */
+static int
+read_line_alloc(int fd, size_t max, char **out, size_t *len)
 {
-	struct termios saved, quiet;
-	char *buf;
+	char *buf = malloc(max + 1);
 	ssize_t n;
-	int fd = tty_open();
 
-	if (fd < 0)
-		return fd;
-	buf = malloc(max + 1);
-	if (!buf || tcgetattr(fd, &saved) < 0) {
-		free(buf);
-		close(fd);
-		return buf ? -ENXIO : -ENOMEM;
-	}
-	quiet = saved;
-	quiet.c_lflag &= ~(tcflag_t)ECHO;
-	quiet.c_lflag |= ECHONL;
-	if (tcsetattr(fd, TCSAFLUSH, &quiet) < 0 || tty_write(fd, prompt) < 0)
-		n = -EIO;
-	else
-		n = tty_line(fd, buf, max);
-	tcsetattr(fd, TCSAFLUSH, &saved);
-	close(fd);
+	if (!buf)
+		return -ENOMEM;
+	n = tty_line(fd, buf, max);
 	if (n < 0) {
 		free_secret(buf, max + 1);
 		return (int)n;
@@ -100,22 +85,33 @@ tty_read_secret(const char *prompt, size_t max, char **out, size_t *len)
 }
 
 int
+tty_read_secret(const char *prompt, size_t max, char **out, size_t *len)
+{
+	struct termios saved, quiet;
+	int r, fd = tty_open();
+
+	if (fd < 0)
+		return fd;
+	if (tcgetattr(fd, &saved) < 0) {
+		close(fd);
+		return -ENXIO;
+	}
+	quiet = saved;
+	quiet.c_lflag &= ~(tcflag_t)ECHO;
+	quiet.c_lflag |= ECHONL;
+	if (tcsetattr(fd, TCSAFLUSH, &quiet) < 0 || tty_write(fd, prompt) < 0)
+		r = -EIO;
+	else
+		r = read_line_alloc(fd, max, out, len);
+	tcsetattr(fd, TCSAFLUSH, &saved);
+	close(fd);
+	return r;
+}
+
+int
 stdin_read_line(size_t max, char **out, size_t *len)
 {
-	char *buf = malloc(max + 1);
-	ssize_t n;
-
-	if (!buf)
-		return -ENOMEM;
-	n = tty_line(STDIN_FILENO, buf, max);
-	if (n < 0) {
-		free_secret(buf, max + 1);
-		return (int)n;
-	}
-	buf[n] = '\0';
-	*out = buf;
-	*len = (size_t)n;
-	return 0;
+	return read_line_alloc(STDIN_FILENO, max, out, len);
 }
 
 int

@@ -49,44 +49,14 @@ key_file_name(const char *name)
 	return n > 4 && strcmp(name + n - 4, ".jwk") == 0;
 }
 
-static int
-adopt_entries(int dirfd, const struct service_user *u)
-{
-	int fd = dup(dirfd);
-	struct dirent *e;
-	struct stat st;
-	DIR *d;
-
-	if (fd < 0)
-		return -errno;
-	d = fdopendir(fd);
-	if (!d) {
-		close(fd);
-		return -errno;
-	}
-	rewinddir(d);
-	while ((e = readdir(d))) {
-		if (!key_file_name(e->d_name) ||
-		    fstatat(dirfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
-		    !S_ISREG(st.st_mode) || st.st_uid != 0)
-			continue;
-		if (fchownat(dirfd, e->d_name, u->uid, u->gid,
-		             AT_SYMLINK_NOFOLLOW) < 0) {
-			closedir(d);
-			return -errno;
-		}
-	}
-	closedir(d);
-	return 0;
-}
-
 /*
- * Key files the service user could not read after the drop (another
- * user's, as tangd-keygen makes them for _tang): refused at start, since
- * serving without them would lock their clients out.
+ * Calls fn for each regular *.jwk file of the directory, with its status,
+ * until fn returns non-zero (returned).
  */
 static int
-check_entries(int dirfd, const char *path, const struct service_user *u)
+each_key_file(int dirfd, int (*fn)(int dirfd, const char *name,
+                                   const struct stat *st, void *arg),
+              void *arg)
 {
 	int fd = dup(dirfd), r = 0;
 	struct dirent *e;
@@ -102,17 +72,51 @@ check_entries(int dirfd, const char *path, const struct service_user *u)
 	}
 	rewinddir(d);
 	while (r == 0 && (e = readdir(d))) {
-		if (!key_file_name(e->d_name) ||
-		    fstatat(dirfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
-		    !S_ISREG(st.st_mode) || st.st_uid == 0 || st.st_uid == u->uid)
-			continue;
-		log_msg("%s/%s: owned by uid %u, not %s: chown %s the keys, or run "
-		        "with --user as its owner", path, e->d_name,
-		        (unsigned)st.st_uid, u->name, u->name);
-		r = -EPERM;
+		if (key_file_name(e->d_name) &&
+		    fstatat(dirfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    S_ISREG(st.st_mode))
+			r = fn(dirfd, e->d_name, &st, arg);
 	}
 	closedir(d);
 	return r;
+}
+
+struct owner_check {
+	const char *path;
+	const struct service_user *u;
+};
+
+/* Root's key files become the service user's. */
+static int
+adopt_file(int dirfd, const char *name, const struct stat *st, void *arg)
+{
+	const struct owner_check *c = arg;
+
+	if (st->st_uid != 0)
+		return 0;
+	if (fchownat(dirfd, name, c->u->uid, c->u->gid,
+	             AT_SYMLINK_NOFOLLOW) < 0)
+		return -errno;
+	return 0;
+}
+
+/*
+ * A key file the service user could not read after the drop (another
+ * user's, as tangd-keygen makes them for _tang) refuses the start, since
+ * serving without it would lock its clients out.
+ */
+static int
+check_file(int dirfd, const char *name, const struct stat *st, void *arg)
+{
+	const struct owner_check *c = arg;
+
+	(void)dirfd;
+	if (st->st_uid == 0 || st->st_uid == c->u->uid)
+		return 0;
+	log_msg("%s/%s: owned by uid %u, not %s: chown %s the keys, or run "
+	        "with --user as its owner", c->path, name, (unsigned)st->st_uid,
+	        c->u->name, c->u->name);
+	return -EPERM;
 }
 
 int
@@ -128,7 +132,8 @@ privilege_check_dir(int dirfd, const char *path, const struct service_user *u)
 		        u->name, u->name, path);
 		return -EPERM;
 	}
-	return check_entries(dirfd, path, u);
+	return each_key_file(dirfd, check_file,
+	                     &(struct owner_check){ .path = path, .u = u });
 }
 
 int
@@ -143,7 +148,8 @@ privilege_adopt_dir(int dirfd, const char *path, const struct service_user *u)
 		return -errno;
 	if (st.st_uid == 0 && fchown(dirfd, u->uid, u->gid) < 0)
 		return -errno;
-	r = adopt_entries(dirfd, u);
+	r = each_key_file(dirfd, adopt_file,
+	                  &(struct owner_check){ .path = path, .u = u });
 	if (r < 0)
 		log_msg("%s: cannot give its keys to %s: %s", path, u->name,
 		        strerror(-r));

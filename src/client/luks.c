@@ -301,22 +301,22 @@ luks_unlock(struct crypt_device *cd, const struct luks_args *a)
 			        slot);
 			continue;
 		}
-		/* The key first, so a mapping failure is told apart. */
-		r = crypt_activate_by_passphrase(cd, NULL, slot, (const char *)pt,
-		                                 len, 0);
-		if (r < 0)
-			log_msg("slot %d: %s", slot, r == -EPERM ?
-			        "the recovered key does not open its keyslot" :
-			        strerror(-r));
-		else if (!a->test &&
-		         (r = crypt_activate_by_passphrase(cd, name, slot,
-		                                           (const char *)pt,
-		                                           len, 0)) < 0) {
+		r = crypt_activate_by_passphrase(cd, a->test ? NULL : name, slot,
+		                                 (const char *)pt, len, 0);
+		/* Without device-mapper libcryptsetup fails before it tries
+		   the key: a check with no mapping tells the two apart. */
+		if (r < 0 && r != -EPERM && !a->test &&
+		    crypt_activate_by_passphrase(cd, NULL, slot,
+		                                 (const char *)pt, len, 0) >= 0) {
 			activation_failed(a, name, r);
 			key_found = true;
 			free_secret(pt, len);
 			break;
 		}
+		if (r < 0)
+			log_msg("slot %d: %s", slot, r == -EPERM ?
+			        "the recovered key does not open its keyslot" :
+			        strerror(-r));
 		free_secret(pt, len);
 	}
 	if (r < 0 && !key_found)

@@ -6,39 +6,8 @@
 # in a private mount namespace, as in luks-token.sh; nothing is installed.
 . "$(dirname "$0")/lib.sh"
 : "${TETHER_TOKEN_PLUGIN:?TETHER_TOKEN_PLUGIN must name the plugin}"
-
-PASS="correct horse"
-TB=60
-token_dir=$(cryptsetup --help | sed -n 's/.*token plugin path: \(.*\)\.$/\1/p')
-mkdir "$TEST_DIR/tokens"
-cp "$TETHER_TOKEN_PLUGIN" "$TEST_DIR/tokens/"
-# A sanitized plugin needs its runtime loaded first, in cryptsetup only:
-# clevis's scripts run many programs, which are not ours to check.
-asan=$(ldd "$TETHER_TOKEN_PLUGIN" | awk '/libasan/ { print $3 }')
-mkdir "$TEST_DIR/bin"
-if [ -n "$asan" ]; then
-	printf '#!/bin/sh\nLD_PRELOAD=%s ASAN_OPTIONS=detect_leaks=0 exec %s "$@"\n' \
-		"$asan" "$(command -v cryptsetup)" >"$TEST_DIR/bin/cryptsetup"
-	chmod +x "$TEST_DIR/bin/cryptsetup"
-fi
-
-# with_plugin COMMAND...: COMMAND sees the plugin in the token directory.
-with_plugin() {
-	unshare -m sh -c 'mount --bind "$1" "$2" && shift 2 && exec "$@"' \
-		sh "$TEST_DIR/tokens" "$token_dir" \
-		env PATH="$TEST_DIR/bin:$PATH" "$@"
-}
-
-if [ -z "$token_dir" ] || ! unshare -m true 2>/dev/null; then
-	echo "1..0 # SKIP no private mount namespaces or no token plugin path"
-	exit 0
-fi
-
-new_image() { # NAME: a LUKS2 image whose keyslot 0 holds $PASS
-	truncate -s 32M "$TEST_DIR/$1"
-	printf %s "$PASS" | cryptsetup luksFormat --type luks2 --batch-mode \
-		--pbkdf pbkdf2 --pbkdf-force-iterations 1000 "$TEST_DIR/$1" -
-}
+. "$(dirname "$0")/luks-lib.sh"
+lend_token_plugin
 
 # cl ARGS...: `clevis luks ARGS` with the plugin loaded; output in
 # $TEST_DIR/out, exit status in RC.
@@ -54,11 +23,6 @@ expect_ok() { # DESCRIPTION: the last cl exited 0
 	else
 		not_ok "$1" "exit status $RC" "$(head -c 2000 "$TEST_DIR/err")"
 	fi
-}
-
-opens_with() { # IMAGE KEY SLOT: KEY opens keyslot SLOT of IMAGE
-	printf %s "$2" | cryptsetup open --test-passphrase --key-slot "$3" \
-		--key-file - "$TEST_DIR/$1"
 }
 
 exchange_kid() { # IMAGE TOKEN: the kid the clevis token's JWE names

@@ -5,27 +5,7 @@
 # the original passphrase always opens the image.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/client-lib.sh"
-
-PASS="correct horse"
-TB=60
-
-new_image() { # NAME [TYPE]: keyslot 0 holds $PASS
-	truncate -s 32M "$TEST_DIR/$1"
-	printf %s "$PASS" | cryptsetup luksFormat --type "${2:-luks2}" \
-		--batch-mode --pbkdf pbkdf2 --pbkdf-force-iterations 1000 \
-		"$TEST_DIR/$1" -
-}
-
-# header NAME: the LUKS2 metadata and keyslot area, for before/after.
-header() {
-	cryptsetup luksDump --dump-json-metadata "$TEST_DIR/$1"
-	dd if="$TEST_DIR/$1" bs=1M count=16 status=none | sha256sum
-}
-
-opens_with() { # NAME PASSPHRASE [SLOT]
-	printf %s "$2" | cryptsetup open --test-passphrase --key-file - \
-		${3:+--key-slot "$3"} "$TEST_DIR/$1" 2>/dev/null
-}
+. "$(dirname "$0")/luks-lib.sh"
 
 # unchanged DESCRIPTION NAME: the header equals the one saved as NAME.before
 # and the passphrase still opens the image.
@@ -38,11 +18,6 @@ unchanged() {
 	fi
 }
 
-save_header() { header "$1" >"$TEST_DIR/$1.before"; }
-
-tl() { # tether luks ARGS... with stdin from $IN (default /dev/null)
-	trun "${IN:-/dev/null}" "$TEST_DIR/out" luks "$@"
-}
 
 mkdir -m 0700 "$TEST_DIR/keys" "$TEST_DIR/keys-b"
 start_tetherd a "$TEST_DIR/keys" || { not_ok "tetherd starts"; done_testing; exit 1; }

@@ -5,37 +5,14 @@
 # and the first errors a new user meets say what is wrong.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/client-lib.sh"
+. "$(dirname "$0")/luks-lib.sh"
 
-PASS="correct horse"
-TB=60
-
-new_image() { # NAME [TYPE]: keyslot 0 holds $PASS
-	truncate -s 32M "$TEST_DIR/$1"
-	printf %s "$PASS" | cryptsetup luksFormat --type "${2:-luks2}" \
-		--batch-mode --pbkdf pbkdf2 --pbkdf-force-iterations 1000 \
-		"$TEST_DIR/$1" -
-}
-
-header() { # NAME: the LUKS2 metadata and keyslot area
-	cryptsetup luksDump --dump-json-metadata "$TEST_DIR/$1"
-	dd if="$TEST_DIR/$1" bs=1M count=16 status=none | sha256sum
-}
-save_header() { header "$1" >"$TEST_DIR/$1.before"; }
 unchanged() { # DESCRIPTION NAME
 	check_eq "$1" "$(cat "$TEST_DIR/$2.before")" "$(header "$2")"
 }
 keyslots() { # NAME: the keyslots in use, as a JSON list
 	cryptsetup luksDump --dump-json-metadata "$TEST_DIR/$1" | jq -c '.keyslots | keys'
 }
-opens_with() { # NAME PASSPHRASE [SLOT]
-	printf %s "$2" | cryptsetup open --test-passphrase --key-file - \
-		${3:+--key-slot "$3"} "$TEST_DIR/$1" 2>/dev/null
-}
-pass_opens() { # NAME SLOT: tether luks pass of SLOT opens SLOT
-	"$TETHER" luks pass -d "$TEST_DIR/$1" -s "$2" >"$TEST_DIR/p" 2>/dev/null &&
-		opens_with "$1" "$(cat "$TEST_DIR/p")" "$2"
-}
-tl() { trun "${IN:-/dev/null}" "$TEST_DIR/out" luks "$@"; }
 
 mkdir -m 0700 "$TEST_DIR/keys" "$TEST_DIR/keys-b"
 start_tetherd a "$TEST_DIR/keys" || { not_ok "tetherd starts"; done_testing; exit 1; }

@@ -7,34 +7,8 @@
 . "$(dirname "$0")/lib.sh"
 : "${TETHER:?TETHER must name the tether binary}"
 : "${TETHER_TOKEN_PLUGIN:?TETHER_TOKEN_PLUGIN must name the plugin}"
-
-PASS="correct horse"
-token_dir=$(cryptsetup --help | sed -n 's/.*token plugin path: \(.*\)\.$/\1/p')
-mkdir "$TEST_DIR/tokens"
-cp "$TETHER_TOKEN_PLUGIN" "$TEST_DIR/tokens/"
-
-# A sanitized plugin needs its runtime loaded before cryptsetup's
-# libraries; cryptsetup's own allocations are not ours to check.
-asan=$(ldd "$TETHER_TOKEN_PLUGIN" | awk '/libasan/ { print $3 }')
-
-# with_plugin COMMAND...: COMMAND sees the plugin in the token directory.
-with_plugin() {
-	unshare -m sh -c 'mount --bind "$1" "$2" && shift 2 && exec "$@"' \
-		sh "$TEST_DIR/tokens" "$token_dir" \
-		env ${asan:+LD_PRELOAD=$asan ASAN_OPTIONS=detect_leaks=0} "$@"
-}
-
-if [ -z "$token_dir" ] || ! unshare -m true 2>/dev/null; then
-	echo "1..0 # SKIP no private mount namespaces or no token plugin path"
-	exit 0
-fi
-
-# new_image NAME: a LUKS2 image whose keyslot 0 holds $PASS.
-new_image() {
-	truncate -s 32M "$TEST_DIR/$1"
-	printf %s "$PASS" | cryptsetup luksFormat --type luks2 --batch-mode \
-		--pbkdf pbkdf2 --pbkdf-force-iterations 1000 "$TEST_DIR/$1" -
-}
+. "$(dirname "$0")/luks-lib.sh"
+lend_token_plugin
 
 token_open() { # IMAGE: opens through tokens only, no passphrase
 	with_plugin timeout 60 cryptsetup open --test-passphrase --token-only \

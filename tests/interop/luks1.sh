@@ -7,20 +7,12 @@
 # keyslot does not block the next bind.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/client-lib.sh"
-
-PASS="correct horse"
-TB=60
+. "$(dirname "$0")/luks-lib.sh"
 CLEVIS_UUID=cb6e8904-81ff-40da-a84a-07ab9ab5715e
 
-new_image() { # NAME: LUKS1, keyslot 0 holds $PASS
-	truncate -s 32M "$TEST_DIR/$1"
-	printf %s "$PASS" | cryptsetup luksFormat --type luks1 \
-		--batch-mode --pbkdf pbkdf2 --pbkdf-force-iterations 1000 \
-		"$TEST_DIR/$1" -
-}
-# header NAME: LUKS1 header, keyslot area and luksmeta's gap (the first 2 MiB).
+# header NAME, in place of luks-lib.sh's: the LUKS1 header, keyslot area
+# and luksmeta's gap (the first 2 MiB).
 header() { dd if="$TEST_DIR/$1" bs=1M count=2 status=none | sha256sum; }
-save_header() { header "$1" >"$TEST_DIR/$1.before"; }
 unchanged() { check_eq "$1" "$(cat "$TEST_DIR/$2.before")" "$(header "$2")"; }
 enabled() { # NAME: the keyslots in use, on one line
 	cryptsetup luksDump "$TEST_DIR/$1" | sed -n 's/^Key Slot \([0-7]\): ENABLED$/\1/p' |
@@ -29,15 +21,6 @@ enabled() { # NAME: the keyslots in use, on one line
 meta() { # NAME SLOT: luksmeta's "state uuid" for the slot
 	luksmeta show -d "$TEST_DIR/$1" | awk -v s="$2" '$1 == s { print $2, $3 }'
 }
-opens_with() { # NAME PASSPHRASE SLOT
-	printf %s "$2" | cryptsetup open --test-passphrase --key-file - \
-		--key-slot "$3" "$TEST_DIR/$1" 2>/dev/null
-}
-pass_opens() { # NAME SLOT [TOOL]: TOOL's luks pass of SLOT opens SLOT
-	timeout $TB "${3:-$TETHER}" luks pass -d "$TEST_DIR/$1" -s "$2" >"$TEST_DIR/p" 2>/dev/null &&
-		opens_with "$1" "$(cat "$TEST_DIR/p")" "$2"
-}
-tl() { trun "${IN:-/dev/null}" "$TEST_DIR/out" luks "$@"; }
 
 mkdir -m 0700 "$TEST_DIR/keys" "$TEST_DIR/keys-b"
 start_tetherd a "$TEST_DIR/keys" || { not_ok "tetherd starts"; done_testing; exit 1; }
@@ -50,7 +33,7 @@ CFG_B="{\"url\":\"$URL_B\"}"
 printf '%s\n' "$PASS" >"$TEST_DIR/line"
 
 # --------------------------------------------- bind
-new_image a.img
+new_image a.img luks1
 save_header a.img
 IN=$TEST_DIR/line tl bind -d "$TEST_DIR/a.img" tang "$CFG"
 expect_failed "bind on a LUKS1 volume without luksmeta, no -f or -y and no terminal, is refused" \
@@ -112,7 +95,7 @@ check_eq "... with no spare left" "0 1" "$(enabled a.img)"
 # --------------------------------------------- luksmeta's corruption cases
 # Debris: clevis's metadata beside an inactive keyslot, as an interrupted
 # bind leaves it. The next bind takes the slot over.
-new_image d.img
+new_image d.img luks1
 check "luksmeta init" luksmeta init -f -d "$TEST_DIR/d.img"
 check "debris: clevis's metadata for inactive keyslot 1" sh -c \
 	"echo foo | luksmeta save -d '$TEST_DIR/d.img' -s 1 -u $CLEVIS_UUID"
@@ -124,7 +107,7 @@ check_eq "... in slot 1" "active $CLEVIS_UUID" "$(meta d.img 1)"
 check "... and clevis recovers it" pass_opens d.img 1 clevis
 
 # Too large for the metadata area: an advertisement with many keys.
-new_image big.img
+new_image big.img luks1
 check "luksmeta init" luksmeta init -f -d "$TEST_DIR/big.img"
 mkdir -m 0700 "$TEST_DIR/many"
 # As clevis's own case: 55 pairs from tangd-keygen, some 110 keys.

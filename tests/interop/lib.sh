@@ -135,11 +135,18 @@ start_tetherd() {
 # start_tangd NAME KEYDIR: real tangd, one process per connection as
 # systemd's tangd.socket runs it; sets PORT, URL and NAME_PID.
 start_tangd() {
-	local name=$1 keys=$2
+	start_per_connection "$1" "$TANGD $2"
+}
+
+# start_per_connection NAME COMMAND: COMMAND run by socat for each
+# connection, as inetd or systemd's Accept=yes would; sets PORT, URL and
+# NAME_PID.
+start_per_connection() {
+	local name=$1
 	PORT=${WANT_PORT:-$(free_port)} || return 1
 	URL=http://127.0.0.1:$PORT
 	socat "TCP-LISTEN:$PORT,bind=127.0.0.1,reuseaddr,fork" \
-		"EXEC:$TANGD $keys" >>"$TEST_DIR/$name.log" 2>&1 &
+		"EXEC:$2" >>"$TEST_DIR/$name.log" 2>&1 &
 	eval "${name}_PID=$!"
 	test_pids+=("$!")
 	wait_http "$URL/adv"
@@ -234,12 +241,5 @@ test_cert() {
 # start_standin NAME KEYDIR: tetherd as tangd, one process per connection
 # (tetherd KEYDIR under socat, as start_tangd); sets PORT, URL, NAME_PID.
 start_standin() {
-	local name=$1 keys=$2
-	PORT=${WANT_PORT:-$(free_port)} || return 1
-	URL=http://127.0.0.1:$PORT
-	socat "TCP-LISTEN:$PORT,bind=127.0.0.1,reuseaddr,fork" \
-		"EXEC:$TETHERD $keys" >>"$TEST_DIR/$name.log" 2>&1 &
-	eval "${name}_PID=$!"
-	test_pids+=("$!")
-	wait_http "$URL/adv"
+	start_per_connection "$1" "$TETHERD $2"
 }

@@ -19,16 +19,9 @@ unchanged() {
 }
 
 
-mkdir -m 0700 "$TEST_DIR/keys" "$TEST_DIR/keys-b"
-start_tetherd a "$TEST_DIR/keys" || { not_ok "tetherd starts"; done_testing; exit 1; }
-URL_A=$URL
-A_PORT=$PORT
-A_PID=$a_PID
-start_tetherd b "$TEST_DIR/keys-b" || { not_ok "tetherd b starts"; done_testing; exit 1; }
-URL_B=$URL
+start_servers_a_b
 ok "two tetherd servers start"
 printf %s "$PASS" >"$TEST_DIR/passfile"
-CFG="{\"url\":\"$URL_A\"}"
 SSS="{\"t\":2,\"pins\":{\"tang\":[{\"url\":\"$URL_A\"},{\"url\":\"$URL_B\"}]}}"
 
 # --------------------------------------------- clevis binds, tether reads

@@ -14,14 +14,7 @@ keyslots() { # NAME: the keyslots in use, as a JSON list
 	cryptsetup luksDump --dump-json-metadata "$TEST_DIR/$1" | jq -c '.keyslots | keys'
 }
 
-mkdir -m 0700 "$TEST_DIR/keys" "$TEST_DIR/keys-b"
-start_tetherd a "$TEST_DIR/keys" || { not_ok "tetherd starts"; done_testing; exit 1; }
-URL_A=$URL
-A_PID=$a_PID
-start_tetherd b "$TEST_DIR/keys-b" || { not_ok "tetherd b starts"; done_testing; exit 1; }
-URL_B=$URL
-CFG="{\"url\":\"$URL_A\"}"
-CFG_B="{\"url\":\"$URL_B\"}"
+start_servers_a_b
 
 # --------------------------------------------- bind: how the passphrase comes
 new_image a.img

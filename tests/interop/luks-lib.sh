@@ -35,6 +35,23 @@ tl() { # tether luks ARGS... with stdin from $IN (default /dev/null)
 	trun "${IN:-/dev/null}" "$TEST_DIR/out" luks "$@"
 }
 
+# start_servers_a_b: tetherd a on $TEST_DIR/keys and b on keys-b; sets
+# URL_A, A_PORT, A_PID, URL_B and their configurations CFG and CFG_B.
+# Ends the test when either cannot start.
+start_servers_a_b() {
+	mkdir -m 0700 "$TEST_DIR/keys" "$TEST_DIR/keys-b"
+	start_tetherd a "$TEST_DIR/keys" ||
+		{ not_ok "tetherd starts"; done_testing; exit 1; }
+	URL_A=$URL
+	A_PORT=$PORT
+	A_PID=$a_PID
+	start_tetherd b "$TEST_DIR/keys-b" ||
+		{ not_ok "tetherd b starts"; done_testing; exit 1; }
+	URL_B=$URL
+	CFG="{\"url\":\"$URL_A\"}"
+	CFG_B="{\"url\":\"$URL_B\"}"
+}
+
 # lend_token_plugin: with_plugin COMMAND... then runs COMMAND seeing
 # tether's plugin in libcryptsetup's token directory, in a private mount
 # namespace (nothing is installed on the host). A sanitized plugin gets

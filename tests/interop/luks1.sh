@@ -22,14 +22,7 @@ meta() { # NAME SLOT: luksmeta's "state uuid" for the slot
 	luksmeta show -d "$TEST_DIR/$1" | awk -v s="$2" '$1 == s { print $2, $3 }'
 }
 
-mkdir -m 0700 "$TEST_DIR/keys" "$TEST_DIR/keys-b"
-start_tetherd a "$TEST_DIR/keys" || { not_ok "tetherd starts"; done_testing; exit 1; }
-URL_A=$URL
-A_PID=$a_PID
-start_tetherd b "$TEST_DIR/keys-b" || { not_ok "tetherd b starts"; done_testing; exit 1; }
-URL_B=$URL
-CFG="{\"url\":\"$URL_A\"}"
-CFG_B="{\"url\":\"$URL_B\"}"
+start_servers_a_b
 printf '%s\n' "$PASS" >"$TEST_DIR/line"
 
 # --------------------------------------------- bind

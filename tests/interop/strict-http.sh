@@ -122,5 +122,7 @@ check "... and audits them as denied, with the reason" sh -c \
 	 grep -q '\"event\":\"denied\".*\"status\":400,\"reason\":\"ambiguous body length\"' '$log'"
 check_eq "serve still answers" 200 "$(status serve GET /adv)"
 check_log_clean serve "$serve_PID"
+check "the stand-in's log has no sanitizer report" \
+	sh -c "! grep -E 'Sanitizer|runtime error' '$TEST_DIR/standin.log'"
 
 done_testing

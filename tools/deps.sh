@@ -4,7 +4,7 @@
 TETHER_BUILD_DEPS="gcc meson ninja-build pkg-config libjose-dev libjansson-dev
 libssl-dev libmicrohttpd-dev libsystemd-dev libcmocka-dev clang
 libclang-rt-14-dev libcryptsetup-dev libluksmeta-dev libseccomp-dev
-libinih-dev"
+libinih-dev zlib1g-dev"
 
 # The real peers the interop tests prove compatibility against, and the
 # tools the tests and benchmarks drive them with; from qemu-system-x86 on,

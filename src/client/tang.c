@@ -113,7 +113,8 @@ tang_credentials(const json_t *tang, struct url *u)
 		return -EINVAL;
 	}
 	if (!u->tls) {
-		log_msg("tang: 'client' and 'token' need an https:// url");
+		log_msg("tang: 'client' and 'token' need an https:// url: over "
+		        "http the token would cross the network in clear");
 		return -EINVAL;
 	}
 	if (u->user[0]) {

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include <microhttpd.h>
@@ -40,6 +41,11 @@ struct http_listener {
 
 struct request {
 	unsigned long long start;
+	bool started;		/* the handler has seen it */
+	/* The request target as sent, before the library decodes %XX and
+	   splits off the query: Tang routes on it so, and so does tetherd. */
+	char target[HTTP_PATH_MAX + 1];
+	bool target_too_long;
 	struct route_match match;
 	char method[16];
 	char path[LOG_PATH_MAX];
@@ -64,6 +70,7 @@ struct reply {
 	const char *body;
 	size_t len;
 	unsigned retry_after;	/* seconds, for 429 */
+	bool close;		/* the request's framing cannot be trusted */
 };
 
 static struct reply
@@ -74,7 +81,8 @@ dispatch(struct keyset *ks, const struct request *rq,
 
 	answer_request(ks, &rq->match, rq->body, rq->body_len, rq->too_large,
 	               rec, &a);
-	return (struct reply){ a.status, a.type, a.body, a.len, 0 };
+	return (struct reply){ .status = a.status, .type = a.type, .body = a.body,
+	                        .len = a.len };
 }
 
 static enum MHD_Result
@@ -104,6 +112,12 @@ send_reply(struct MHD_Connection *conn, struct request *rq,
 		snprintf(after, sizeof(after), "%u", rep->retry_after);
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, after);
 	}
+	if (rep->close &&
+	    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION,
+	                            "close") != MHD_YES) {
+		MHD_destroy_response(resp);
+		return MHD_NO;
+	}
 	ret = MHD_queue_response(conn, rep->status, resp);
 	MHD_destroy_response(resp);
 	if (ret == MHD_YES)
@@ -111,19 +125,96 @@ send_reply(struct MHD_Connection *conn, struct request *rq,
 	return ret;
 }
 
-static struct request *
-request_new(const char *method, const char *url, struct policy_slot *policy)
+/*
+ * The library's first word of a request: its target as sent. Returns the
+ * request's state, which the handler gets as *req_cls.
+ */
+static void *
+on_target(void *cls, const char *uri, struct MHD_Connection *conn)
 {
 	struct request *rq = calloc(1, sizeof(*rq));
+	size_t n = strnlen(uri, HTTP_PATH_MAX + 1);
 
+	(void)cls;
+	(void)conn;
 	if (!rq)
 		return NULL;
 	rq->start = now_usec();
+	rq->target_too_long = n > HTTP_PATH_MAX;
+	if (rq->target_too_long)
+		n = HTTP_PATH_MAX;
+	memcpy(rq->target, uri, n);
+	rq->target[n] = '\0';
+	return rq;
+}
+
+/* The handler's first sight of a request: route it on its raw target. */
+static void
+request_start(struct request *rq, const char *method,
+              struct policy_slot *policy)
+{
+	rq->started = true;
 	rq->policy = policy_slot_get(policy);
 	log_escape(rq->method, sizeof(rq->method), method, strlen(method));
-	log_escape(rq->path, sizeof(rq->path), url, strlen(url));
-	route_match(method, url, &rq->match);
-	return rq;
+	log_escape(rq->path, sizeof(rq->path), rq->target, strlen(rq->target));
+	route_match(method, rq->target, &rq->match);
+}
+
+/* The framing headers of a request, counted. */
+struct framing {
+	unsigned lengths;	/* Content-Length fields */
+	const char *length;	/* the first one's value */
+	bool lengths_differ;
+	unsigned codings;	/* Transfer-Encoding fields */
+	bool unknown_coding;	/* one that is not exactly "chunked" */
+};
+
+static enum MHD_Result
+count_framing(void *cls, enum MHD_ValueKind kind, const char *key,
+              const char *value)
+{
+	struct framing *f = cls;
+
+	(void)kind;
+	if (!value)
+		value = "";
+	if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0) {
+		if (f->lengths++ == 0)
+			f->length = value;
+		else if (strcmp(value, f->length) != 0)
+			f->lengths_differ = true;
+	} else if (strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0) {
+		f->codings++;
+		if (strcasecmp(value, "chunked") != 0)
+			f->unknown_coding = true;
+	}
+	return MHD_YES;
+}
+
+/*
+ * A body whose end the library and a proxy before it could see in
+ * different places smuggles a request (RFC 9112 section 6.3): Content-
+ * Length beside Transfer-Encoding, or two lengths that differ, are 400;
+ * a coding other than chunked, which the library would wait on until the
+ * timeout, is 501. Returns that status and why, or 0. The connection is
+ * closed after either.
+ */
+static unsigned
+framing_refusal(struct MHD_Connection *conn, const char **why)
+{
+	struct framing f = { 0 };
+
+	MHD_get_connection_values(conn, MHD_HEADER_KIND, count_framing, &f);
+	if (f.unknown_coding) {
+		*why = "transfer coding not supported";
+		return MHD_HTTP_NOT_IMPLEMENTED;
+	}
+	if ((f.codings > 0 && f.lengths > 0) || f.codings > 1 ||
+	    f.lengths_differ) {
+		*why = "ambiguous body length";
+		return MHD_HTTP_BAD_REQUEST;
+	}
+	return 0;
 }
 
 /* A body larger than the limit is announced or found while reading. */
@@ -288,15 +379,22 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url,
 	enum MHD_Result ret;
 
 	(void)version;
-	if (!rq) {
-		rq = request_new(method, url, cfg->policy);
-		if (!rq)
-			return MHD_NO;
-		*req_cls = rq;
+	(void)url;	/* decoded and cut at '?': rq->target is as sent */
+	if (!rq)
+		return MHD_NO;
+	if (!rq->started) {
+		unsigned bad;
+
+		request_start(rq, method, cfg->policy);
 		count_request(conn);
+		bad = framing_refusal(conn, &rq->denied);
+		if (bad) {
+			rep = (struct reply){ .status = bad, .close = true };
+			return send_reply(conn, rq, &rep);
+		}
 		if (refused(conn, cfg, rq, &ret))
 			return ret;
-		if (strlen(url) > HTTP_PATH_MAX) {
+		if (rq->target_too_long) {
 			rep = (struct reply){ .status = MHD_HTTP_URI_TOO_LONG };
 			return send_reply(conn, rq, &rep);
 		}
@@ -379,6 +477,13 @@ on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
 	(void)cls;
 	if (!rq)
 		return;
+	*req_cls = NULL;
+	/* The library refused it before the handler saw it: on_connection
+	   logs the connection. */
+	if (!rq->started) {
+		free(rq);
+		return;
+	}
 	client_address(conn, addr, sizeof(addr));
 	if (rq->status)
 		snprintf(status, sizeof(status), "%u", rq->status);
@@ -394,7 +499,6 @@ on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
 	policy_unref(rq->policy);
 	free(rq->body);
 	free(rq);
-	*req_cls = NULL;
 }
 
 /*
@@ -528,6 +632,7 @@ server_start(int fd, bool tls, const struct http_config *cfg)
 		MHD_OPTION_STRICT_FOR_CLIENT, 1,
 		MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
 		MHD_OPTION_NOTIFY_CONNECTION, on_connection, NULL,
+		MHD_OPTION_URI_LOG_CALLBACK, on_target, NULL,
 		MHD_OPTION_ARRAY, tls ? tls_options : none,
 		MHD_OPTION_END);
 	if (!srv->daemon) {

@@ -10,12 +10,15 @@ libinih-dev zlib1g-dev"
 # tools the tests and benchmarks drive them with; from qemu-system-x86 on,
 # what the boot tests need: QEMU, Debian's kernel, mkinitramfs with
 # cryptroot and LVM, a static busybox for the guest's root, dnsmasq for
-# its DHCP and DNS, and clevis-initramfs to compare sizes with.
+# its DHCP and DNS, and clevis-initramfs to compare sizes with; from
+# debhelper on, what the system tests build, check and install the Debian
+# packages with.
 TETHER_TEST_DEPS="tang clevis jose curl socat systemd iproute2 procps
 python3 openssl wrk clevis-luks cryptsetup-bin luksmeta jq util-linux
 qemu-system-x86 linux-image-amd64 initramfs-tools cryptsetup-initramfs
 busybox-static klibc-utils e2fsprogs zstd lvm2 clevis-initramfs dnsmasq-base
-keyutils"
+keyutils debhelper dpkg-dev build-essential lintian mmdebstrap
+bash-completion"
 
 install_deps() {
 	if [ "$(id -u)" -ne 0 ]; then

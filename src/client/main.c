@@ -9,7 +9,6 @@
 
 #include "client/adv.h"
 #include "client/commands.h"
-#include "client/luks.h"
 #include "common/log.h"
 #include "common/util.h"
 

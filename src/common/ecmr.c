@@ -11,7 +11,10 @@
 #include <openssl/bn.h>
 #include <openssl/crypto.h>
 #include <openssl/ec.h>
+#include <openssl/core_names.h>
+#include <openssl/evp.h>
 #include <openssl/obj_mac.h>
+#include <openssl/params.h>
 
 #include "common/jwk.h"
 
@@ -23,6 +26,7 @@ struct ecmr_key {
 	BIGNUM *prime;
 	BIGNUM *d;
 	const char *crv;
+	int nid;
 	size_t field_len;
 };
 
@@ -116,6 +120,7 @@ curve_new(const char *crv, int *err)
 	if (!key)
 		return NULL;
 	key->crv = ecmr_curves[i].crv;
+	key->nid = ecmr_curves[i].nid;
 	key->field_len = ecmr_curves[i].field_len;
 	key->group = EC_GROUP_new_by_curve_name(ecmr_curves[i].nid);
 	key->prime = BN_new();
@@ -473,6 +478,114 @@ out:
 	BN_clear_free(x);
 	EC_POINT_clear_free(s);
 	EC_POINT_free(e);
+	BN_CTX_free(ctx);
+	ecmr_key_free(key);
+	return r;
+}
+
+static const struct {
+	const char *alg;
+	const char *crv;
+	const char *digest;
+} es_algs[] = {
+	{ "ES256", "P-256", "SHA256" },
+	{ "ES384", "P-384", "SHA384" },
+	{ "ES512", "P-521", "SHA512" },
+};
+
+/* p as an OpenSSL public key, for EVP's ECDSA. */
+static EVP_PKEY *
+public_pkey(const struct ecmr_key *key, const EC_POINT *p, BN_CTX *ctx)
+{
+	uint8_t oct[1 + 2 * FIELD_MAX];
+	size_t n = EC_POINT_point2oct(key->group, p, POINT_CONVERSION_UNCOMPRESSED,
+	                              oct, sizeof(oct), ctx);
+	EVP_PKEY_CTX *pctx = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL);
+	EVP_PKEY *pkey = NULL;
+	OSSL_PARAM params[] = {
+		OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME,
+		                                 (char *)OBJ_nid2sn(key->nid), 0),
+		OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PUB_KEY, oct, n),
+		OSSL_PARAM_construct_end(),
+	};
+
+	if (n == 0 || !pctx || EVP_PKEY_fromdata_init(pctx) <= 0 ||
+	    EVP_PKEY_fromdata(pctx, &pkey, EVP_PKEY_PUBLIC_KEY, params) <= 0)
+		pkey = NULL;
+	EVP_PKEY_CTX_free(pctx);
+	return pkey;
+}
+
+/* JWS's R || S, each field_len bytes, as the DER EVP's ECDSA takes. */
+static int
+signature_der(const uint8_t *sig, size_t field_len, uint8_t **der)
+{
+	ECDSA_SIG *es = ECDSA_SIG_new();
+	BIGNUM *r = BN_bin2bn(sig, (int)field_len, NULL);
+	BIGNUM *s = BN_bin2bn(sig + field_len, (int)field_len, NULL);
+	int n = -1;
+
+	if (es && r && s && ECDSA_SIG_set0(es, r, s) == 1) {
+		r = s = NULL;
+		n = i2d_ECDSA_SIG(es, der);
+	}
+	BN_free(r);
+	BN_free(s);
+	ECDSA_SIG_free(es);
+	return n;
+}
+
+static int
+verify_der(const struct ecmr_key *key, const EC_POINT *p, const char *digest,
+           const uint8_t *der, size_t derlen, const void *msg, size_t len,
+           BN_CTX *ctx)
+{
+	EVP_PKEY *pkey = public_pkey(key, p, ctx);
+	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	int r = -ENOMEM;
+
+	if (pkey && md &&
+	    EVP_DigestVerifyInit_ex(md, NULL, digest, NULL, NULL, pkey, NULL) == 1)
+		r = EVP_DigestVerify(md, der, derlen, msg, len) == 1 ? 0 : -EBADMSG;
+	EVP_MD_CTX_free(md);
+	EVP_PKEY_free(pkey);
+	return r;
+}
+
+int
+ecmr_verify(const json_t *jwk, const char *alg, const uint8_t *sig,
+            size_t siglen, const void *msg, size_t len)
+{
+	const char *crv = json_string_value(json_object_get(jwk, "crv"));
+	struct ecmr_key *key;
+	EC_POINT *p = NULL;
+	uint8_t *der = NULL;
+	BN_CTX *ctx = NULL;
+	size_t i;
+	int r, n;
+
+	for (i = 0; i < sizeof(es_algs) / sizeof(es_algs[0]); i++)
+		if (alg && strcmp(alg, es_algs[i].alg) == 0)
+			break;
+	if (i == sizeof(es_algs) / sizeof(es_algs[0]))
+		return -ENOTSUP;
+	if (!crv || strcmp(crv, es_algs[i].crv) != 0)
+		return -EINVAL;
+	key = curve_new(crv, &r);
+	if (!key)
+		return r;
+	ctx = BN_CTX_new();
+	p = EC_POINT_new(key->group);
+	r = ctx && p ? public_point(key, jwk, p, ctx) : -ENOMEM;
+	if (r == 0 && siglen != 2 * key->field_len)
+		r = -EBADMSG;
+	if (r == 0) {
+		n = signature_der(sig, key->field_len, &der);
+		r = n > 0 ? verify_der(key, p, es_algs[i].digest, der, (size_t)n,
+		                       msg, len, ctx) : -ENOMEM;
+	}
+	OPENSSL_free(der);
+	EC_POINT_free(p);
 	BN_CTX_free(ctx);
 	ecmr_key_free(key);
 	return r;

@@ -91,4 +91,17 @@ void ecmr_blinding_free(struct ecmr_blinding *b);
 int ecmr_agree(const json_t *srv, json_t **epk, uint8_t z[ECMR_SECRET_MAX],
                size_t *zlen);
 
+/*
+ * Checks sig, a JWS signature (R || S, RFC 7518 3.4) of alg ES256, ES384
+ * or ES512, over msg under jwk, a public EC JWK on that alg's curve and
+ * checked to lie on it. One ECDSA verification: libjose's path also runs
+ * EC_KEY_check_key() on the key, twice, each a multiplication by the
+ * group order that proves nothing more on these cofactor-1 curves.
+ * Returns 0 for a valid signature, -EBADMSG for one that is not,
+ * -EINVAL for a JWK that is not a point of alg's curve, -ENOTSUP for
+ * other algs, -ENOMEM.
+ */
+int ecmr_verify(const json_t *jwk, const char *alg, const uint8_t *sig,
+                size_t siglen, const void *msg, size_t len);
+
 #endif

@@ -373,6 +373,55 @@ test_agree(void **state)
 	json_decref(srv);
 }
 
+/* A JWS signature libjose makes checks here; any change to it does not. */
+static void
+test_verify(void **state)
+{
+	json_t *sig = jwk_generate("ES512"), *other = jwk_generate("ES512");
+	json_t *pub = public_copy(sig), *opub = public_copy(other), *bad;
+	json_t *jws = json_pack("{s:s}", "payload", "eyJrZXlzIjpbXX0");
+	const char *prot, *pay = "eyJrZXlzIjpbXX0";
+	uint8_t raw[132];
+	char input[512];
+
+	(void)state;
+	assert_true(jose_jws_sig(NULL, jws, NULL, sig));
+	prot = json_string_value(json_object_get(jws, "protected"));
+	assert_non_null(prot);
+	assert_int_equal(jose_b64_dec(json_object_get(jws, "signature"), raw,
+	                              sizeof(raw)), 132);
+	snprintf(input, sizeof(input), "%s.%s", prot, pay);
+
+	assert_int_equal(ecmr_verify(pub, "ES512", raw, 132, input,
+	                             strlen(input)), 0);
+	/* Another key, another message, a changed or shortened signature. */
+	assert_int_equal(ecmr_verify(opub, "ES512", raw, 132, input,
+	                             strlen(input)), -EBADMSG);
+	assert_int_equal(ecmr_verify(pub, "ES512", raw, 132, input,
+	                             strlen(input) - 1), -EBADMSG);
+	raw[7] ^= 1;
+	assert_int_equal(ecmr_verify(pub, "ES512", raw, 132, input,
+	                             strlen(input)), -EBADMSG);
+	raw[7] ^= 1;
+	assert_int_equal(ecmr_verify(pub, "ES512", raw, 131, input,
+	                             strlen(input)), -EBADMSG);
+	/* A key off its curve; an alg of another curve; another alg. */
+	bad = off_curve(sig);
+	assert_int_equal(ecmr_verify(bad, "ES512", raw, 132, input,
+	                             strlen(input)), -EINVAL);
+	assert_int_equal(ecmr_verify(pub, "ES256", raw, 132, input,
+	                             strlen(input)), -EINVAL);
+	assert_int_equal(ecmr_verify(pub, "RS256", raw, 132, input,
+	                             strlen(input)), -ENOTSUP);
+
+	json_decref(bad);
+	json_decref(jws);
+	json_decref(opub);
+	json_decref(pub);
+	json_decref(other);
+	json_decref(sig);
+}
+
 int
 main(void)
 {
@@ -387,6 +436,7 @@ main(void)
 		cmocka_unit_test(test_recovery),
 		cmocka_unit_test(test_recovery_refuses_bad_points),
 		cmocka_unit_test(test_agree),
+		cmocka_unit_test(test_verify),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -243,13 +243,7 @@ ECDH_OPS=$(timeout 60 openssl speed -seconds 2 ecdhp521 2>/dev/null |
 	awk '/ecdh \(nistp521\)/ { printf "%.0f\n", $NF }')
 [ -n "$ECDH_OPS" ] || die "cannot parse openssl speed output"
 MUL_MS=$(awk -v o="$ECDH_OPS" 'BEGIN { printf "%.2f\n", 2 * 1000 / o }')
-KID=
-for key in "$SCRATCH/keys-a"/*.jwk; do
-	if jose jwk use -i "$key" -u deriveKey; then
-		KID=$(jose jwk thp -i "$key" -a S256)
-	fi
-done
-[ -n "$KID" ] || die "no exchange (deriveKey) key in $SCRATCH/keys-a"
+KID=$(exchange_kid "$SCRATCH/keys-a")
 jose jwk gen -i '{"alg":"ECMR"}' | jose jwk pub -i- -o "$SCRATCH/request.jwk"
 for _ in $(seq 1 "$BENCH_RUNS"); do
 	timeout "$BOUND" curl -s -o /dev/null -w '%{http_code} %{time_total}\n' \

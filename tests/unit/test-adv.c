@@ -11,16 +11,7 @@
 
 #include "client/adv.h"
 #include "common/jwk.h"
-
-static json_t *
-public_copy(const json_t *jwk)
-{
-	json_t *pub = json_deep_copy(jwk);
-
-	assert_non_null(pub);
-	assert_true(jose_jwk_pub(NULL, pub));
-	return pub;
-}
+#include "public-jwk.h"
 
 /* An advertisement listing keys, signed (general form) by each signer. */
 static json_t *

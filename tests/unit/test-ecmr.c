@@ -13,16 +13,7 @@
 
 #include "common/ecmr.h"
 #include "common/jwk.h"
-
-static json_t *
-public_copy(const json_t *jwk)
-{
-	json_t *pub = json_deep_copy(jwk);
-
-	assert_non_null(pub);
-	assert_true(jose_jwk_pub(NULL, pub));
-	return pub;
-}
+#include "public-jwk.h"
 
 /* libjose's generic exchange is the oracle for one curve. */
 static void

@@ -327,12 +327,14 @@ echo " are clevis's; tether's own JWEs were checked to decrypt with both tools)"
 echo
 echo "$RSS_LINE"
 
-# Anything but request lines in a tetherd log, and any request that did not
-# succeed, is worth a look; a request line is ADDRESS METHOD PATH STATUS TIME.
+# Anything but request lines and successful recoveries in a tetherd log,
+# and any request that did not succeed, is worth a look; a request line
+# is ADDRESS METHOD PATH STATUS TIME.
 for name in tetherd tetherd-b; do
 	awk -v n="$name" '
 		$2 ~ /^(GET|POST)$/ && $4 ~ /^[0-9][0-9][0-9]$/ { s[$4]++; next }
-		/^tetherd: (listening on|serving) / { next }
+		/^tetherd: (listening on|serving|running as) / { next }
+		/"event":"recovery".*"outcome":"ok"/ { next }
 		{ other[++k] = $0 }
 		END {
 			line = ""

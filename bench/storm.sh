@@ -85,6 +85,9 @@ echo
 echo "boot storm: $STORM_CLIENTS clients at once, each from its own 127.x.y.z,"
 echo "  GET /adv then POST /rec/KID on two connections; every reply checked"
 echo "machine: $(nproc) cores, Linux $(uname -r); load average before: $LOAD_BEFORE"
+if awk -v l="$LOAD_BEFORE" -v c="$(nproc)" 'BEGIN { exit !(l > c / 2) }'; then
+	echo "WARNING: the machine was busy before the run; every number is suspect"
+fi
 echo "servers on 127.0.0.1: $("$TETHERD" --version) (defaults); tangd" \
 	"$(dpkg-query -W -f '${Version}' tang 2>/dev/null || echo '?')" \
 	"under socat fork, backlog 1024, TCP_NODELAY"

@@ -5,7 +5,15 @@
 #include <string.h>
 #include <unistd.h>
 
+/* ASan builds (GCC says so one way, clang another) still check leaks. */
 #if defined(__SANITIZE_ADDRESS__)
+#define LEAK_CHECK 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define LEAK_CHECK 1
+#endif
+#endif
+#ifdef LEAK_CHECK
 #include <sanitizer/lsan_interface.h>
 #endif
 
@@ -84,7 +92,7 @@ leave(int status)
 {
 	if (fflush(NULL) != 0 && status == 0)
 		status = 1;
-#if defined(__SANITIZE_ADDRESS__)
+#ifdef LEAK_CHECK
 	__lsan_do_leak_check();
 #endif
 	_exit(status);

@@ -40,7 +40,7 @@ has_files "tetherd holds the server, its units, user, config and pages" \
 	/usr/share/man/man5/tetherd.conf.5.gz \
 	/usr/share/bash-completion/completions/tetherd
 has_files "tether holds the client, the token plugin and its page" \
-	"${debs[1]}" /usr/bin/tether \
+	"${debs[1]}" /usr/bin/tether /usr/libexec/tether/tether-luks \
 	"/usr/lib/$ma/cryptsetup/libcryptsetup-token-clevis.so" \
 	/usr/share/man/man1/tether.1.gz \
 	/usr/share/bash-completion/completions/tether

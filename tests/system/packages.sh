@@ -97,6 +97,8 @@ check "tang's and clevis's files are unchanged (dpkg -V)" \
 	sh -c "[ -z \"\$(chroot '$R' dpkg -V tang clevis clevis-luks clevis-initramfs)\" ]"
 check "the dependencies are satisfied (apt-get check)" \
 	in_root "$R" apt-get check
+luks_help() { in_root "$R" tether luks --help 2>&1 | grep -q 'tether luks bind'; }
+check "tether luks runs the installed tether-luks" luks_help
 
 # The installed programs work in a clean Debian: a server in the root,
 # a binding made and recovered by the installed client.

@@ -300,7 +300,8 @@ client_registry_open(struct client_registry *r, const char *path)
 /*
  * Called with the lock held. Fails closed: a file that cannot be read
  * or parsed any more leaves no list to check against, since the last
- * good one may hold a client disabled since.
+ * good one may hold a client disabled since. While it is so, it is
+ * tried again once a second even unchanged, for errors that pass.
  */
 static void
 refresh(struct client_registry *r)
@@ -308,11 +309,14 @@ refresh(struct client_registry *r)
 	struct client_list fresh;
 	struct stat st;
 	int e = stat_file(r->path, &st);
+	unsigned long long now = now_usec();
 
-	if (same_file(&st, &r->seen) && e == r->seen_error)
+	if (same_file(&st, &r->seen) && e == r->seen_error &&
+	    (!r->unavailable || now - r->tried < 1000000))
 		return;
 	r->seen = st;
 	r->seen_error = e;
+	r->tried = now;
 	if (e == 0)
 		e = load_file(r->path, &fresh);
 	if (e < 0) {

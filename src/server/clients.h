@@ -84,6 +84,7 @@ struct client_registry {
 	int seen_error;			/* what stat() said then, -errno */
 	struct client_list list;
 	bool unavailable;		/* the file changed and cannot be read */
+	unsigned long long tried;	/* when it was last read, now_usec() */
 };
 
 /* Reads path (copied); a missing file is an empty list. 0 or -errno. */

@@ -262,14 +262,16 @@ keep_fixed(const struct server *s, struct serve_config *fresh)
 	unsigned *want_n[] = { &fresh->threads, &fresh->timeout,
 	                       &fresh->connections,
 	                       &fresh->connections_per_address };
+	bool kept = false;
 	int r = 0;
 
 	for (size_t i = 0; i < ARRAY_SIZE(run_n); i++) {
-		if (*want_n[i] != *run_n[i])
-			log_msg("reload: threads, timeout and connection limits "
-			        "change only on restart");
+		kept |= *want_n[i] != *run_n[i];
 		*want_n[i] = *run_n[i];
 	}
+	if (kept)
+		log_msg("reload: threads, timeout and connection limits change "
+		        "only on restart");
 
 	for (size_t i = 0; same && i < fresh->nlisten; i++)
 		same = strcmp(fresh->listen[i], s->cfg.listen[i]) == 0 &&

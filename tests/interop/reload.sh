@@ -314,6 +314,13 @@ check_eq "new connections get the certificate the file names last" \
 	"$(openssl s_client -connect "127.0.0.1:$TP" </dev/null 2>/dev/null |
 	openssl x509 -noout -fingerprint -sha256)"
 exec {held}>&-
+sed -i 's/^threads = 2$/threads = 3/' "$conf"
+check "a reload asking for other threads" reloads storm "$storm_PID" 1
+check "... says they change only on restart" grep -q \
+	"reload: threads, timeout and connection limits change only on restart" \
+	"$TEST_DIR/storm.log"
+check_eq "... and serves on" 200 \
+	"$(http_status GET "http://web1:$tok@127.0.0.1:$P/adv")"
 check "it never logged a fatal error" \
 	sh -c "! grep -Ei 'fatal|abort' '$TEST_DIR/storm.log'"
 check_log_clean storm "$storm_PID"

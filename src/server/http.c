@@ -656,7 +656,7 @@ server_start(int fd, bool tls, const struct http_config *cfg)
 	                                          0, (void *)TLS_PRIORITIES };
 	tls_options[2] = (struct MHD_OptionItem){ MHD_OPTION_END, 0, NULL };
 	srv->daemon = MHD_start_daemon(
-		MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
+		MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC |
 		MHD_USE_ERROR_LOG | (tls ? MHD_USE_TLS : 0),
 		0, on_accept, &srv->cfg, on_request, &srv->cfg,
 		MHD_OPTION_EXTERNAL_LOGGER, on_library_message, NULL,

@@ -2,7 +2,7 @@
 # shellcheck shell=bash
 
 TETHER_BUILD_DEPS="gcc meson ninja-build pkg-config libjose-dev libjansson-dev
-libssl-dev libmicrohttpd-dev libsystemd-dev libcmocka-dev clang
+libssl-dev libmicrohttpd-dev libgnutls28-dev libsystemd-dev libcmocka-dev clang
 libclang-rt-14-dev libcryptsetup-dev libluksmeta-dev libseccomp-dev
 libinih-dev zlib1g-dev"
 

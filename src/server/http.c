@@ -19,24 +19,27 @@
 #include "server/audit.h"
 #include "server/listen.h"
 #include "server/route.h"
+#include "server/tls_identity.h"
 
 #define LOG_PATH_MAX 256
 /* Tang answers longer paths with 414; no route is anywhere near it. */
 #define HTTP_PATH_MAX 4096
 
-/* One libmicrohttpd server and the configuration it runs with. */
+/*
+ * One libmicrohttpd server and the configuration it runs with, for the
+ * life of the process: a reload changes what requests read from cfg
+ * (atomically) and the certificate handshakes take, never the server,
+ * since taking a listening socket from a running thread-pool server
+ * (MHD_quiesce_daemon) races its workers and aborts the process.
+ */
 struct http_server {
 	struct MHD_Daemon *daemon;
-	struct http_config cfg;	/* its strings owned */
+	struct http_config cfg;	/* clients: read and set atomically */
 	int fd;			/* the socket it was given */
-	bool quiesced;		/* the library let go of fd: ours to close */
-	unsigned long long deadline;	/* replaced: stopped by then at last */
 };
 
 struct http_listener {
-	bool tls;
 	struct http_server *live;
-	struct http_server *old;	/* replaced, finishing its connections */
 };
 
 struct request {
@@ -62,6 +65,7 @@ struct request {
 struct connection_state {
 	unsigned long long start;
 	unsigned requests;
+	struct tls_identity *tls;	/* the certificate it was given */
 };
 
 struct reply {
@@ -248,12 +252,19 @@ take_body(struct request *rq, const char *data, size_t len)
 	rq->body_len += len;
 }
 
-static void
-count_request(struct MHD_Connection *conn)
+static struct connection_state *
+connection_state_of(struct MHD_Connection *conn)
 {
 	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(
 		conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
-	struct connection_state *cs = ci ? ci->socket_context : NULL;
+
+	return ci ? ci->socket_context : NULL;
+}
+
+static void
+count_request(struct MHD_Connection *conn)
+{
+	struct connection_state *cs = connection_state_of(conn);
 
 	if (cs)
 		cs->requests++;
@@ -315,6 +326,12 @@ authenticate(struct MHD_Connection *conn, struct request *rq,
 		free_secret_str(pass);
 	if (c == CLIENT_OK)
 		return 0;
+	/* Not the client's failure: no bucket is charged. */
+	if (c == CLIENT_UNAVAILABLE) {
+		*ret = deny(conn, rq, MHD_HTTP_SERVICE_UNAVAILABLE,
+		            "clients file unreadable", 0);
+		return 1;
+	}
 	if (c == CLIENT_DISABLED || c == CLIENT_ELSEWHERE) {
 		*ret = deny(conn, rq, MHD_HTTP_FORBIDDEN, c == CLIENT_DISABLED ?
 		            "client disabled" : "client address not allowed", 0);
@@ -348,17 +365,19 @@ refused(struct MHD_Connection *conn, const struct http_config *cfg,
 {
 	const struct sockaddr *from = client_sockaddr(conn);
 	unsigned wait = policy_limit_fail(rq->policy, from, NULL, false);
+	struct client_registry *clients = __atomic_load_n(&cfg->clients,
+	                                                  __ATOMIC_ACQUIRE);
 
 	if (wait) {
 		*ret = deny(conn, rq, MHD_HTTP_TOO_MANY_REQUESTS,
 		            "too many failed authentications", wait);
 		return 1;
 	}
-	if (cfg->clients && authenticate(conn, rq, cfg->clients, ret))
+	if (clients && authenticate(conn, rq, clients, ret))
 		return 1;
 	if (rq->match.route != ROUTE_REC || !rq->match.method_ok)
 		return 0;
-	wait = policy_limit_rec(rq->policy, from, cfg->clients ? rq->client : NULL);
+	wait = policy_limit_rec(rq->policy, from, clients ? rq->client : NULL);
 	if (!wait)
 		return 0;
 	*ret = deny(conn, rq, MHD_HTTP_TOO_MANY_REQUESTS, "recovery rate limit",
@@ -527,6 +546,8 @@ on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
 		log_line("%s - - - %llu.%03llums no valid request before the "
 		         "connection closed", addr, us / 1000, us % 1000);
 	}
+	if (cs)
+		tls_identity_unref(cs->tls);
 	free(cs);
 	*socket_context = NULL;
 }
@@ -573,20 +594,45 @@ on_accept(void *cls, const struct sockaddr *addr, socklen_t addrlen)
 	return MHD_NO;
 }
 
+/*
+ * GnuTLS asks at each handshake which certificate to present: the one in
+ * force now, which the connection holds until it closes, so that a
+ * reload changes it with no server restarted.
+ */
+static int
+on_certificate(gnutls_session_t session, const gnutls_datum_t *req_ca_dn,
+               int nreqs, const gnutls_pk_algorithm_t *pk_algos,
+               int pk_algos_length, gnutls_pcert_st **chain,
+               unsigned int *nchain, gnutls_privkey_t *key)
+{
+	struct MHD_Connection *conn = gnutls_session_get_ptr(session);
+	struct connection_state *cs = conn ? connection_state_of(conn) : NULL;
+	struct tls_identity *id;
+
+	(void)req_ca_dn, (void)nreqs, (void)pk_algos, (void)pk_algos_length;
+	if (!cs)
+		return -1;
+	id = tls_identity_get();
+	if (!id)
+		return -1;
+	tls_identity_unref(cs->tls);
+	cs->tls = id;
+	*chain = id->chain;
+	*nchain = id->nchain;
+	*key = id->key;
+	return 0;
+}
+
 static void
 server_free(struct http_server *srv)
 {
 	if (!srv)
 		return;
-	/* A running server closes its socket itself; one that let go of it
-	   leaves that to us, after it stopped. */
+	/* A running server closes its socket itself. */
 	if (srv->daemon)
 		MHD_stop_daemon(srv->daemon);
-	if (srv->fd >= 0 && (srv->quiesced || !srv->daemon))
+	else if (srv->fd >= 0)
 		close(srv->fd);
-	free((char *)srv->cfg.tls_cert);
-	if (srv->cfg.tls_key)
-		free_secret_str((char *)srv->cfg.tls_key);
 	free(srv);
 }
 
@@ -595,7 +641,7 @@ static struct http_server *
 server_start(int fd, bool tls, const struct http_config *cfg)
 {
 	struct http_server *srv = calloc(1, sizeof(*srv));
-	struct MHD_OptionItem tls_options[4];
+	struct MHD_OptionItem tls_options[3];
 	struct MHD_OptionItem none[] = { { MHD_OPTION_END, 0, NULL } };
 
 	if (!srv) {
@@ -604,21 +650,11 @@ server_start(int fd, bool tls, const struct http_config *cfg)
 	}
 	srv->fd = fd;
 	srv->cfg = *cfg;
-	srv->cfg.tls_cert = srv->cfg.tls_key = NULL;
-	if (tls && (!cfg->tls_cert || !cfg->tls_key ||
-	            !(srv->cfg.tls_cert = strdup(cfg->tls_cert)) ||
-	            !(srv->cfg.tls_key = strdup(cfg->tls_key)))) {
-		server_free(srv);
-		return NULL;
-	}
-	tls_options[0] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_CERT, 0,
-	                                          (void *)srv->cfg.tls_cert };
-	tls_options[1] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_KEY, 0,
-	                                          (void *)srv->cfg.tls_key };
-	tls_options[2] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_PRIORITIES,
+	tls_options[0] = (struct MHD_OptionItem){
+		MHD_OPTION_HTTPS_CERT_CALLBACK, 0, (void *)on_certificate };
+	tls_options[1] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_PRIORITIES,
 	                                          0, (void *)TLS_PRIORITIES };
-	tls_options[3] = (struct MHD_OptionItem){ MHD_OPTION_END, 0, NULL };
-	/* ITC lets a reload take the socket away from a running server. */
+	tls_options[2] = (struct MHD_OptionItem){ MHD_OPTION_END, 0, NULL };
 	srv->daemon = MHD_start_daemon(
 		MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC |
 		MHD_USE_ERROR_LOG | (tls ? MHD_USE_TLS : 0),
@@ -652,7 +688,6 @@ http_listener_start(int fd, bool tls, const struct http_config *cfg)
 		close(fd);
 		return NULL;
 	}
-	l->tls = tls;
 	l->live = server_start(fd, tls, cfg);
 	if (!l->live) {
 		free(l);
@@ -661,54 +696,10 @@ http_listener_start(int fd, bool tls, const struct http_config *cfg)
 	return l;
 }
 
-static unsigned
-open_connections(struct http_server *srv)
-{
-	const union MHD_DaemonInfo *di = MHD_get_daemon_info(
-		srv->daemon, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
-
-	return di ? di->num_connections : 0;
-}
-
-int
+void
 http_listener_reload(struct http_listener *l, const struct http_config *cfg)
 {
-	struct http_server *srv;
-	int fd;
-
-	if (l->old) {
-		log_msg("reload: the server replaced last time still has "
-		        "connections; try again shortly");
-		return -EBUSY;
-	}
-	fd = dup(l->live->fd);
-	if (fd < 0)
-		return -errno;
-	srv = server_start(fd, l->tls, cfg);
-	if (!srv)
-		return -EIO;
-	/* Both accept until the old one lets go; either may take a client. */
-	if (MHD_quiesce_daemon(l->live->daemon) == MHD_INVALID_SOCKET)
-		log_msg("reload: the old server was not listening");
-	else
-		l->live->quiesced = true;
-	l->old = l->live;
-	l->old->deadline = now_usec() +
-	                   (unsigned long long)(l->old->cfg.timeout + 1) * 1000000;
-	l->live = srv;
-	return 0;
-}
-
-bool
-http_listener_reap(struct http_listener *l)
-{
-	if (!l || !l->old)
-		return false;
-	if (open_connections(l->old) > 0 && now_usec() < l->old->deadline)
-		return true;
-	server_free(l->old);
-	l->old = NULL;
-	return false;
+	__atomic_store_n(&l->live->cfg.clients, cfg->clients, __ATOMIC_RELEASE);
 }
 
 void
@@ -716,7 +707,6 @@ http_listener_stop(struct http_listener *l)
 {
 	if (!l)
 		return;
-	server_free(l->old);
 	server_free(l->live);
 	free(l);
 }

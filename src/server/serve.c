@@ -107,6 +107,66 @@ load_tls(const struct serve_config *c, struct tls_identity **id)
 	return r;
 }
 
+/*
+ * What a socket from systemd serves, by its unit's FileDescriptorName=:
+ * "https" and "https-open" are TLS listeners, "open" and "https-open" ask
+ * no client for credentials; any other name (the unit's own, by default)
+ * is plain HTTP with credentials, as --listen is.
+ */
+static void
+activation_kind(const char *name, bool *tls, bool *open)
+{
+	*tls = name && (strcmp(name, "https") == 0 ||
+	                strcmp(name, "https-open") == 0);
+	*open = name && (strcmp(name, "open") == 0 ||
+	                 strcmp(name, "https-open") == 0);
+}
+
+static void
+free_names(char **names, int n)
+{
+	if (!names)
+		return;
+	for (int i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+}
+
+/* Takes the sockets systemd passed, each as its name says. */
+static int
+take_activated(struct server *s)
+{
+	char **names = NULL;
+	bool tls, open;
+	int n, fd, r = 0;
+
+	n = sd_listen_fds_with_names(1, &names);
+	if (n < 0) {
+		log_msg("socket activation: %s", strerror(-n));
+		return n;
+	}
+	for (int i = 0; i < n && r == 0; i++) {
+		fd = SD_LISTEN_FDS_START + i;
+		activation_kind(names ? names[i] : NULL, &tls, &open);
+		if (s->nfds == MAX_LISTENERS ||
+		    sd_is_socket(fd, AF_UNSPEC, SOCK_STREAM, 1) <= 0) {
+			log_msg("socket activation: fd %d is not a listening "
+			        "stream socket, or too many", fd);
+			r = -EINVAL;
+		} else if (tls && !s->tls_ready) {
+			log_msg("socket activation: the socket named %s needs "
+			        "tls-cert and tls-key", names[i]);
+			r = -EINVAL;
+		} else {
+			s->tls[s->nfds] = tls;
+			s->open[s->nfds] = open;
+			s->fds[s->nfds++] = fd;
+		}
+	}
+	free_names(names, n);
+	return r;
+}
+
 /* Binds every --listen address and takes the socket-activation fds. */
 static int
 open_sockets(struct server *s)
@@ -136,21 +196,9 @@ open_sockets(struct server *s)
 		s->open[s->nfds] = c->open[i];
 		s->fds[s->nfds++] = fd;
 	}
-	n = sd_listen_fds(1);
-	if (n < 0) {
-		log_msg("socket activation: %s", strerror(-n));
+	n = take_activated(s);
+	if (n < 0)
 		return n;
-	}
-	for (int i = 0; i < n; i++) {
-		fd = SD_LISTEN_FDS_START + i;
-		if (s->nfds == MAX_LISTENERS ||
-		    sd_is_socket(fd, AF_UNSPEC, SOCK_STREAM, 1) <= 0) {
-			log_msg("socket activation: fd %d is not a listening "
-			        "stream socket, or too many", fd);
-			return -EINVAL;
-		}
-		s->fds[s->nfds++] = fd;
-	}
 	if (s->nfds == 0) {
 		log_msg("serve: nothing to listen on: give --listen URL or "
 		        "start from a systemd socket");

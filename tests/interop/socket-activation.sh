@@ -28,6 +28,46 @@ check "clevis decrypt through it" \
 	sh -c "clevis decrypt <'$TEST_DIR/jwe' | cmp - '$plain'"
 check_log_clean sa "$sa_PID"
 
+# (a2) Named sockets, as FileDescriptorName= names them: "https" is a TLS
+# listener and asks for credentials; "open" is plain HTTP and asks none.
+d=$TEST_DIR/pki
+if test_ca "$d" && test_cert "$d" srv 127.0.0.1 "IP:127.0.0.1"; then
+	ps=$(free_port)
+	po=$(free_port)
+	while [ "$po" = "$ps" ]; do po=$(free_port); done
+	"$TETHERD" clients add web1 --clients "$TEST_DIR/clients" \
+		>"$TEST_DIR/web1.token"
+	token=$(tail -n 1 "$TEST_DIR/web1.token")
+	systemd-socket-activate -l "127.0.0.1:$ps" -l "127.0.0.1:$po" \
+		--fdname=https:open "$TETHERD" serve --keys "$keys" \
+		--tls-cert "$d/srv.pem" --tls-key "$d/srv.key" \
+		--clients "$TEST_DIR/clients" >>"$TEST_DIR/named.log" 2>&1 &
+	named_PID=$!
+	test_pids+=("$named_PID")
+	wait_http "http://127.0.0.1:$po/adv"
+	check "the socket named https speaks TLS" curl -sSf --cacert "$d/ca.pem" \
+		-u "web1:$token" -o /dev/null "https://127.0.0.1:$ps/adv"
+	check "... and is logged as https" \
+		grep -qF "listening on https://127.0.0.1:$ps" "$TEST_DIR/named.log"
+	check_eq "... and asks for credentials" 401 \
+		"$(http_status GET "https://127.0.0.1:$ps/adv" --cacert "$d/ca.pem")"
+	check_eq "the socket named open is plain HTTP and asks none" 200 \
+		"$(http_status GET "http://127.0.0.1:$po/adv")"
+	check_log_clean named "$named_PID"
+	ph=$(free_port)
+	systemd-socket-activate -l "127.0.0.1:$ph" --fdname=https \
+		"$TETHERD" serve --keys "$keys" >"$TEST_DIR/nocert.log" 2>&1 &
+	nocert_PID=$!
+	test_pids+=("$nocert_PID")
+	curl -s -o /dev/null --max-time 5 "http://127.0.0.1:$ph/adv"
+	wait "$nocert_PID" 2>/dev/null
+	check "a socket named https without tls-cert is refused, saying so" \
+		grep -q "the socket named https needs tls-cert and tls-key" \
+		"$TEST_DIR/nocert.log"
+else
+	not_ok "a test CA and certificate for the named sockets"
+fi
+
 # (b) IPv6 loopback.
 if ip -6 addr show dev lo 2>/dev/null | grep -q 'inet6 ::1/'; then
 	PORT=$(free_port)

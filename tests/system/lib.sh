@@ -7,6 +7,12 @@
 : "${SYSTEM_CACHE:?SYSTEM_CACHE must name a directory for built roots}"
 W=$TEST_DIR
 
+# SYSTEM_KEEP=DIR keeps the test's files there, for debugging.
+if [ -n "${SYSTEM_KEEP:-}" ]; then
+	keep_files() { rm -rf "$SYSTEM_KEEP"; cp -a "$TEST_DIR" "$SYSTEM_KEEP"; cleanup; }
+	trap keep_files EXIT
+fi
+
 bail() { # DESCRIPTION [DETAIL...]: a failed step nothing after can use
 	not_ok "$@"
 	done_testing

@@ -14,6 +14,7 @@
 struct http_config {
 	unsigned threads;		/* worker threads per listener */
 	unsigned timeout;		/* idle seconds before a connection closes */
+	unsigned request_timeout;	/* seconds for each request to arrive */
 	unsigned connections;		/* open connections per listener */
 	struct keystore *keys;
 	struct client_registry *clients; /* NULL: no authentication */

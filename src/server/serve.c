@@ -168,6 +168,7 @@ http_config_for(struct server *s, size_t i)
 	return (struct http_config){
 		.threads = c->threads,
 		.timeout = c->timeout,
+		.request_timeout = c->request_timeout,
 		.connections = c->connections,
 		.connections_per_address = c->connections_per_address,
 		.keys = &s->store,

@@ -693,8 +693,8 @@ server_free(struct http_server *srv)
  * The library's own cap, above ours: a connection shut down to make room
  * stays open until its thread has seen the hang-up.
  */
-static unsigned
-connection_capacity(const struct http_config *cfg)
+unsigned
+http_listener_capacity(const struct http_config *cfg)
 {
 	return cfg->connections + cfg->connections / 2 + 16;
 }
@@ -707,7 +707,7 @@ track_connections(struct http_server *srv)
 		.connections = cfg->connections,
 		.per_address = cfg->connections_per_address,
 		.request_timeout = cfg->request_timeout,
-		.capacity = connection_capacity(cfg),
+		.capacity = http_listener_capacity(cfg),
 	};
 
 	return conntrack_new(&lim, &srv->track);
@@ -746,7 +746,7 @@ server_start(int fd, bool tls, const struct http_config *cfg)
 		MHD_OPTION_THREAD_POOL_SIZE, cfg->threads,
 		MHD_OPTION_CONNECTION_TIMEOUT, cfg->timeout,
 		/* The caps are the tracker's (it makes room instead of refusing). */
-		MHD_OPTION_CONNECTION_LIMIT, connection_capacity(cfg),
+		MHD_OPTION_CONNECTION_LIMIT, http_listener_capacity(cfg),
 		MHD_OPTION_STRICT_FOR_CLIENT, 1,
 		MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
 		MHD_OPTION_NOTIFY_CONNECTION, on_connection, srv->track,

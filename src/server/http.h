@@ -42,6 +42,9 @@ struct http_listener *http_listener_start(int fd, bool tls,
  */
 void http_listener_reload(struct http_listener *l, const struct http_config *cfg);
 
+/* The most connections a listener started with cfg holds at once. */
+unsigned http_listener_capacity(const struct http_config *cfg);
+
 /* Stops serving, finishing nothing; accepts NULL. */
 void http_listener_stop(struct http_listener *l);
 

@@ -129,7 +129,18 @@ check_eq "the connection from 127.0.2.2 is still open" 1 \
 	"$(established "$PORT" 127.0.2.2)"
 stop_slow "$behind_nat_pid" "$other_pid"
 
-for name in flood deadline halfclose nat; do
+# (e) Started with a soft limit of 256 open files (systemd's default is
+# 1024), tetherd raises it to what its caps need (1024 connections here)
+# so that accept does not fail before the caps can make room.
+soft=$(ulimit -Sn)
+ulimit -Sn 256
+start_tetherd fds "$keys" ||
+	{ not_ok "tetherd starts with 256 open files"; done_testing; exit 1; }
+ulimit -Sn "$soft"
+check "tetherd raised its open files limit above 1024" test \
+	"$(awk '/^Max open files/ { print $4 }' "/proc/$fds_PID/limits")" -gt 1024
+
+for name in flood deadline halfclose nat fds; do
 	pid_var=${name}_PID
 	check_log_clean "$name" "${!pid_var}"
 done

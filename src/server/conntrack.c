@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/ioctl.h>
 #include <sys/random.h>
 #include <unistd.h>
 
@@ -18,6 +19,9 @@
 /* An address key: rate_key_address's, IPv6 cut to its /64. */
 #define KEY_MAX 9
 #define EVENTS_MAX 64
+/* How soon to look again at a hung-up peer's bytes the library has not
+   read yet. */
+#define UNREAD_RETRY_MS 10
 
 enum conn_state {
 	CONN_FREE,
@@ -55,6 +59,8 @@ struct conntrack {
 	struct key_count *keys;
 	size_t nkeys;		/* a power of two, over twice the capacity */
 	uint64_t seed;
+	conntrack_id *hung;	/* hung up, to be shown the end once read */
+	uint32_t nhung;
 	int epfd;		/* peers' hang-ups, and stop */
 	int stopfd;
 	pthread_t reaper;
@@ -298,9 +304,6 @@ waiting(struct conntrack *t, uint32_t slot)
 	c->state = CONN_WAITING;
 	c->since = now_usec();
 	list_append(t, slot);
-	/* A peer that hung up while being answered sends no more. */
-	if (c->peer_closed)
-		conn_shut(t, slot);
 }
 
 static void
@@ -378,12 +381,53 @@ conntrack_count(struct conntrack *t)
 	return n;
 }
 
-static void
-peer_hung_up(struct conntrack *t, uint32_t slot)
+/*
+ * The library reads a peer's end only on a new readiness edge, and an
+ * end that came with the last bytes brings none: it would wait for the
+ * idle timeout. Shutting our reading side down makes that edge. Made
+ * while bytes are still unread, the library's read of them would take
+ * the edge too, so it waits until they are read; they still are, so a
+ * whole request is answered, and a half one is closed as any is.
+ * Returns whether the end is shown.
+ */
+static bool
+show_end(struct conntrack *t, uint32_t slot)
 {
+	struct conn *c = &t->conns[slot];
+	int unread = 0;
+
+	if (c->state == CONN_CLOSING)
+		return true;
+	if (ioctl(c->fd, FIONREAD, &unread) == 0 && unread > 0)
+		return false;
+	shutdown(c->fd, SHUT_RD);
+	return true;
+}
+
+static void
+peer_hung_up(struct conntrack *t, conntrack_id id)
+{
+	uint32_t slot = conn_slot(t, id);
+
+	if (slot == NIL || t->conns[slot].peer_closed)
+		return;
 	t->conns[slot].peer_closed = true;
-	if (t->conns[slot].state == CONN_WAITING)
-		conn_shut(t, slot);
+	if (!show_end(t, slot) && t->nhung < t->lim.capacity)
+		t->hung[t->nhung++] = id;
+}
+
+/* Shows the end to the hung-up peers whose bytes are read by now. */
+static void
+show_ends(struct conntrack *t)
+{
+	uint32_t kept = 0, slot;
+
+	for (uint32_t i = 0; i < t->nhung; i++) {
+		slot = conn_slot(t, t->hung[i]);
+		if (slot != NIL && !show_end(t, slot))
+			t->hung[kept++] = t->hung[i];
+	}
+	t->nhung = kept;
 }
 
 /* Milliseconds until the longest waiting connection is due. */
@@ -393,6 +437,8 @@ next_due_ms(struct conntrack *t, unsigned long long now_us)
 	unsigned long long limit = t->lim.request_timeout * 1000000ULL;
 	unsigned long long waited;
 
+	if (t->nhung > 0)
+		return UNREAD_RETRY_MS;
 	if (t->head == NIL)
 		return (int)(t->lim.request_timeout * 1000U);
 	waited = now_us - t->conns[t->head].since;
@@ -405,7 +451,6 @@ reap(void *arg)
 	struct conntrack *t = arg;
 	struct epoll_event ev[EVENTS_MAX];
 	int n, wait_ms;
-	uint32_t slot;
 
 	for (;;) {
 		pthread_mutex_lock(&t->lock);
@@ -415,14 +460,13 @@ reap(void *arg)
 		if (n < 0 && errno != EINTR)
 			break;
 		pthread_mutex_lock(&t->lock);
+		show_ends(t);
 		for (int i = 0; i < n; i++) {
 			if (ev[i].data.u64 == 0) {
 				pthread_mutex_unlock(&t->lock);
 				return NULL;
 			}
-			slot = conn_slot(t, ev[i].data.u64);
-			if (slot != NIL)
-				peer_hung_up(t, slot);
+			peer_hung_up(t, ev[i].data.u64);
 		}
 		expire_locked(t, now_usec());
 		pthread_mutex_unlock(&t->lock);
@@ -460,8 +504,9 @@ conntrack_new(const struct conntrack_limits *lim, struct conntrack **out)
 	t->nkeys = key_cells(lim->capacity);
 	t->conns = calloc(lim->capacity, sizeof(*t->conns));
 	t->free_slots = calloc(lim->capacity, sizeof(*t->free_slots));
+	t->hung = calloc(lim->capacity, sizeof(*t->hung));
 	t->keys = calloc(t->nkeys, sizeof(*t->keys));
-	if (!t->conns || !t->free_slots || !t->keys) {
+	if (!t->conns || !t->free_slots || !t->keys || !t->hung) {
 		conntrack_free(t);
 		return -ENOMEM;
 	}
@@ -506,6 +551,7 @@ conntrack_free(struct conntrack *t)
 	if (t->epfd >= 0)
 		close(t->epfd);
 	free(t->keys);
+	free(t->hung);
 	free(t->free_slots);
 	free(t->conns);
 	pthread_mutex_destroy(&t->lock);

@@ -12,8 +12,9 @@
  * - a connection has request_timeout seconds to deliver each request
  *   whole, counted from its accept or from its last reply, however many
  *   bytes trickle in meanwhile;
- * - one whose peer closed its side is closed at once unless a reply is
- *   being written to it;
+ * - one whose peer closed its side is shown that end at once (the
+ *   library would notice it only at the idle timeout): what came before
+ *   it is still read and answered, a half request is closed;
  * - when the listener, or the newcomer's address (IPv4 whole, IPv6 by
  *   its /64), is at its cap, the connection that has waited longest for
  *   its request is closed to make room, rather than the newcomer turned

@@ -14,6 +14,9 @@
 #   trickle PORT SECONDS INTERVAL  one connection sending a header byte
 #       every INTERVAL seconds; exits 0 once the server closes it, 1 if it
 #       has not after SECONDS
+#   whole-then-shut PORT SECONDS N  N connections one after another, each
+#       sending a whole request and shutting down its side at once; prints
+#       how many were answered with 200 within SECONDS in all
 import asyncio
 import socket
 import sys
@@ -114,6 +117,27 @@ async def trickle(port, seconds, interval):
     return 1
 
 
+async def whole_then_shut(port, seconds, n):
+    loop = asyncio.get_running_loop()
+    end = loop.time() + seconds
+    answered = 0
+    for _ in range(n):
+        if loop.time() >= end:
+            break
+        reader, writer = await connect(port, None)
+        writer.write(b"GET /adv HTTP/1.1\r\nHost: tether\r\n\r\n")
+        writer.write_eof()
+        try:
+            reply = await asyncio.wait_for(reader.read(), end - loop.time())
+            if reply.startswith(b"HTTP/1.1 200 "):
+                answered += 1
+        except (asyncio.TimeoutError, OSError):
+            pass
+        writer.close()
+    print(answered)
+    return 0
+
+
 def main(argv):
     mode, port, seconds = argv[1], int(argv[2]), float(argv[3])
     if mode == "flood":
@@ -122,6 +146,8 @@ def main(argv):
         job = hold(port, seconds, int(argv[4]), argv[5])
     elif mode == "half-close":
         job = hold(port, seconds, int(argv[4]), None, shut=True)
+    elif mode == "whole-then-shut":
+        job = whole_then_shut(port, seconds, int(argv[4]))
     elif mode == "trickle":
         job = trickle(port, seconds, float(argv[4]))
     else:

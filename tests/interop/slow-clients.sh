@@ -104,6 +104,8 @@ check "tetherd lets them all go, none left in CLOSE-WAIT" \
 	wait_for "reclaimed" none_close_wait "$PORT"
 check_eq "... nor established" 0 "$(established "$PORT")"
 stop_slow "$half_pid"
+check_eq "whole requests sent with the client's side shut down: all 200 answered" \
+	200 "$(timeout 100 python3 "$SLOW" whole-then-shut "$PORT" 90 200)"
 
 # (d) One address (a NAT) holding its full share of 8 idle connections
 # does not lock a new client there out: its longest waiting one makes

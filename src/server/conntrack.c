@@ -35,6 +35,7 @@ struct conn {
 	uint32_t gen;		/* bumped on reuse, so stale ids miss */
 	int fd;
 	bool peer_closed;
+	enum conntrack_end end;
 	unsigned long long since;	/* waiting for its request since */
 	uint32_t prev, next;	/* waiting list, longest waiting first */
 	uint8_t key[KEY_MAX];
@@ -192,7 +193,7 @@ count_of(struct conntrack *t, const uint8_t *key, size_t len)
 
 /* Stops counting a connection and hangs up on its peer. */
 static void
-conn_shut(struct conntrack *t, uint32_t slot)
+conn_shut(struct conntrack *t, uint32_t slot, enum conntrack_end why)
 {
 	struct conn *c = &t->conns[slot];
 
@@ -202,6 +203,7 @@ conn_shut(struct conntrack *t, uint32_t slot)
 		list_remove(t, slot);
 	count_remove(t, c);
 	c->state = CONN_CLOSING;
+	c->end = why;
 	shutdown(c->fd, SHUT_RDWR);
 }
 
@@ -228,13 +230,13 @@ make_room(struct conntrack *t, const uint8_t *key, size_t len)
 		s = longest_waiting(t, key, len);
 		if (s == NIL)
 			return false;
-		conn_shut(t, s);
+		conn_shut(t, s, CONNTRACK_END_MADE_ROOM);
 	}
 	if (t->counted >= t->lim.connections) {
 		s = longest_waiting(t, NULL, 0);
 		if (s == NIL)
 			return false;
-		conn_shut(t, s);
+		conn_shut(t, s, CONNTRACK_END_MADE_ROOM);
 	}
 	return true;
 }
@@ -263,6 +265,7 @@ conntrack_open(struct conntrack *t, int fd, const struct sockaddr *from)
 		c->gen = 1;
 	c->fd = fd;
 	c->peer_closed = false;
+	c->end = CONNTRACK_END_NONE;
 	c->since = now_usec();
 	c->prev = c->next = NIL;
 	memcpy(c->key, key, len);
@@ -277,6 +280,7 @@ conntrack_open(struct conntrack *t, int fd, const struct sockaddr *from)
 		epoll_ctl(t->epfd, EPOLL_CTL_ADD, fd, &ev);
 	} else {
 		c->state = CONN_CLOSING;
+		c->end = CONNTRACK_END_NO_ROOM;
 		shutdown(fd, SHUT_RDWR);
 	}
 	pthread_mutex_unlock(&t->lock);
@@ -306,10 +310,11 @@ waiting(struct conntrack *t, uint32_t slot)
 	list_append(t, slot);
 }
 
-static void
+static enum conntrack_end
 forget(struct conntrack *t, uint32_t slot)
 {
 	struct conn *c = &t->conns[slot];
+	enum conntrack_end end = c->end;
 
 	epoll_ctl(t->epfd, EPOLL_CTL_DEL, c->fd, NULL);
 	if (c->state == CONN_WAITING)
@@ -319,6 +324,7 @@ forget(struct conntrack *t, uint32_t slot)
 	c->state = CONN_FREE;
 	c->fd = -1;
 	t->free_slots[t->nfree++] = slot;
+	return end;
 }
 
 /* Applies a change to the connection id names, if it still does. */
@@ -347,10 +353,18 @@ conntrack_waiting(struct conntrack *t, conntrack_id id)
 	change(t, id, waiting);
 }
 
-void
+enum conntrack_end
 conntrack_close(struct conntrack *t, conntrack_id id)
 {
-	change(t, id, forget);
+	enum conntrack_end end = CONNTRACK_END_NONE;
+	uint32_t slot;
+
+	pthread_mutex_lock(&t->lock);
+	slot = conn_slot(t, id);
+	if (slot != NIL)
+		end = forget(t, slot);
+	pthread_mutex_unlock(&t->lock);
+	return end;
 }
 
 static void
@@ -359,7 +373,7 @@ expire_locked(struct conntrack *t, unsigned long long now_us)
 	unsigned long long limit = t->lim.request_timeout * 1000000ULL;
 
 	while (t->head != NIL && now_us - t->conns[t->head].since >= limit)
-		conn_shut(t, t->head);
+		conn_shut(t, t->head, CONNTRACK_END_OVERDUE);
 }
 
 void

@@ -59,8 +59,17 @@ void conntrack_answering(struct conntrack *t, conntrack_id id);
 /* The reply was sent: the next request's deadline starts now. */
 void conntrack_waiting(struct conntrack *t, conntrack_id id);
 
-/* The library is about to close the socket; id is void afterwards. */
-void conntrack_close(struct conntrack *t, conntrack_id id);
+/* Why the tracker shut a connection down. */
+enum conntrack_end {
+	CONNTRACK_END_NONE,		/* it did not */
+	CONNTRACK_END_OVERDUE,		/* its request was not whole in time */
+	CONNTRACK_END_MADE_ROOM,	/* for a newcomer, at a cap */
+	CONNTRACK_END_NO_ROOM,		/* a newcomer, all others answered */
+};
+
+/* The library is about to close the socket; id is void afterwards.
+   Returns why the tracker shut it down, if it did. */
+enum conntrack_end conntrack_close(struct conntrack *t, conntrack_id id);
 
 /* Closes the connections whose request is overdue at now_us (the
    monotonic clock of now_usec); the reaper calls it. */

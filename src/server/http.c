@@ -549,6 +549,17 @@ on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
 	free(rq);
 }
 
+static const char *
+end_reason(enum conntrack_end end)
+{
+	switch (end) {
+	case CONNTRACK_END_OVERDUE: return " (request overdue)";
+	case CONNTRACK_END_MADE_ROOM: return " (closed to make room)";
+	case CONNTRACK_END_NO_ROOM: return " (no room: all being answered)";
+	default: return "";
+	}
+}
+
 /*
  * Tracked from here to its close. A connection the tracker cannot take
  * is shut down at once, and one without state too: untracked, it would
@@ -583,6 +594,7 @@ on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
               enum MHD_ConnectionNotificationCode code)
 {
 	struct connection_state *cs = *socket_context;
+	enum conntrack_end end = CONNTRACK_END_NONE;
 	unsigned long long us;
 	char addr[64];
 
@@ -591,12 +603,13 @@ on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
 		return;
 	}
 	if (cs)
-		conntrack_close(cs->track, cs->id);
+		end = conntrack_close(cs->track, cs->id);
 	if (cs && cs->requests == 0) {
 		client_address(conn, addr, sizeof(addr));
 		us = now_usec() - cs->start;
 		log_line("%s - - - %llu.%03llums no valid request before the "
-		         "connection closed", addr, us / 1000, us % 1000);
+		         "connection closed%s", addr, us / 1000, us % 1000,
+		         end_reason(end));
 	}
 	if (cs)
 		tls_identity_unref(cs->tls);

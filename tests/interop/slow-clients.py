@@ -16,7 +16,7 @@
 #       has not after SECONDS
 #   whole-then-shut PORT SECONDS N  N connections one after another, each
 #       sending a whole request and shutting down its side at once; prints
-#       how many were answered with 200 within SECONDS in all
+#       how many were answered with 200 and closed, within SECONDS in all
 import asyncio
 import socket
 import sys

@@ -92,6 +92,9 @@ start_tetherd deadline "$keys" --timeout 60 --request-timeout 2 ||
 	{ not_ok "tetherd --request-timeout 2 starts"; done_testing; exit 1; }
 check "a request trickling a byte a second is closed at its deadline" \
 	timeout 60 python3 "$SLOW" trickle "$PORT" 30 1
+check "... and the log says so" wait_for "log" grep -q \
+	"no valid request before the connection closed (request overdue)" \
+	"$TEST_DIR/deadline.log"
 
 # (c) Half-closed half-requests: gone at once, not after the timeouts
 # (120 s each here).
@@ -104,7 +107,7 @@ check "tetherd lets them all go, none left in CLOSE-WAIT" \
 	wait_for "reclaimed" none_close_wait "$PORT"
 check_eq "... nor established" 0 "$(established "$PORT")"
 stop_slow "$half_pid"
-check_eq "whole requests sent with the client's side shut down: all 200 answered" \
+check_eq "whole requests sent with the client's side shut down: all 200 answered and let go" \
 	200 "$(timeout 100 python3 "$SLOW" whole-then-shut "$PORT" 90 200)"
 
 # (d) One address (a NAT) holding its full share of 8 idle connections
@@ -129,6 +132,8 @@ check "127.0.2.1 holds no more than its 8" \
 	test "$(established "$PORT" 127.0.2.1)" -le 8
 check_eq "the connection from 127.0.2.2 is still open" 1 \
 	"$(established "$PORT" 127.0.2.2)"
+check "the log names the connections closed to make room" wait_for "log" \
+	grep -q "^127\.0\.2\.1:.* (closed to make room)$" "$TEST_DIR/nat.log"
 stop_slow "$behind_nat_pid" "$other_pid"
 
 # (e) Started with a soft limit of 256 open files (systemd's default is

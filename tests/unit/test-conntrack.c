@@ -78,12 +78,15 @@ open_now(const struct pair *p)
 	return recv(p->client, &c, 1, MSG_DONTWAIT) < 0 && errno == EAGAIN;
 }
 
-static void
+/* Closes both ends; returns why the tracker shut the connection down. */
+static enum conntrack_end
 close_pair(struct conntrack *t, struct pair *p)
 {
-	conntrack_close(t, p->id);
+	enum conntrack_end end = conntrack_close(t, p->id);
+
 	close(p->server);
 	close(p->client);
+	return end;
 }
 
 /* An address at its cap makes room by closing its own oldest waiter. */
@@ -104,8 +107,8 @@ test_per_address_evicts_oldest_of_that_address(void **state)
 	assert_true(open_now(&c));
 	assert_true(open_now(&other));
 	assert_int_equal(conntrack_count(t), 3);
-	close_pair(t, &a);
-	close_pair(t, &b);
+	assert_int_equal(close_pair(t, &a), CONNTRACK_END_MADE_ROOM);
+	assert_int_equal(close_pair(t, &b), CONNTRACK_END_NONE);
 	close_pair(t, &c);
 	close_pair(t, &other);
 	assert_int_equal(conntrack_count(t), 0);
@@ -161,10 +164,10 @@ test_listener_cap_spares_answered(void **state)
 	assert_true(open_now(&a));
 	assert_true(open_now(&c));
 	assert_int_equal(conntrack_count(t), 2);
-	close_pair(t, &a);
-	close_pair(t, &b);
+	assert_int_equal(close_pair(t, &a), CONNTRACK_END_NONE);
+	assert_int_equal(close_pair(t, &b), CONNTRACK_END_MADE_ROOM);
 	close_pair(t, &c);
-	close_pair(t, &d);
+	assert_int_equal(close_pair(t, &d), CONNTRACK_END_NO_ROOM);
 	conntrack_free(t);
 }
 
@@ -192,8 +195,8 @@ test_request_deadline(void **state)
 	conntrack_expire(t, now + 6 * SECOND);
 	assert_true(hung_up(&b));
 	assert_int_equal(conntrack_count(t), 0);
-	close_pair(t, &a);
-	close_pair(t, &b);
+	assert_int_equal(close_pair(t, &a), CONNTRACK_END_OVERDUE);
+	assert_int_equal(close_pair(t, &b), CONNTRACK_END_OVERDUE);
 	conntrack_free(t);
 }
 
@@ -273,7 +276,7 @@ test_stale_id_ignored(void **state)
 	assert_int_not_equal(b.id, 0);
 	assert_int_not_equal(b.id, old);
 	conntrack_answering(t, old);
-	conntrack_close(t, old);
+	assert_int_equal(conntrack_close(t, old), CONNTRACK_END_NONE);
 	assert_int_equal(conntrack_count(t), 1);
 	/* b still waits: a newcomer at the cap of one displaces it. */
 	c = open_from(t, "10.0.0.3");

@@ -10,28 +10,33 @@
 #       a request and wait, for SECONDS at most
 #   half-close PORT SECONDS N      N connections that send half a request,
 #       shut down their side and wait, for SECONDS at most
-# hold and half-close print "ready" once all their connections are made.
 #   trickle PORT SECONDS INTERVAL  one connection sending a header byte
 #       every INTERVAL seconds; exits 0 once the server closes it, 1 if it
 #       has not after SECONDS
 #   whole-then-shut PORT SECONDS N  N connections one after another, each
 #       sending a whole request and shutting down its side at once; prints
 #       how many were answered with 200 and closed, within SECONDS in all
+#
+# hold and half-close print "ready" once all their connections are made.
+# The server is at 127.0.0.1, or at $SLOW_TARGET (IPv4 or IPv6).
 import asyncio
+import os
 import socket
 import sys
+
+TARGET = os.environ.get("SLOW_TARGET", "127.0.0.1")
+FAMILY = socket.AF_INET6 if ":" in TARGET else socket.AF_INET
 
 HALF_REQUEST = b"GET /adv HTTP/1.1\r\nHost: tether\r\nX-Slow: "
 
 
 async def connect(port, source):
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock = socket.socket(FAMILY, socket.SOCK_STREAM)
     sock.setblocking(False)
     try:
         if source:
             sock.bind((source, 0))
-        await asyncio.get_running_loop().sock_connect(sock,
-                                                      ("127.0.0.1", port))
+        await asyncio.get_running_loop().sock_connect(sock, (TARGET, port))
     except OSError:
         sock.close()
         raise

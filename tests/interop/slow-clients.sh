@@ -4,7 +4,7 @@
 # served; a request has a deadline however its bytes trickle; connections
 # whose peer closed its side mid-request are reclaimed at once; a full
 # share of connections from one address (a NAT) does not lock out a new
-# client there. The /64 grouping of IPv6 is unit-tested (test-conntrack).
+# client there; IPv6 addresses share that cap per /64.
 . "$(dirname "$0")/lib.sh"
 
 SLOW=$(dirname "$0")/slow-clients.py
@@ -147,7 +147,59 @@ ulimit -Sn "$soft"
 check "tetherd raised its open files limit above 1024" test \
 	"$(awk '/^Max open files/ { print $4 }' "/proc/$fds_PID/limits")" -gt 1024
 
-for name in flood deadline halfclose nat fds; do
+# (f) IPv6 shares a cap per /64 (one host's share of a link): in a
+# network namespace of the test's own, two connections from fd00:77::2
+# fill the cap of 2; a client at fd00:77::3 makes room in that /64, and
+# leaves the one from another /64 alone.
+ns=tts$$
+netns_cleanup() {
+	ip netns del "$ns" 2>/dev/null
+	cleanup
+}
+trap netns_cleanup EXIT
+in_ns() { ip netns exec "$ns" "$@"; }
+if ip netns add "$ns" && in_ns ip link set lo up &&
+	in_ns ip addr add fd00:77::1/128 dev lo nodad &&
+	in_ns ip addr add fd00:77::2/128 dev lo nodad &&
+	in_ns ip addr add fd00:77::3/128 dev lo nodad &&
+	in_ns ip addr add fd00:77:0:1::1/128 dev lo nodad; then
+	ok "a network namespace with addresses in two /64s"
+else
+	not_ok "a network namespace with addresses in two /64s"
+	done_testing
+	exit 1
+fi
+P6=$(free_port)
+U6="http://[fd00:77::1]:$P6"
+ip netns exec "$ns" "$TETHERD" serve --keys "$keys" --listen "$U6" \
+	--max-connections-per-address 2 --timeout 120 --request-timeout 120 \
+	>"$TEST_DIR/v6.log" 2>&1 &
+v6_PID=$!
+test_pids+=("$v6_PID")
+check "tetherd serves at $U6" wait_for "v6" \
+	in_ns curl -sf -o /dev/null --max-time 1 "$U6/adv"
+from6() { # NAME SOURCE N: N held connections from SOURCE in the namespace
+	SLOW_TARGET=fd00:77::1 ip netns exec "$ns" timeout 120 python3 "$SLOW" \
+		hold "$P6" 90 "$3" "$2" >"$TEST_DIR/$1.out" 2>&1 &
+	test_pids+=("$!")
+}
+held6() { # SOURCE: the server's established connections from SOURCE
+	in_ns ss -Htn state established "( sport = :$P6 and dst [$1] )" | wc -l
+}
+from6 other6 fd00:77:0:1::1 1
+check "a connection from fd00:77:0:1::1 is open" wait_for "o6" ready other6
+from6 same6 fd00:77::2 2
+check "two from fd00:77::2 are open" wait_for "s6" ready same6
+check_eq "... both held" 2 "$(held6 fd00:77::2)"
+check_eq "a client at fd00:77::3 is served" 200 \
+	"$(in_ns curl -s -o /dev/null -w '%{http_code}' --max-time 15 \
+		--interface fd00:77::3 "$U6/adv")"
+check_eq "... and fd00:77::2, in its /64, holds one connection now" 1 \
+	"$(held6 fd00:77::2)"
+check_eq "... while the one from fd00:77:0:1::1 stays" 1 \
+	"$(held6 fd00:77:0:1::1)"
+
+for name in flood deadline halfclose nat fds v6; do
 	pid_var=${name}_PID
 	check_log_clean "$name" "${!pid_var}"
 done

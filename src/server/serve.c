@@ -284,9 +284,11 @@ keep_fixed(const struct server *s, struct serve_config *fresh)
 	char *const *running[] = { &s->cfg.keys, &s->cfg.user, &s->cfg.audit_log };
 	char **wanted[] = { &fresh->keys, &fresh->user, &fresh->audit_log };
 	const unsigned *run_n[] = { &s->cfg.threads, &s->cfg.timeout,
+	                            &s->cfg.request_timeout,
 	                            &s->cfg.connections,
 	                            &s->cfg.connections_per_address };
 	unsigned *want_n[] = { &fresh->threads, &fresh->timeout,
+	                       &fresh->request_timeout,
 	                       &fresh->connections,
 	                       &fresh->connections_per_address };
 	bool kept = false;

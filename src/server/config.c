@@ -42,6 +42,8 @@ static const struct setting {
 	{ "user", STRING, offsetof(struct serve_config, user), 0, 0, 0 },
 	{ "threads", NUMBER, offsetof(struct serve_config, threads), 1, 256, 't' },
 	{ "timeout", NUMBER, offsetof(struct serve_config, timeout), 1, 3600, 0 },
+	{ "request-timeout", NUMBER,
+	  offsetof(struct serve_config, request_timeout), 1, 3600, 0 },
 	{ "max-connections", NUMBER,
 	  offsetof(struct serve_config, connections), 1, 65536, 0 },
 	{ "max-connections-per-address", NUMBER,
@@ -82,6 +84,8 @@ serve_usage(FILE *f)
 	        "                        (default: tether)\n"
 	        "  -t, --threads N       worker threads per listener (default: cores)\n"
 	        "      --timeout SEC     idle connection timeout (default: 10)\n"
+	        "      --request-timeout SEC  for each request to arrive whole\n"
+	        "                        (default: 5)\n"
 	        "      --max-connections N  per listener (default: 1024)\n"
 	        "      --max-connections-per-address N  (default: 64; 0: no cap)\n"
 	        "  -h, --help            this text\n");
@@ -95,6 +99,7 @@ defaults(struct serve_config *c)
 	memset(c, 0, sizeof(*c));
 	c->threads = cores > 0 && cores < 256 ? (unsigned)cores : 1;
 	c->timeout = 10;
+	c->request_timeout = 5;
 	c->connections = 1024;
 	c->connections_per_address = 64;
 	c->policy.rec_rate = 120;

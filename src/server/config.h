@@ -32,6 +32,7 @@ struct serve_config {
 	struct policy_config policy;
 	unsigned threads;
 	unsigned timeout;
+	unsigned request_timeout;
 	unsigned connections;
 	unsigned connections_per_address;
 };

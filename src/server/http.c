@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <microhttpd.h>
@@ -17,6 +18,7 @@
 #include "common/util.h"
 #include "server/answer.h"
 #include "server/audit.h"
+#include "server/conntrack.h"
 #include "server/listen.h"
 #include "server/route.h"
 #include "server/tls_identity.h"
@@ -35,6 +37,7 @@
 struct http_server {
 	struct MHD_Daemon *daemon;
 	struct http_config cfg;	/* clients: read and set atomically */
+	struct conntrack *track;	/* its connections, for deadlines and caps */
 	int fd;			/* the socket it was given */
 };
 
@@ -61,11 +64,14 @@ struct request {
 	struct policy *policy;	/* the one in force when it arrived */
 };
 
-/* Per connection: whether any request on it got as far as the handler. */
+/* Per connection: whether any request on it got as far as the handler,
+   and its entry in the listener's tracker. */
 struct connection_state {
 	unsigned long long start;
 	unsigned requests;
 	struct tls_identity *tls;	/* the certificate it was given */
+	struct conntrack *track;
+	conntrack_id id;
 };
 
 struct reply {
@@ -444,6 +450,25 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url,
 	return ret;
 }
 
+/*
+ * The request has arrived whole once a reply to it is queued: from then
+ * on the connection is being answered, not waiting on its client.
+ */
+static enum MHD_Result
+on_request_tracked(void *cls, struct MHD_Connection *conn, const char *url,
+                   const char *method, const char *version, const char *data,
+                   size_t *data_len, void **req_cls)
+{
+	enum MHD_Result ret = on_request(cls, conn, url, method, version, data,
+	                                 data_len, req_cls);
+	const struct request *rq = *req_cls;
+	struct connection_state *cs;
+
+	if (rq && rq->status && (cs = connection_state_of(conn)))
+		conntrack_answering(cs->track, cs->id);
+	return ret;
+}
+
 static const char *
 recovery_reason(unsigned status)
 {
@@ -490,10 +515,14 @@ on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
              enum MHD_RequestTerminationCode toe)
 {
 	struct request *rq = *req_cls;
+	struct connection_state *cs;
 	char addr[64], status[12];
 	unsigned long long us;
 
 	(void)cls;
+	cs = connection_state_of(conn);
+	if (cs && toe == MHD_REQUEST_TERMINATED_COMPLETED_OK)
+		conntrack_waiting(cs->track, cs->id);
 	if (!rq)
 		return;
 	*req_cls = NULL;
@@ -520,6 +549,42 @@ on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
 	free(rq);
 }
 
+static const char *
+end_reason(enum conntrack_end end)
+{
+	switch (end) {
+	case CONNTRACK_END_OVERDUE: return " (request overdue)";
+	case CONNTRACK_END_MADE_ROOM: return " (closed to make room)";
+	case CONNTRACK_END_NO_ROOM: return " (no room: all being answered)";
+	default: return "";
+	}
+}
+
+/*
+ * Tracked from here to its close. A connection the tracker cannot take
+ * is shut down at once, and one without state too: untracked, it would
+ * escape the deadline and the caps.
+ */
+static struct connection_state *
+connection_started(struct conntrack *track, struct MHD_Connection *conn)
+{
+	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(
+		conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+	struct connection_state *cs;
+
+	if (!ci)
+		return NULL;
+	cs = calloc(1, sizeof(*cs));
+	if (!cs) {
+		shutdown(ci->connect_fd, SHUT_RDWR);
+		return NULL;
+	}
+	cs->start = now_usec();
+	cs->track = track;
+	cs->id = conntrack_open(track, ci->connect_fd, client_sockaddr(conn));
+	return cs;
+}
+
 /*
  * Malformed requests are answered by the library before any handler runs:
  * the connection's end is the one place left to log them.
@@ -529,22 +594,22 @@ on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
               enum MHD_ConnectionNotificationCode code)
 {
 	struct connection_state *cs = *socket_context;
+	enum conntrack_end end = CONNTRACK_END_NONE;
 	unsigned long long us;
 	char addr[64];
 
-	(void)cls;
 	if (code == MHD_CONNECTION_NOTIFY_STARTED) {
-		cs = calloc(1, sizeof(*cs));
-		if (cs)
-			cs->start = now_usec();
-		*socket_context = cs;
+		*socket_context = connection_started(cls, conn);
 		return;
 	}
+	if (cs)
+		end = conntrack_close(cs->track, cs->id);
 	if (cs && cs->requests == 0) {
 		client_address(conn, addr, sizeof(addr));
 		us = now_usec() - cs->start;
 		log_line("%s - - - %llu.%03llums no valid request before the "
-		         "connection closed", addr, us / 1000, us % 1000);
+		         "connection closed%s", addr, us / 1000, us % 1000,
+		         end_reason(end));
 	}
 	if (cs)
 		tls_identity_unref(cs->tls);
@@ -633,7 +698,32 @@ server_free(struct http_server *srv)
 		MHD_stop_daemon(srv->daemon);
 	else if (srv->fd >= 0)
 		close(srv->fd);
+	conntrack_free(srv->track);
 	free(srv);
+}
+
+/*
+ * The library's own cap, above ours: a connection shut down to make room
+ * stays open until its thread has seen the hang-up.
+ */
+unsigned
+http_listener_capacity(const struct http_config *cfg)
+{
+	return cfg->connections + cfg->connections / 2 + 16;
+}
+
+static int
+track_connections(struct http_server *srv)
+{
+	const struct http_config *cfg = &srv->cfg;
+	struct conntrack_limits lim = {
+		.connections = cfg->connections,
+		.per_address = cfg->connections_per_address,
+		.request_timeout = cfg->request_timeout,
+		.capacity = http_listener_capacity(cfg),
+	};
+
+	return conntrack_new(&lim, &srv->track);
 }
 
 /* Takes fd: the server closes it when it is freed, never before. */
@@ -650,6 +740,11 @@ server_start(int fd, bool tls, const struct http_config *cfg)
 	}
 	srv->fd = fd;
 	srv->cfg = *cfg;
+	if (track_connections(srv) < 0) {
+		log_msg("cannot track the connections of a listener");
+		server_free(srv);
+		return NULL;
+	}
 	tls_options[0] = (struct MHD_OptionItem){
 		MHD_OPTION_HTTPS_CERT_CALLBACK, 0, (void *)on_certificate };
 	tls_options[1] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_PRIORITIES,
@@ -658,16 +753,16 @@ server_start(int fd, bool tls, const struct http_config *cfg)
 	srv->daemon = MHD_start_daemon(
 		MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC |
 		MHD_USE_ERROR_LOG | (tls ? MHD_USE_TLS : 0),
-		0, on_accept, &srv->cfg, on_request, &srv->cfg,
+		0, on_accept, &srv->cfg, on_request_tracked, &srv->cfg,
 		MHD_OPTION_EXTERNAL_LOGGER, on_library_message, NULL,
 		MHD_OPTION_LISTEN_SOCKET, fd,
 		MHD_OPTION_THREAD_POOL_SIZE, cfg->threads,
 		MHD_OPTION_CONNECTION_TIMEOUT, cfg->timeout,
-		MHD_OPTION_CONNECTION_LIMIT, cfg->connections,
-		MHD_OPTION_PER_IP_CONNECTION_LIMIT, cfg->connections_per_address,
+		/* The caps are the tracker's (it makes room instead of refusing). */
+		MHD_OPTION_CONNECTION_LIMIT, http_listener_capacity(cfg),
 		MHD_OPTION_STRICT_FOR_CLIENT, 1,
 		MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
-		MHD_OPTION_NOTIFY_CONNECTION, on_connection, NULL,
+		MHD_OPTION_NOTIFY_CONNECTION, on_connection, srv->track,
 		MHD_OPTION_URI_LOG_CALLBACK, on_target, NULL,
 		MHD_OPTION_ARRAY, tls ? tls_options : none,
 		MHD_OPTION_END);

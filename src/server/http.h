@@ -14,6 +14,7 @@
 struct http_config {
 	unsigned threads;		/* worker threads per listener */
 	unsigned timeout;		/* idle seconds before a connection closes */
+	unsigned request_timeout;	/* seconds for each request to arrive */
 	unsigned connections;		/* open connections per listener */
 	struct keystore *keys;
 	struct client_registry *clients; /* NULL: no authentication */
@@ -40,6 +41,9 @@ struct http_listener *http_listener_start(int fd, bool tls,
  * nor take the listening socket from it.
  */
 void http_listener_reload(struct http_listener *l, const struct http_config *cfg);
+
+/* The most connections a listener started with cfg holds at once. */
+unsigned http_listener_capacity(const struct http_config *cfg);
 
 /* Stops serving, finishing nothing; accepts NULL. */
 void http_listener_stop(struct http_listener *l);

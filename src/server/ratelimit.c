@@ -62,8 +62,8 @@ rate_limit_free(struct rate_limit *rl)
 	pthread_mutex_destroy(&rl->lock);
 }
 
-static uint64_t
-hash(uint64_t seed, const uint8_t *key, size_t len)
+uint64_t
+rate_key_hash(uint64_t seed, const uint8_t *key, size_t len)
 {
 	uint64_t h = 0xcbf29ce484222325ULL ^ seed;
 
@@ -91,7 +91,7 @@ refill(const struct rate_limit *rl, struct rate_bucket *b, uint64_t now_us)
 static struct rate_bucket *
 find(struct rate_limit *rl, const uint8_t *key, size_t len, uint64_t now_us)
 {
-	size_t mask = rl->size - 1, at = hash(rl->seed, key, len) & mask;
+	size_t mask = rl->size - 1, at = rate_key_hash(rl->seed, key, len) & mask;
 	struct rate_bucket *spare = NULL;
 
 	for (size_t i = 0; i < RATE_PROBES; i++) {

@@ -59,6 +59,10 @@ unsigned rate_limit_check(struct rate_limit *rl, const void *key,
    of a link), IPv4-mapped IPv6 as IPv4. Returns its length, 0 if none. */
 size_t rate_key_address(const struct sockaddr *sa, uint8_t key[RATE_KEY_MAX]);
 
+/* A hash of a key, seeded by a value the peer cannot guess so that it
+   cannot aim its keys at one slot of a table. */
+uint64_t rate_key_hash(uint64_t seed, const uint8_t *key, size_t len);
+
 /* The key for a client name. Returns its length. */
 size_t rate_key_client(const char *name, uint8_t key[RATE_KEY_MAX]);
 

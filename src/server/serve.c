@@ -8,6 +8,7 @@
 #include <string.h>
 #include <fcntl.h>
 #include <sys/inotify.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
@@ -216,12 +217,38 @@ http_config_for(struct server *s, size_t i)
 	return (struct http_config){
 		.threads = c->threads,
 		.timeout = c->timeout,
+		.request_timeout = c->request_timeout,
 		.connections = c->connections,
 		.connections_per_address = c->connections_per_address,
 		.keys = &s->store,
 		.policy = &s->policy,
 		.clients = c->clients && !s->open[i] ? &s->clients : NULL,
 	};
+}
+
+/*
+ * Descriptors for every connection the listeners may hold: systemd's
+ * default soft limit (1024) is below one listener's default, and a
+ * refused accept would keep a client out whatever room the caps make.
+ */
+static void
+raise_open_files(struct server *s)
+{
+	rlim_t need = 64;
+	struct rlimit rl;
+
+	for (size_t i = 0; i < s->nfds; i++) {
+		struct http_config cfg = http_config_for(s, i);
+
+		need += http_listener_capacity(&cfg);
+	}
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= need)
+		return;
+	rl.rlim_cur = rl.rlim_max < need ? rl.rlim_max : need;
+	if (setrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur < need)
+		log_msg("open files limited to %llu; the connection caps "
+		        "need %llu", (unsigned long long)rl.rlim_cur,
+		        (unsigned long long)need);
 }
 
 static int
@@ -305,9 +332,11 @@ keep_fixed(const struct server *s, struct serve_config *fresh)
 	char *const *running[] = { &s->cfg.keys, &s->cfg.user, &s->cfg.audit_log };
 	char **wanted[] = { &fresh->keys, &fresh->user, &fresh->audit_log };
 	const unsigned *run_n[] = { &s->cfg.threads, &s->cfg.timeout,
+	                            &s->cfg.request_timeout,
 	                            &s->cfg.connections,
 	                            &s->cfg.connections_per_address };
 	unsigned *want_n[] = { &fresh->threads, &fresh->timeout,
+	                       &fresh->request_timeout,
 	                       &fresh->connections,
 	                       &fresh->connections_per_address };
 	bool kept = false;
@@ -596,8 +625,10 @@ cmd_serve(int argc, char **argv)
 	/* Giving the keys to the user changed the directory: not news. */
 	if (r == 0)
 		drain_inotify(s.inofd);
-	if (r == 0)
+	if (r == 0) {
+		raise_open_files(&s);
 		r = start_listeners(&s);
+	}
 	if (r == 0)
 		r = sandbox_enter();
 	if (r == 0) {

@@ -11,24 +11,9 @@
 
 #include <cmocka.h>
 
+#include "test-addr.h"
+
 #include "server/cidr.h"
-
-static struct sockaddr_storage
-addr(const char *text)
-{
-	struct sockaddr_storage ss;
-
-	memset(&ss, 0, sizeof(ss));
-	if (inet_pton(AF_INET, text,
-	              &((struct sockaddr_in *)&ss)->sin_addr) == 1)
-		ss.ss_family = AF_INET;
-	else if (inet_pton(AF_INET6, text,
-	                   &((struct sockaddr_in6 *)&ss)->sin6_addr) == 1)
-		ss.ss_family = AF_INET6;
-	else
-		fail();
-	return ss;
-}
 
 static bool
 in(const char *block, const char *a)

@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "common/log.h"
@@ -133,4 +135,77 @@ keydir_rotate(int dirfd, char sig_thp[JWK_THP_MAX + 1])
 	if (r == 0 && sig_thp)
 		memcpy(sig_thp, sig, sizeof(sig));
 	return r;
+}
+
+/* The temporary file name, as open at fd, if it is one to remove. */
+static bool
+stale_temp(int dirfd, const char *path, const char *name, int fd,
+           uid_t dir_owner)
+{
+	struct stat st, now;
+
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
+		return false;
+	if (st.st_uid != dir_owner && st.st_uid != geteuid()) {
+		log_msg("%s/%s: owned by uid %u, not by the directory's owner: "
+		        "left as it is", path, name, (unsigned)st.st_uid);
+		return false;
+	}
+	/* Its writer holds a lock until it renames it. */
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0)
+		return false;
+	/* Still the file checked, under that name. */
+	return fstatat(dirfd, name, &now, AT_SYMLINK_NOFOLLOW) == 0 &&
+	       now.st_dev == st.st_dev && now.st_ino == st.st_ino;
+}
+
+static void
+remove_temp(int dirfd, const char *path, const char *name, uid_t dir_owner)
+{
+	struct stat st;
+	int fd;
+
+	/* Only regular files are opened: a device could act on an open. */
+	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+	    !S_ISREG(st.st_mode))
+		return;
+	fd = openat(dirfd, name, O_RDONLY | O_NONBLOCK | O_NOFOLLOW |
+	            O_NOCTTY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	if (stale_temp(dirfd, path, name, fd, dir_owner)) {
+		if (unlinkat(dirfd, name, 0) == 0)
+			log_msg("%s/%s: removed: a key file an interrupted "
+			        "write left", path, name);
+		else
+			log_msg("%s/%s: left by an interrupted write, and "
+			        "cannot be removed: %s", path, name,
+			        strerror(errno));
+	}
+	close(fd);
+}
+
+int
+keydir_remove_temps(int dirfd, const char *path)
+{
+	struct dirent *d;
+	struct stat st;
+	DIR *dir;
+	int fd;
+
+	if (fstat(dirfd, &st) < 0)
+		return -errno;
+	fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	dir = fdopendir(fd);
+	if (!dir) {
+		close(fd);
+		return -ENOMEM;
+	}
+	while ((d = readdir(dir)))
+		if (is_temp_file_name(d->d_name))
+			remove_temp(dirfd, path, d->d_name, st.st_uid);
+	closedir(dir);
+	return 0;
 }

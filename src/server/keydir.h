@@ -21,4 +21,13 @@ int keydir_create(int dirfd, char sig_thp[JWK_THP_MAX + 1]);
  */
 int keydir_rotate(int dirfd, char sig_thp[JWK_THP_MAX + 1]);
 
+/*
+ * Removes the temporary files of writes that never finished (a killed
+ * `tetherd keys create`): each may hold a private key never put in
+ * service. Only the exact names write_file_at makes are touched, and only
+ * regular files the directory's owner or this process's user owns that
+ * no writer still holds. Logs each removal. Returns 0 or -errno.
+ */
+int keydir_remove_temps(int dirfd, const char *path);
+
 #endif

@@ -143,6 +143,23 @@ stamped_empty(const struct keyset_stamp *sp, int r, struct keyset **out)
 }
 
 /*
+ * Anyone could add a key to a directory every user may write to, and have
+ * it advertised (or a FIFO, a link...): its keys are not served.
+ */
+static int
+writable_by_all(const struct keystore *st, const struct stat *sb,
+                unsigned kflags)
+{
+	if (!(sb->st_mode & S_IWOTH))
+		return 0;
+	if (!(kflags & KEYSET_QUIET))
+		log_msg("%s: every user may write to it (mode %04o), so anyone "
+		        "could add a key: refusing its keys: chmod o-w %s",
+		        st->path, (unsigned)(sb->st_mode & 07777), st->path);
+	return -EPERM;
+}
+
+/*
  * One read of the directory, opened by path as it is now. Returns 0, or
  * -EAGAIN after making a first pair (read it again), or -errno with an
  * empty set in *out (NULL only for -ENOMEM).
@@ -169,8 +186,10 @@ read_once(struct keystore *st, unsigned kflags, struct keyset **out)
 	r = fstat(fd, &sb) < 0 ? -errno : 0;
 	if (r == 0) {
 		stamp_from(&sb, &t0, &sp);
-		r = keyset_load(fd, kflags, out);
+		r = writable_by_all(st, &sb, kflags);
 	}
+	if (r == 0)
+		r = keyset_load(fd, kflags, out);
 	/* A pair that cannot be made leaves the rotated keys in service. */
 	if (r == 0 && (*out)->nadvertised == 0 && (*out)->nunreadable &&
 	    !(kflags & KEYSET_QUIET))
@@ -234,6 +253,20 @@ refresh(struct keystore *st, const struct keyset *old, const char *why)
 	install(st, ks);
 }
 
+/* What killed writers left, before anything reads the directory. */
+static void
+remove_temps(struct keystore *st)
+{
+	int fd = open(st->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	struct stat sb;
+
+	if (fd < 0)
+		return;
+	if (fstat(fd, &sb) == 0 && !(sb.st_mode & S_IWOTH))
+		keydir_remove_temps(fd, st->path);
+	close(fd);
+}
+
 int
 keystore_open(struct keystore *st, const char *path, unsigned flags,
               unsigned keyset_flags)
@@ -249,6 +282,7 @@ keystore_open(struct keystore *st, const char *path, unsigned flags,
 	st->path = strdup(path);
 	if (!st->path)
 		return -ENOMEM;
+	remove_temps(st);
 	r = read_directory(st, keyset_flags, &ks);
 	if (r < 0)
 		log_msg("%s: cannot load keys: %s", path, strerror(-r));

@@ -287,15 +287,17 @@ check_key(const json_t *jwk, struct ecmr_key **exchange, char *why,
 		         curve_algs[i].alg);
 		return -EINVAL;
 	}
-	r = ecmr_point_check(jwk, crv);
-	if (r == -EINVAL) {
-		snprintf(why, len, "x and y are not a point of %s", crv);
-		return r;
-	}
-	if (r == 0)
-		r = ecmr_key_load(jwk, exchange);
+	r = ecmr_key_load(jwk, exchange);
 	if (r == -EINVAL)
 		snprintf(why, len, "no private key (\"d\") of %s", crv);
+	if (r == 0)
+		r = ecmr_key_check_point(*exchange, jwk);
+	if (r < 0 && *exchange) {
+		if (r == -EINVAL)
+			snprintf(why, len, "x and y are not a point of %s", crv);
+		ecmr_key_free(*exchange);
+		*exchange = NULL;
+	}
 	return r;
 }
 

@@ -125,7 +125,7 @@ write_file_flags(int dirfd, const char *name, const void *buf, size_t len,
 	_Static_assert(TEMP_FILE_HEX == 12, "six random bytes, in hex");
 	unsigned char rnd[TEMP_FILE_HEX / 2];
 	char tmp[sizeof(TEMP_FILE_PREFIX) + TEMP_FILE_HEX];
-	int fd, r;
+	int fd, lock, r;
 
 	if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
 		return -EIO;
@@ -137,9 +137,12 @@ write_file_flags(int dirfd, const char *name, const void *buf, size_t len,
 	            O_NOFOLLOW, mode);
 	if (fd < 0)
 		return -errno;
-	/* Locked until renamed: a server starting meanwhile sees a temp
-	   file in use, not one a killed writer left (keydir_remove_temps). */
-	r = flock(fd, LOCK_EX) < 0 ? -errno : 0;
+	/* Locked until renamed, so that a server starting meanwhile sees a
+	   temp file in use, not one a killed writer left. The lock is on a
+	   read-only open: closing fd before the rename reports the write
+	   under the temp name, not as a change to a key file. */
+	lock = openat(dirfd, tmp, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	r = lock < 0 || flock(lock, LOCK_EX) < 0 ? -errno : 0;
 	if (r == 0)
 		r = fchmod(fd, mode) < 0 ? -errno : 0;
 	if (r == 0)
@@ -148,12 +151,14 @@ write_file_flags(int dirfd, const char *name, const void *buf, size_t len,
 		r = write_fd(fd, buf, len);
 	if (r == 0 && fsync(fd) < 0)
 		r = -errno;
+	if (close(fd) < 0 && r == 0)
+		r = -errno;
 	if (r == 0 && renameat2(dirfd, tmp, dirfd, name, rename_flags) < 0)
 		r = -errno;
 	if (r < 0)
 		unlinkat(dirfd, tmp, 0);
-	if (close(fd) < 0 && r == 0)
-		r = -errno;
+	if (lock >= 0)
+		close(lock);
 	if (r < 0)
 		return r;
 	return fsync(dirfd) < 0 ? -errno : 0;

@@ -95,6 +95,26 @@ hide_key(int dirfd, const char *name)
 	return 0;
 }
 
+/* A listing of dirfd's entries that leaves dirfd's own offset alone;
+   NULL with errno set. */
+static DIR *
+list_dir(int dirfd)
+{
+	int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *dir;
+
+	if (fd < 0)
+		return NULL;
+	dir = fdopendir(fd);
+	if (!dir) {
+		int e = errno;
+
+		close(fd);
+		errno = e;
+	}
+	return dir;
+}
+
 /* Hides the advertised keys other than the two just made. */
 static int
 hide_keys_except(int dirfd, const char *sig, const char *exc)
@@ -102,18 +122,13 @@ hide_keys_except(int dirfd, const char *sig, const char *exc)
 	char keep1[JWK_THP_MAX + 8], keep2[JWK_THP_MAX + 8];
 	struct dirent *d;
 	DIR *dir;
-	int fd, r = 0;
+	int r = 0;
 
 	snprintf(keep1, sizeof(keep1), "%s.jwk", sig);
 	snprintf(keep2, sizeof(keep2), "%s.jwk", exc);
-	fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
+	dir = list_dir(dirfd);
+	if (!dir)
 		return -errno;
-	dir = fdopendir(fd);
-	if (!dir) {
-		close(fd);
-		return -ENOMEM;
-	}
 	while (r == 0 && (d = readdir(dir)))
 		if (is_advertised_key(d->d_name, keep1, keep2))
 			r = hide_key(dirfd, d->d_name);
@@ -191,18 +206,12 @@ keydir_remove_temps(int dirfd, const char *path)
 	struct dirent *d;
 	struct stat st;
 	DIR *dir;
-	int fd;
 
 	if (fstat(dirfd, &st) < 0)
 		return -errno;
-	fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
+	dir = list_dir(dirfd);
+	if (!dir)
 		return -errno;
-	dir = fdopendir(fd);
-	if (!dir) {
-		close(fd);
-		return -ENOMEM;
-	}
 	while ((d = readdir(dir)))
 		if (is_temp_file_name(d->d_name))
 			remove_temp(dirfd, path, d->d_name, st.st_uid);

@@ -287,6 +287,10 @@ check_key(const json_t *jwk, struct ecmr_key **exchange, char *why,
 		         curve_algs[i].alg);
 		return -EINVAL;
 	}
+	if (alg && strcmp(alg, "ECMR") == 0 && jwk_allows(jwk, "sign", false)) {
+		snprintf(why, len, "alg ECMR, yet its key_ops sign");
+		return -EINVAL;
+	}
 	r = ecmr_key_load(jwk, exchange);
 	if (r == -EINVAL)
 		snprintf(why, len, "no private key (\"d\") of %s", crv);
@@ -416,6 +420,54 @@ sign_default(struct keyset *ks, json_t *const *jwks)
 	return sign_advertisement(ks, ks->signers, &ks->adv, &ks->adv_len);
 }
 
+static bool
+signs_alone(const json_t *jwk)
+{
+	json_t *jws = json_pack("{s:s}", "payload", "e30");
+	bool ok = jws && jose_jws_sig(NULL, jws, NULL, jwk);
+
+	json_decref(jws);
+	return ok;
+}
+
+/*
+ * After libjose refused to sign the advertisement: drops each advertised
+ * key it cannot sign with alone (a check_key missed), naming it, so that
+ * one such file does not leave the others unserved.
+ */
+static void
+drop_failing_signers(struct keyset *ks, int dirfd, unsigned flags,
+                     json_t **jwks)
+{
+	size_t kept = 0;
+
+	json_decref(ks->signers);
+	json_decref(ks->payload);
+	ks->signers = ks->payload = NULL;
+	for (size_t i = 0; i < ks->nkeys; i++) {
+		struct key *k = &ks->keys[i];
+
+		if (k->advertised && k->signs && !signs_alone(jwks[i])) {
+			skip_file(k->name, flags, "libjose cannot sign with it");
+			note_skipped(ks, dirfd, k->name);
+			ks->nadvertised--;
+			ks->nexposed -= k->exposed;
+			ecmr_key_free(k->exchange);
+			drop_jwk(k->jwk);
+			drop_jwk(jwks[i]);
+			jwks[i] = NULL;
+			continue;
+		}
+		ks->keys[kept] = *k;
+		jwks[kept++] = jwks[i];
+	}
+	for (size_t i = kept; i < ks->nkeys; i++) {
+		memset(&ks->keys[i], 0, sizeof(ks->keys[i]));
+		jwks[i] = NULL;
+	}
+	ks->nkeys = kept;
+}
+
 int
 keyset_key_adv(struct keyset *ks, const struct key *key,
                const struct keyset_text **out)
@@ -531,6 +583,10 @@ keyset_load(int dirfd, unsigned flags, struct keyset **out)
 	r = load_keys(ks, dirfd, flags, names, n, jwks);
 	if (r == 0)
 		r = sign_default(ks, jwks);
+	if (r == -EINVAL) {
+		drop_failing_signers(ks, dirfd, flags, jwks);
+		r = sign_default(ks, jwks);
+	}
 out:
 	for (size_t i = 0; jwks && i < n; i++)
 		drop_jwk(jwks[i]);

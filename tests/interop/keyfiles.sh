@@ -165,7 +165,9 @@ pair "$od"
  { printf '{"pad":"'; head -c 70000 /dev/zero | tr '\0' a; printf '"}'; } >"$od/huge.jwk"
  jose jwk gen -i '{"alg":"ES512"}' | jose jwk pub -i- -o "$od/public.jwk"
  jose jwk gen -i '{"alg":"ES512"}' | jq -c '.x = .y' >"$od/offcurve.jwk"
- jose jwk gen -i '{"alg":"ECDH-ES"}' -o "$od/ecdh.jwk")
+ jose jwk gen -i '{"alg":"ECDH-ES"}' -o "$od/ecdh.jwk"
+ jose jwk gen -i '{"alg":"ECMR"}' |
+	jq -c '.key_ops = ["sign", "verify", "deriveKey"]' >"$od/ecmrsign.jwk")
 if start_tetherd odd "$od" "${user_args[@]}"; then
 	ok "files that are no Tang key do not stop the start"
 else
@@ -178,7 +180,8 @@ for why in 'empty.jwk: no "kty"' 'nokty.jwk: no "kty"' 'oct.jwk: kty "oct" is no
 	'rsa.jwk: kty "RSA" is not EC' 'array.jwk: not a JSON object' \
 	'number.jwk: not a JSON object' 'huge.jwk: larger than 64 KiB' \
 	'public.jwk: no private key' 'offcurve.jwk: x and y are not a point' \
-	'ecdh.jwk: alg is neither ECMR nor ES512'; do
+	'ecdh.jwk: alg is neither ECMR nor ES512' \
+	'ecmrsign.jwk: alg ECMR, yet its key_ops sign'; do
 	check "the log says: skipping key file $why" \
 		grep -qF "skipping key file $why" "$TEST_DIR/odd.log"
 done

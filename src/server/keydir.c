@@ -16,14 +16,33 @@
 #include "common/util.h"
 
 int
+keydir_check_mode(const char *path, mode_t mode, bool quiet)
+{
+	if (!(mode & S_IWOTH))
+		return 0;
+	if (!quiet)
+		log_msg("%s: every user may write to it (mode %04o), so anyone "
+		        "could add a key: refusing its keys: chmod o-w %s", path,
+		        (unsigned)(mode & 07777), path);
+	return -EPERM;
+}
+
+int
 keydir_open(const char *path)
 {
 	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	struct stat st;
+	int r;
 
 	if (fd < 0) {
-		int r = -errno;
-
+		r = -errno;
 		log_msg("%s: %s", path, strerror(-r));
+		return r;
+	}
+	r = fstat(fd, &st) < 0 ? -errno : keydir_check_mode(path, st.st_mode,
+	                                                     false);
+	if (r < 0) {
+		close(fd);
 		return r;
 	}
 	return fd;

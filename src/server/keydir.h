@@ -4,7 +4,17 @@
 
 #include "common/jwk.h"
 
-/* Opens a keys directory; logs and returns -errno on failure. */
+#include <stdbool.h>
+#include <sys/types.h>
+
+/*
+ * Refuses (-EPERM) a keys directory of this mode that every user may
+ * write to (anyone could add a key), saying so unless quiet.
+ */
+int keydir_check_mode(const char *path, mode_t mode, bool quiet);
+
+/* Opens a keys directory, refusing one keydir_check_mode refuses; logs
+   and returns -errno on failure. */
 int keydir_open(const char *path);
 
 /*

@@ -143,23 +143,6 @@ stamped_empty(const struct keyset_stamp *sp, int r, struct keyset **out)
 }
 
 /*
- * Anyone could add a key to a directory every user may write to, and have
- * it advertised (or a FIFO, a link...): its keys are not served.
- */
-static int
-writable_by_all(const struct keystore *st, const struct stat *sb,
-                unsigned kflags)
-{
-	if (!(sb->st_mode & S_IWOTH))
-		return 0;
-	if (!(kflags & KEYSET_QUIET))
-		log_msg("%s: every user may write to it (mode %04o), so anyone "
-		        "could add a key: refusing its keys: chmod o-w %s",
-		        st->path, (unsigned)(sb->st_mode & 07777), st->path);
-	return -EPERM;
-}
-
-/*
  * One read of the directory, opened by path as it is now. Returns 0, or
  * -EAGAIN after making a first pair (read it again), or -errno with an
  * empty set in *out (NULL only for -ENOMEM).
@@ -186,7 +169,8 @@ read_once(struct keystore *st, unsigned kflags, struct keyset **out)
 	r = fstat(fd, &sb) < 0 ? -errno : 0;
 	if (r == 0) {
 		stamp_from(&sb, &t0, &sp);
-		r = writable_by_all(st, &sb, kflags);
+		r = keydir_check_mode(st->path, sb.st_mode,
+		                      kflags & KEYSET_QUIET);
 	}
 	if (r == 0)
 		r = keyset_load(fd, kflags, out);
@@ -262,7 +246,8 @@ remove_temps(struct keystore *st)
 
 	if (fd < 0)
 		return;
-	if (fstat(fd, &sb) == 0 && !(sb.st_mode & S_IWOTH))
+	if (fstat(fd, &sb) == 0 && keydir_check_mode(st->path, sb.st_mode,
+	                                             true) == 0)
 		keydir_remove_temps(fd, st->path);
 	close(fd);
 }

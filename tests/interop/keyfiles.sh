@@ -256,6 +256,10 @@ if $as_root; then
 	check_eq "... and gives nothing to the service user" "root root root" \
 		"$(stat -c %U "$wd" "$wd/sig.jwk" "$wd/exc.jwk" | paste -sd' ')"
 fi
+check "tetherd keys create writes no key into it" \
+	sh -c "! '$TETHERD' keys create --keys '$wd' 2>'$TEST_DIR/create.err' &&
+	       grep -q 'every user may write to it' '$TEST_DIR/create.err' &&
+	       test \$(ls -A '$wd' | wc -l) -eq 2"
 chmod 1777 "$wd"
 if refused open-sticky "$wd"; then
 	ok "... so does 1777"

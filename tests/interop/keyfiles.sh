@@ -210,7 +210,7 @@ if $as_root; then
 	chown nobody "$td/.tmp-aaaaaaaaaaaa"
 fi
 # A write under way holds its temp file locked until it renames it.
-(umask 077; exec 9>"$td/.tmp-dddddddddddd"; flock 9; touch "$TEST_DIR/locked"; sleep 60) &
+(umask 077; exec 9>"$td/.tmp-dddddddddddd"; flock 9; touch "$TEST_DIR/locked"; exec sleep 60) &
 holder=$!
 wait_for "the lock is held" test -e "$TEST_DIR/locked"
 start_tetherd temps "$td" "${user_args[@]}" ||

@@ -17,6 +17,9 @@ qemu-system-x86 linux-image-amd64 initramfs-tools cryptsetup-initramfs
 busybox-static klibc-utils e2fsprogs zstd lvm2 clevis-initramfs dnsmasq-base
 keyutils"
 
+# keyfiles.sh holds a real `tetherd keys create` mid-write with strace.
+TETHER_TEST_DEPS="$TETHER_TEST_DEPS strace"
+
 install_deps() {
 	if [ "$(id -u)" -ne 0 ]; then
 		echo "tools: run as root (installs packages with apt-get)" >&2

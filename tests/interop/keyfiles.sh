@@ -241,6 +241,34 @@ check "keys create still works beside them" test -f "$td/$made.jwk"
 check_eq "... and leaves no temp file" "$before" "$(temps)"
 check_stops temps "$temps_PID"
 
+# A real keys create, held mid-write (strace delays its first fsync, after
+# the key is written to its temp file), then killed.
+if command -v strace >/dev/null; then
+	kd=$TEST_DIR/killed
+	pair "$kd"
+	is_temp() { grep -xE '\.tmp-[0-9a-f]{12}'; }
+	strace -f -o /dev/null -e trace=fsync -e inject=fsync:delay_enter=20000000 \
+		"$TETHERD" keys create --keys "$kd" >/dev/null 2>&1 &
+	tracer=$!
+	wait_for "its temp file is written" \
+		sh -c "f=\$(ls -A '$kd' | grep -xE '\.tmp-[0-9a-f]{12}') && test -s '$kd'/\$f"
+	tmp=$(ls -A "$kd" | is_temp)
+	check_eq "while keys create writes, the stand-in starts and answers" 200 \
+		"$(standin_status "$kd")"
+	check "... leaving its temp file ($tmp), which that write holds" \
+		test -f "$kd/$tmp"
+	# Both at once: strace alone would wait out its delay first.
+	kill -KILL "$tracer" $(pgrep -P "$tracer") 2>/dev/null
+	wait "$tracer" 2>/dev/null
+	check "killed, keys create leaves its temp file, a private key" \
+		jq -e .d "$kd/$tmp"
+	check_eq "the next start answers" 200 "$(standin_status "$kd")"
+	check "... and removes it" test ! -e "$kd/$tmp"
+	check "... naming it" grep -qF "killed/$tmp: removed" "$TEST_DIR/standin.log"
+else
+	skip "a killed keys create's temp file is removed" "strace is not installed"
+fi
+
 # --- 5. a directory every user may write to --------------------------------
 wd=$TEST_DIR/open
 pair "$wd"

@@ -216,7 +216,10 @@ load_jwk(int dirfd, const char *name, unsigned flags, bool *exposed,
 	*exposed = *unreadable = false;
 	fd = open_key_file(dirfd, name, &st, &why);
 	if (fd < 0) {
-		*unreadable = fd == -EACCES || fd == -EPERM || fd == -EIO;
+		/* A link is a key that is there, if not served: no new pair
+		   is made over it. */
+		*unreadable = fd == -EACCES || fd == -EPERM || fd == -EIO ||
+		              fd == -ELOOP;
 		skip_file(name, flags, why ? why : strerror(-fd));
 		return NULL;
 	}

@@ -86,8 +86,9 @@ struct keyset {
 	size_t nadvertised;
 	size_t nexposed;		/* key files readable by others */
 	size_t nunreadable;		/* advertised key files that could not
-					   be read (owner, mode): not an empty
-					   directory, so no new pair */
+					   be read (owner, mode, symbolic
+					   links): not an empty directory, so
+					   no new pair */
 	char *adv;			/* GET /adv; NULL when no advertised
 					   key signs */
 	size_t adv_len;

@@ -121,6 +121,12 @@ check "... and the log names it" \
 check_eq "... its target keeps its owner and mode" "$(id -un) 644" \
 	"$(stat -c '%U %a' "$out/key.jwk")"
 check_stops links "$links_PID"
+lo=$TEST_DIR/links-only
+mkdir "$lo"
+ln -s "$out/key.jwk" "$lo/link.jwk"
+check_eq "a directory whose only advertised key is a link: the stand-in serves no key" \
+	500 "$(standin_status "$lo")"
+check_eq "... and makes no new pair over it" "link.jwk" "$(ls -A "$lo")"
 
 if $as_root; then
 	hd=$TEST_DIR/hard

@@ -20,6 +20,9 @@ busybox-static klibc-utils e2fsprogs zstd lvm2 clevis-initramfs dnsmasq-base
 keyutils debhelper dpkg-dev build-essential lintian mmdebstrap
 bash-completion"
 
+# keyfiles.sh holds a real `tetherd keys create` mid-write with strace.
+TETHER_TEST_DEPS="$TETHER_TEST_DEPS strace"
+
 install_deps() {
 	if [ "$(id -u)" -ne 0 ]; then
 		echo "tools: run as root (installs packages with apt-get)" >&2

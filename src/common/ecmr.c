@@ -189,6 +189,18 @@ request_point(const struct ecmr_key *key, const json_t *req, EC_POINT *p,
 	return r;
 }
 
+int
+ecmr_key_check_point(const struct ecmr_key *key, const json_t *jwk)
+{
+	BN_CTX *ctx = BN_CTX_new();
+	EC_POINT *p = EC_POINT_new(key->group);
+	int r = ctx && p ? request_point(key, jwk, p, ctx) : -ENOMEM;
+
+	EC_POINT_free(p);
+	BN_CTX_free(ctx);
+	return r;
+}
+
 static int
 encode_coordinate(const struct ecmr_key *key, const BIGNUM *v,
                   char out[2 * FIELD_MAX])

@@ -36,6 +36,12 @@ int ecmr_exchange(const struct ecmr_key *key, const json_t *req,
                   char reply[ECMR_REPLY_MAX], size_t *len);
 
 /*
+ * Checks that the x and y of jwk are a point of key's curve: a key file's
+ * public half. Returns 0, -EINVAL, or -ENOMEM.
+ */
+int ecmr_key_check_point(const struct ecmr_key *key, const json_t *jwk);
+
+/*
  * Checks that jwk is a public EC point on the curve crv: the client's
  * check of a server's reply before it takes part in recovering a key.
  * Returns 0, -EINVAL, or -ENOMEM.

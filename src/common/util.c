@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -33,53 +34,53 @@ parse_ulong(const char *s, unsigned long min, unsigned long max,
 }
 
 int
-read_file_at(int dirfd, const char *name, size_t max, char **buf, size_t *len)
+read_file_fd(int fd, size_t max, char **buf, size_t *len)
 {
 	struct stat st;
 	size_t got = 0;
 	char *data;
-	int fd, r;
 
-	fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0)
+	if (fstat(fd, &st) < 0)
 		return -errno;
-	if (fstat(fd, &st) < 0) {
-		r = -errno;
-		goto fail;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		r = -EINVAL;
-		goto fail;
-	}
-	if (st.st_size < 0 || (unsigned long long)st.st_size > max) {
-		r = -EFBIG;
-		goto fail;
-	}
+	if (!S_ISREG(st.st_mode))
+		return -EINVAL;
+	if (st.st_size < 0 || (unsigned long long)st.st_size > max)
+		return -EFBIG;
 	data = malloc((size_t)st.st_size + 1);
-	if (!data) {
-		r = -ENOMEM;
-		goto fail;
-	}
+	if (!data)
+		return -ENOMEM;
 	/* The file may shrink under us; never read past what was allocated. */
 	while (got < (size_t)st.st_size) {
 		ssize_t n = read(fd, data + got, (size_t)st.st_size - got);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
-			r = -errno;
+			int r = -errno;
+
 			free_secret(data, (size_t)st.st_size + 1);
-			goto fail;
+			return r;
 		}
 		if (n == 0)
 			break;
 		got += (size_t)n;
 	}
-	close(fd);
 	data[got] = '\0';
 	*buf = data;
 	*len = got;
 	return 0;
-fail:
+}
+
+int
+read_file_at(int dirfd, const char *name, size_t max, char **buf, size_t *len)
+{
+	/* Non-blocking: a FIFO in a file's place is refused, not waited on. */
+	int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOCTTY |
+	                O_NONBLOCK);
+	int r;
+
+	if (fd < 0)
+		return -errno;
+	r = read_file_fd(fd, max, buf, len);
 	close(fd);
 	return r;
 }
@@ -102,25 +103,48 @@ keep_owner(int dirfd, const char *name, int fd)
 	return fchown(fd, st.st_uid, st.st_gid) < 0 ? -errno : 0;
 }
 
+bool
+is_temp_file_name(const char *name)
+{
+	size_t n = strlen(TEMP_FILE_PREFIX);
+
+	if (strncmp(name, TEMP_FILE_PREFIX, n) != 0 ||
+	    strlen(name) != n + TEMP_FILE_HEX)
+		return false;
+	for (name += n; *name; name++)
+		if (!((*name >= '0' && *name <= '9') ||
+		      (*name >= 'a' && *name <= 'f')))
+			return false;
+	return true;
+}
+
 static int
 write_file_flags(int dirfd, const char *name, const void *buf, size_t len,
                  mode_t mode, unsigned rename_flags)
 {
-	unsigned char rnd[6];
-	char tmp[32];
-	int fd, r;
+	_Static_assert(TEMP_FILE_HEX == 12, "six random bytes, in hex");
+	unsigned char rnd[TEMP_FILE_HEX / 2];
+	char tmp[sizeof(TEMP_FILE_PREFIX) + TEMP_FILE_HEX];
+	int fd, lock, r;
 
 	if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
 		return -EIO;
 	/* Starts with a dot and lacks ".jwk": never taken for a key. */
-	snprintf(tmp, sizeof(tmp), ".tmp-%02x%02x%02x%02x%02x%02x",
+	snprintf(tmp, sizeof(tmp), TEMP_FILE_PREFIX "%02x%02x%02x%02x%02x%02x",
 	         rnd[0], rnd[1], rnd[2], rnd[3], rnd[4], rnd[5]);
 
 	fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC |
 	            O_NOFOLLOW, mode);
 	if (fd < 0)
 		return -errno;
-	r = fchmod(fd, mode) < 0 ? -errno : 0;
+	/* Locked until renamed, so that a server starting meanwhile sees a
+	   temp file in use, not one a killed writer left. The lock is on a
+	   read-only open: closing fd before the rename reports the write
+	   under the temp name, not as a change to a key file. */
+	lock = openat(dirfd, tmp, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	r = lock < 0 || flock(lock, LOCK_EX) < 0 ? -errno : 0;
+	if (r == 0)
+		r = fchmod(fd, mode) < 0 ? -errno : 0;
 	if (r == 0)
 		r = keep_owner(dirfd, name, fd);
 	if (r == 0)
@@ -131,10 +155,12 @@ write_file_flags(int dirfd, const char *name, const void *buf, size_t len,
 		r = -errno;
 	if (r == 0 && renameat2(dirfd, tmp, dirfd, name, rename_flags) < 0)
 		r = -errno;
-	if (r < 0) {
+	if (r < 0)
 		unlinkat(dirfd, tmp, 0);
+	if (lock >= 0)
+		close(lock);
+	if (r < 0)
 		return r;
-	}
 	return fsync(dirfd) < 0 ? -errno : 0;
 }
 

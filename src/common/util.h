@@ -24,6 +24,17 @@ int parse_ulong(const char *s, unsigned long min, unsigned long max,
 int read_file_at(int dirfd, const char *name, size_t max, char **buf,
                  size_t *len);
 
+/* Reads the regular file open at fd, as read_file_at does. */
+int read_file_fd(int fd, size_t max, char **buf, size_t *len);
+
+/* write_file_at's temporary files: the prefix, then this many lowercase
+   hex digits; each is locked (flock) by its writer until renamed. */
+#define TEMP_FILE_PREFIX ".tmp-"
+#define TEMP_FILE_HEX 12
+
+/* True when name is exactly what write_file_at names a temporary file. */
+bool is_temp_file_name(const char *name);
+
 /*
  * Creates name in dirfd with mode, holding exactly len bytes of buf, or leaves
  * no trace: the bytes go to a temporary file that is synced and then renamed

@@ -8,20 +8,41 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "common/log.h"
 #include "common/util.h"
 
 int
+keydir_check_mode(const char *path, mode_t mode, bool quiet)
+{
+	if (!(mode & S_IWOTH))
+		return 0;
+	if (!quiet)
+		log_msg("%s: every user may write to it (mode %04o), so anyone "
+		        "could add a key: refusing its keys: chmod o-w %s", path,
+		        (unsigned)(mode & 07777), path);
+	return -EPERM;
+}
+
+int
 keydir_open(const char *path)
 {
 	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	struct stat st;
+	int r;
 
 	if (fd < 0) {
-		int r = -errno;
-
+		r = -errno;
 		log_msg("%s: %s", path, strerror(-r));
+		return r;
+	}
+	r = fstat(fd, &st) < 0 ? -errno : keydir_check_mode(path, st.st_mode,
+	                                                     false);
+	if (r < 0) {
+		close(fd);
 		return r;
 	}
 	return fd;
@@ -93,6 +114,26 @@ hide_key(int dirfd, const char *name)
 	return 0;
 }
 
+/* A listing of dirfd's entries that leaves dirfd's own offset alone;
+   NULL with errno set. */
+static DIR *
+list_dir(int dirfd)
+{
+	int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *dir;
+
+	if (fd < 0)
+		return NULL;
+	dir = fdopendir(fd);
+	if (!dir) {
+		int e = errno;
+
+		close(fd);
+		errno = e;
+	}
+	return dir;
+}
+
 /* Hides the advertised keys other than the two just made. */
 static int
 hide_keys_except(int dirfd, const char *sig, const char *exc)
@@ -100,18 +141,13 @@ hide_keys_except(int dirfd, const char *sig, const char *exc)
 	char keep1[JWK_THP_MAX + 8], keep2[JWK_THP_MAX + 8];
 	struct dirent *d;
 	DIR *dir;
-	int fd, r = 0;
+	int r = 0;
 
 	snprintf(keep1, sizeof(keep1), "%s.jwk", sig);
 	snprintf(keep2, sizeof(keep2), "%s.jwk", exc);
-	fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
+	dir = list_dir(dirfd);
+	if (!dir)
 		return -errno;
-	dir = fdopendir(fd);
-	if (!dir) {
-		close(fd);
-		return -ENOMEM;
-	}
 	while (r == 0 && (d = readdir(dir)))
 		if (is_advertised_key(d->d_name, keep1, keep2))
 			r = hide_key(dirfd, d->d_name);
@@ -133,4 +169,71 @@ keydir_rotate(int dirfd, char sig_thp[JWK_THP_MAX + 1])
 	if (r == 0 && sig_thp)
 		memcpy(sig_thp, sig, sizeof(sig));
 	return r;
+}
+
+/* The temporary file name, as open at fd, if it is one to remove. */
+static bool
+stale_temp(int dirfd, const char *path, const char *name, int fd,
+           uid_t dir_owner)
+{
+	struct stat st, now;
+
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
+		return false;
+	if (st.st_uid != dir_owner && st.st_uid != geteuid()) {
+		log_msg("%s/%s: owned by uid %u, not by the directory's owner: "
+		        "left as it is", path, name, (unsigned)st.st_uid);
+		return false;
+	}
+	/* Its writer holds a lock until it renames it. */
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0)
+		return false;
+	/* Still the file checked, under that name. */
+	return fstatat(dirfd, name, &now, AT_SYMLINK_NOFOLLOW) == 0 &&
+	       now.st_dev == st.st_dev && now.st_ino == st.st_ino;
+}
+
+static void
+remove_temp(int dirfd, const char *path, const char *name, uid_t dir_owner)
+{
+	struct stat st;
+	int fd;
+
+	/* Only regular files are opened: a device could act on an open. */
+	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+	    !S_ISREG(st.st_mode))
+		return;
+	fd = openat(dirfd, name, O_RDONLY | O_NONBLOCK | O_NOFOLLOW |
+	            O_NOCTTY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	if (stale_temp(dirfd, path, name, fd, dir_owner)) {
+		if (unlinkat(dirfd, name, 0) == 0)
+			log_msg("%s/%s: removed: a key file an interrupted "
+			        "write left", path, name);
+		else
+			log_msg("%s/%s: left by an interrupted write, and "
+			        "cannot be removed: %s", path, name,
+			        strerror(errno));
+	}
+	close(fd);
+}
+
+int
+keydir_remove_temps(int dirfd, const char *path)
+{
+	struct dirent *d;
+	struct stat st;
+	DIR *dir;
+
+	if (fstat(dirfd, &st) < 0)
+		return -errno;
+	dir = list_dir(dirfd);
+	if (!dir)
+		return -errno;
+	while ((d = readdir(dir)))
+		if (is_temp_file_name(d->d_name))
+			remove_temp(dirfd, path, d->d_name, st.st_uid);
+	closedir(dir);
+	return 0;
 }

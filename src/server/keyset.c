@@ -55,7 +55,7 @@ key_file_names(int dirfd, char ***out, size_t *count)
 {
 	char **names = NULL;
 	struct dirent *d;
-	size_t n = 0;
+	size_t n = 0, cap = 0;
 	DIR *dir;
 	int fd, r = 0;
 
@@ -77,13 +77,20 @@ key_file_names(int dirfd, char ***out, size_t *count)
 			r = -E2BIG;
 			break;
 		}
-		grown = realloc(names, (n + 1) * sizeof(*names));
-		if (!grown || !(grown[n] = strdup(d->d_name))) {
-			names = grown ? grown : names;
+		if (n == cap) {
+			cap = cap ? cap * 2 : 64;
+			grown = realloc(names, cap * sizeof(*names));
+			if (!grown) {
+				r = -ENOMEM;
+				break;
+			}
+			names = grown;
+		}
+		names[n] = strdup(d->d_name);
+		if (!names[n]) {
 			r = -ENOMEM;
 			break;
 		}
-		names = grown;
 		n++;
 	}
 	if (r == 0 && errno != 0)
@@ -104,19 +111,19 @@ key_file_names(int dirfd, char ***out, size_t *count)
  * A private key others on the host can read may be known: it is still
  * served (skipping it would lock out every client bound to it), with a
  * warning naming it, and root takes the "other" bits off (group bits stay:
- * tangd-keygen makes 0440).
+ * tangd-keygen makes 0440) of the file open at fd, unless it has other
+ * names: those are not the directory's to change.
  */
 static bool
-check_exposure(int dirfd, const char *name, unsigned flags,
-               const struct stat *st)
+check_exposure(int fd, const char *name, unsigned flags, const struct stat *st)
 {
 	mode_t mode;
 
 	if (!(st->st_mode & S_IRWXO))
 		return false;
 	mode = st->st_mode & 07777;
-	if ((flags & KEYSET_TIGHTEN) && S_ISREG(st->st_mode) &&
-	    fchmodat(dirfd, name, mode & ~(mode_t)S_IRWXO, 0) == 0) {
+	if ((flags & KEYSET_TIGHTEN) && st->st_nlink == 1 &&
+	    fchmod(fd, mode & ~(mode_t)S_IRWXO) == 0) {
 		if (!(flags & KEYSET_QUIET))
 			log_msg("key file %s was readable by others (mode %03o): "
 			        "made it %03o; its secret may be known: rotate "
@@ -125,10 +132,11 @@ check_exposure(int dirfd, const char *name, unsigned flags,
 		return true;
 	}
 	if (!(flags & KEYSET_QUIET))
-		log_msg("warning: key file %s is readable by others (mode %03o): "
+		log_msg("warning: key file %s is readable by others (mode %03o%s): "
 		        "serving it, but its secret may be known: chmod o-rwx "
 		        "it and rotate it (tetherd keys rotate)", name,
-		        (unsigned)mode);
+		        (unsigned)mode, st->st_nlink > 1 ?
+		        ", and other names: left as it is" : "");
 	return true;
 }
 
@@ -153,35 +161,151 @@ note_skipped(struct keyset *ks, int dirfd, const char *name)
 	sk->ctime = st.st_ctim;
 }
 
+static void
+skip_file(const char *name, unsigned flags, const char *why)
+{
+	if (!(flags & KEYSET_QUIET))
+		log_msg("skipping key file %s: %s", name, why);
+}
+
+/*
+ * Opens the regular file name of dirfd, and nothing else: a FIFO would
+ * block the reader, a device could act on an open, and a symbolic link
+ * leads out of the directory. Returns the fd, or -errno with *why set.
+ */
+static int
+open_key_file(int dirfd, const char *name, struct stat *st, const char **why)
+{
+	int fd;
+
+	*why = NULL;
+	if (fstatat(dirfd, name, st, AT_SYMLINK_NOFOLLOW) < 0)
+		return -errno;
+	if (S_ISLNK(st->st_mode)) {
+		*why = "a symbolic link: key files are not followed";
+		return -ELOOP;
+	}
+	if (!S_ISREG(st->st_mode)) {
+		*why = "not a regular file";
+		return -EINVAL;
+	}
+	fd = openat(dirfd, name, O_RDONLY | O_NONBLOCK | O_NOFOLLOW |
+	            O_NOCTTY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	/* It may have been replaced since: check what was opened. */
+	if (fstat(fd, st) < 0 || !S_ISREG(st->st_mode)) {
+		close(fd);
+		*why = "not a regular file";
+		return -EINVAL;
+	}
+	return fd;
+}
+
 static json_t *
 load_jwk(int dirfd, const char *name, unsigned flags, bool *exposed,
          bool *unreadable)
 {
-	json_error_t err;
+	const char *why;
 	struct stat st;
 	json_t *jwk;
 	size_t len;
 	char *buf;
-	int r;
+	int fd, r;
 
-	*exposed = fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
-	           check_exposure(dirfd, name, flags, &st);
-	r = read_file_at(dirfd, name, KEYSET_MAX_FILE, &buf, &len);
-	*unreadable = r == -EACCES || r == -EPERM || r == -EIO;
-	if (r < 0) {
-		if (!(flags & KEYSET_QUIET))
-			log_msg("skipping key file %s: %s", name, strerror(-r));
+	*exposed = *unreadable = false;
+	fd = open_key_file(dirfd, name, &st, &why);
+	if (fd < 0) {
+		/* A link is a key that is there, if not served: no new pair
+		   is made over it. */
+		*unreadable = fd == -EACCES || fd == -EPERM || fd == -EIO ||
+		              fd == -ELOOP;
+		skip_file(name, flags, why ? why : strerror(-fd));
 		return NULL;
 	}
-	jwk = json_loadb(buf, len, 0, &err);
+	*exposed = check_exposure(fd, name, flags, &st);
+	r = read_file_fd(fd, KEYSET_MAX_FILE, &buf, &len);
+	close(fd);
+	*unreadable = r == -EIO;
+	if (r < 0) {
+		skip_file(name, flags, r == -EFBIG ?
+		          "larger than " KEYSET_MAX_FILE_TEXT : strerror(-r));
+		return NULL;
+	}
+	jwk = json_loadb(buf, len, 0, NULL);
 	free_secret(buf, len);
 	if (!jwk || !json_is_object(jwk)) {
-		if (!(flags & KEYSET_QUIET))
-			log_msg("skipping key file %s: not a JSON object", name);
+		skip_file(name, flags, "not a JSON object");
 		json_decref(jwk);
 		return NULL;
 	}
 	return jwk;
+}
+
+/* The signing algorithm Tang's keys use on each curve ecmr supports. */
+static const struct {
+	const char *crv, *alg;
+} curve_algs[] = {
+	{ "P-256", "ES256" }, { "P-384", "ES384" }, { "P-521", "ES512" },
+};
+
+/*
+ * Checks that jwk is a key of a Tang keys directory: a private EC key on
+ * a supported curve, for ECMR or its curve's ECDSA. A key libjose could
+ * not sign or exchange with would fail every advertisement or recovery,
+ * not only its own. Returns 0 with its scalar in *exchange, -EINVAL with
+ * the reason in why, or -ENOMEM.
+ */
+static int
+check_key(const json_t *jwk, struct ecmr_key **exchange, char *why,
+          size_t len)
+{
+	const char *kty = json_string_value(json_object_get(jwk, "kty"));
+	const char *crv = json_string_value(json_object_get(jwk, "crv"));
+	const char *alg = json_string_value(json_object_get(jwk, "alg"));
+	char text[24];
+	size_t i;
+	int r;
+
+	*exchange = NULL;
+	if (!kty) {
+		snprintf(why, len, "no \"kty\": not a JWK");
+		return -EINVAL;
+	}
+	if (strcmp(kty, "EC") != 0) {
+		log_escape(text, sizeof(text), kty, strlen(kty));
+		snprintf(why, len, "kty \"%s\" is not EC", text);
+		return -EINVAL;
+	}
+	for (i = 0; i < ARRAY_SIZE(curve_algs); i++)
+		if (crv && strcmp(crv, curve_algs[i].crv) == 0)
+			break;
+	if (i == ARRAY_SIZE(curve_algs)) {
+		snprintf(why, len, "not on P-256, P-384 or P-521");
+		return -EINVAL;
+	}
+	if (json_object_get(jwk, "alg") && (!alg ||
+	    (strcmp(alg, "ECMR") != 0 && strcmp(alg, curve_algs[i].alg) != 0))) {
+		snprintf(why, len, "alg is neither ECMR nor %s",
+		         curve_algs[i].alg);
+		return -EINVAL;
+	}
+	if (alg && strcmp(alg, "ECMR") == 0 && jwk_allows(jwk, "sign", false)) {
+		snprintf(why, len, "alg ECMR, yet its key_ops sign");
+		return -EINVAL;
+	}
+	r = ecmr_key_load(jwk, exchange);
+	if (r == -EINVAL)
+		snprintf(why, len, "no private key (\"d\") of %s", crv);
+	if (r == 0)
+		r = ecmr_key_check_point(*exchange, jwk);
+	if (r < 0 && *exchange) {
+		if (r == -EINVAL)
+			snprintf(why, len, "x and y are not a point of %s", crv);
+		ecmr_key_free(*exchange);
+		*exchange = NULL;
+	}
+	return r;
 }
 
 /* Tang's server-side checks before an exchange: any failure is a 403. */
@@ -195,8 +319,10 @@ may_derive(const json_t *jwk)
 	       (!alg || strcmp(alg, "ECMR") == 0);
 }
 
+/* Takes exchange, kept only for a key that may answer recoveries. */
 static int
-fill_key(struct key *key, const char *name, json_t *jwk, unsigned flags)
+fill_key(struct key *key, const char *name, json_t *jwk,
+         struct ecmr_key *exchange)
 {
 	int r;
 
@@ -205,18 +331,14 @@ fill_key(struct key *key, const char *name, json_t *jwk, unsigned flags)
 	key->signs = jwk_allows(jwk, "sign", false) &&
 	             jwk_allows(jwk, "verify", false);
 	key->derives = may_derive(jwk);
+	if (key->derives)
+		key->exchange = exchange;
+	else
+		ecmr_key_free(exchange);
 	for (int h = 0; h < JWK_THP_COUNT; h++) {
 		r = jwk_thumbprint(jwk, (enum jwk_thp_hash)h, key->thp[h]);
 		if (r < 0)
 			return r;
-	}
-	if (key->derives) {
-		r = ecmr_key_load(jwk, &key->exchange);
-		if (r == -ENOMEM)
-			return r;
-		if (r < 0 && !(flags & KEYSET_QUIET))
-			log_msg("key %s: not an exchange key this server "
-			        "supports; recoveries with it will fail", name);
 	}
 	/* Kept to sign GET /adv/{kid} if that is ever asked for. */
 	if (jwk_allows(jwk, "sign", false))
@@ -301,6 +423,54 @@ sign_default(struct keyset *ks, json_t *const *jwks)
 	return sign_advertisement(ks, ks->signers, &ks->adv, &ks->adv_len);
 }
 
+static bool
+signs_alone(const json_t *jwk)
+{
+	json_t *jws = json_pack("{s:s}", "payload", "e30");
+	bool ok = jws && jose_jws_sig(NULL, jws, NULL, jwk);
+
+	json_decref(jws);
+	return ok;
+}
+
+/*
+ * After libjose refused to sign the advertisement: drops each advertised
+ * key it cannot sign with alone (a check_key missed), naming it, so that
+ * one such file does not leave the others unserved.
+ */
+static void
+drop_failing_signers(struct keyset *ks, int dirfd, unsigned flags,
+                     json_t **jwks)
+{
+	size_t kept = 0;
+
+	json_decref(ks->signers);
+	json_decref(ks->payload);
+	ks->signers = ks->payload = NULL;
+	for (size_t i = 0; i < ks->nkeys; i++) {
+		struct key *k = &ks->keys[i];
+
+		if (k->advertised && k->signs && !signs_alone(jwks[i])) {
+			skip_file(k->name, flags, "libjose cannot sign with it");
+			note_skipped(ks, dirfd, k->name);
+			ks->nadvertised--;
+			ks->nexposed -= k->exposed;
+			ecmr_key_free(k->exchange);
+			drop_jwk(k->jwk);
+			drop_jwk(jwks[i]);
+			jwks[i] = NULL;
+			continue;
+		}
+		ks->keys[kept] = *k;
+		jwks[kept++] = jwks[i];
+	}
+	for (size_t i = kept; i < ks->nkeys; i++) {
+		memset(&ks->keys[i], 0, sizeof(ks->keys[i]));
+		jwks[i] = NULL;
+	}
+	ks->nkeys = kept;
+}
+
 int
 keyset_key_adv(struct keyset *ks, const struct key *key,
                const struct keyset_text **out)
@@ -355,6 +525,8 @@ load_keys(struct keyset *ks, int dirfd, unsigned flags, char **names,
 	for (size_t i = 0; i < n; i++) {
 		struct key *k = &ks->keys[ks->nkeys];
 		bool exposed, unreadable = false;
+		struct ecmr_key *exchange;
+		char why[80] = "not a JWK";
 		int r;
 
 		jwks[ks->nkeys] = load_jwk(dirfd, names[i], flags, &exposed,
@@ -364,18 +536,18 @@ load_keys(struct keyset *ks, int dirfd, unsigned flags, char **names,
 			note_skipped(ks, dirfd, names[i]);
 			continue;
 		}
-		r = fill_key(k, names[i], jwks[ks->nkeys], flags);
-		if (r == -ENOMEM)
-			return r;
+		r = check_key(jwks[ks->nkeys], &exchange, why, sizeof(why));
+		if (r == 0)
+			r = fill_key(k, names[i], jwks[ks->nkeys], exchange);
 		if (r < 0) {
-			if (!(flags & KEYSET_QUIET))
-				log_msg("skipping key file %s: not a JWK",
-				        names[i]);
 			ecmr_key_free(k->exchange);
 			json_decref(k->jwk);
 			memset(k, 0, sizeof(*k));
 			jwk_free_secret(jwks[ks->nkeys]);
 			jwks[ks->nkeys] = NULL;
+			if (r == -ENOMEM)
+				return r;
+			skip_file(names[i], flags, why);
 			note_skipped(ks, dirfd, names[i]);
 			continue;
 		}
@@ -397,6 +569,9 @@ keyset_load(int dirfd, unsigned flags, struct keyset **out)
 	int r;
 
 	r = key_file_names(dirfd, &names, &n);
+	if (r == -E2BIG && !(flags & KEYSET_QUIET))
+		log_msg("more than %d key files: none is read",
+		        KEYSET_MAX_KEYS);
 	if (r < 0)
 		return r;
 	ks = calloc(1, sizeof(*ks));
@@ -411,6 +586,10 @@ keyset_load(int dirfd, unsigned flags, struct keyset **out)
 	r = load_keys(ks, dirfd, flags, names, n, jwks);
 	if (r == 0)
 		r = sign_default(ks, jwks);
+	if (r == -EINVAL) {
+		drop_failing_signers(ks, dirfd, flags, jwks);
+		r = sign_default(ks, jwks);
+	}
 out:
 	for (size_t i = 0; jwks && i < n; i++)
 		drop_jwk(jwks[i]);

@@ -12,9 +12,11 @@
 #include "common/ecmr.h"
 #include "common/jwk.h"
 
-/* A keys directory holds at most this many keys, and no larger files. */
-#define KEYSET_MAX_KEYS 4096
+/* A keys directory holds at most this many keys (years of daily
+   rotations), and no larger files. */
+#define KEYSET_MAX_KEYS 16384
 #define KEYSET_MAX_FILE (64 * 1024)
+#define KEYSET_MAX_FILE_TEXT "64 KiB"
 
 /* Skipped files watched for a change that may make them keys. */
 #define KEYSET_MAX_SKIPPED 16
@@ -84,8 +86,9 @@ struct keyset {
 	size_t nadvertised;
 	size_t nexposed;		/* key files readable by others */
 	size_t nunreadable;		/* advertised key files that could not
-					   be read (owner, mode): not an empty
-					   directory, so no new pair */
+					   be read (owner, mode, symbolic
+					   links): not an empty directory, so
+					   no new pair */
 	char *adv;			/* GET /adv; NULL when no advertised
 					   key signs */
 	size_t adv_len;
@@ -99,7 +102,9 @@ struct keyset {
 
 /*
  * Loads every *.jwk file of the directory dirfd (rotated ones start with a
- * dot), skipping, with a log line, files that are not valid JWKs. A key
+ * dot), skipping, with a log line naming the file and why, files that are
+ * not private EC keys (P-256, P-384, P-521) for ECMR or ECDSA, and
+ * anything but regular files (FIFOs, links). A key
  * file readable by others is served, with a warning naming it (and made
  * private with KEYSET_TIGHTEN). Returns 0 or -errno; ks->nadvertised is 0
  * when no key is advertised at all (a new directory), and ks->adv is NULL

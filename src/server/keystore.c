@@ -169,8 +169,11 @@ read_once(struct keystore *st, unsigned kflags, struct keyset **out)
 	r = fstat(fd, &sb) < 0 ? -errno : 0;
 	if (r == 0) {
 		stamp_from(&sb, &t0, &sp);
-		r = keyset_load(fd, kflags, out);
+		r = keydir_check_mode(st->path, sb.st_mode,
+		                      kflags & KEYSET_QUIET);
 	}
+	if (r == 0)
+		r = keyset_load(fd, kflags, out);
 	/* A pair that cannot be made leaves the rotated keys in service. */
 	if (r == 0 && (*out)->nadvertised == 0 && (*out)->nunreadable &&
 	    !(kflags & KEYSET_QUIET))
@@ -234,6 +237,21 @@ refresh(struct keystore *st, const struct keyset *old, const char *why)
 	install(st, ks);
 }
 
+/* What killed writers left, before anything reads the directory. */
+static void
+remove_temps(struct keystore *st)
+{
+	int fd = open(st->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	struct stat sb;
+
+	if (fd < 0)
+		return;
+	if (fstat(fd, &sb) == 0 && keydir_check_mode(st->path, sb.st_mode,
+	                                             true) == 0)
+		keydir_remove_temps(fd, st->path);
+	close(fd);
+}
+
 int
 keystore_open(struct keystore *st, const char *path, unsigned flags,
               unsigned keyset_flags)
@@ -249,6 +267,7 @@ keystore_open(struct keystore *st, const char *path, unsigned flags,
 	st->path = strdup(path);
 	if (!st->path)
 		return -ENOMEM;
+	remove_temps(st);
 	r = read_directory(st, keyset_flags, &ks);
 	if (r < 0)
 		log_msg("%s: cannot load keys: %s", path, strerror(-r));

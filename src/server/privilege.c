@@ -87,24 +87,41 @@ struct owner_check {
 	const struct service_user *u;
 };
 
-/* Root's key files become the service user's. */
+/*
+ * Root's key files become the service user's: through an fd, so that
+ * what changes owner is the file checked, never what a name was swapped
+ * for since (a link to a file out of the directory).
+ */
 static int
 adopt_file(int dirfd, const char *name, const struct stat *st, void *arg)
 {
 	const struct owner_check *c = arg;
+	struct stat now;
+	int fd, r = 0;
 
 	if (st->st_uid != 0)
 		return 0;
-	if (fchownat(dirfd, name, c->u->uid, c->u->gid,
-	             AT_SYMLINK_NOFOLLOW) < 0)
-		return -errno;
-	return 0;
+	fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK |
+	            O_NOCTTY | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT ? 0 : -errno;
+	if (fstat(fd, &now) < 0)
+		r = -errno;
+	else if (!S_ISREG(now.st_mode) || now.st_dev != st->st_dev ||
+	         now.st_ino != st->st_ino || now.st_nlink != 1)
+		r = -EAGAIN;	/* changed since checked: not adopted */
+	else if (now.st_uid == 0 && fchown(fd, c->u->uid, c->u->gid) < 0)
+		r = -errno;
+	close(fd);
+	return r;
 }
 
 /*
  * A key file the service user could not read after the drop (another
  * user's, as tangd-keygen makes them for _tang) refuses the start, since
- * serving without it would lock its clients out.
+ * serving without it would lock its clients out. So does a file of root's
+ * with other names (hard links): giving it to the user would give them
+ * what those name too, which may be no key at all.
  */
 static int
 check_file(int dirfd, const char *name, const struct stat *st, void *arg)
@@ -112,6 +129,13 @@ check_file(int dirfd, const char *name, const struct stat *st, void *arg)
 	const struct owner_check *c = arg;
 
 	(void)dirfd;
+	if (st->st_uid == 0 && st->st_nlink > 1) {
+		log_msg("%s/%s: root's, with %lu hard links: not given to %s, "
+		        "since its other names would be too: copy it to a file "
+		        "of its own", c->path, name,
+		        (unsigned long)st->st_nlink, c->u->name);
+		return -EPERM;
+	}
 	if (st->st_uid == 0 || st->st_uid == c->u->uid)
 		return 0;
 	log_msg("%s/%s: owned by uid %u, not %s: chown %s the keys, or run "
@@ -263,7 +287,7 @@ static const int allowed[] = {
 	   as any key is (temp file, fsync, rename). */
 	SCMP_SYS(fsync), SCMP_SYS(fdatasync), SCMP_SYS(fchmod),
 	SCMP_SYS(fchmodat), SCMP_SYS(renameat), SCMP_SYS(renameat2),
-	SCMP_SYS(unlinkat),
+	SCMP_SYS(unlinkat), SCMP_SYS(flock),
 	/* tetherd KEYSDIR run by root: a new key keeps the directory's
 	   owner. */
 	SCMP_SYS(fchown),

@@ -21,10 +21,6 @@ fi
 
 # A recovery request: the public half of a fresh ECMR key.
 jose jwk gen -i '{"alg":"ECMR"}' | jose jwk pub -i- -o "$TEST_DIR/req.jwk"
-rec_status() { # URL KID
-	http_status POST "$1/rec/$2" -H 'Content-Type: application/jwk+json' \
-		--data-binary "@$TEST_DIR/req.jwk"
-}
 thp() { # FILE [ALG]
 	jose jwk thp -i "$1" -a "${2:-S256}"
 }

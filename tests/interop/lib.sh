@@ -243,3 +243,13 @@ test_cert() {
 start_standin() {
 	start_per_connection "$1" "$TETHERD $2"
 }
+
+# rec_status URL KID: the status POST /rec/KID answers with the public
+# half of a fresh ECMR key.
+rec_status() {
+	[ -s "$TEST_DIR/rec-req.jwk" ] ||
+		jose jwk gen -i '{"alg":"ECMR"}' |
+		jose jwk pub -i- -o "$TEST_DIR/rec-req.jwk"
+	http_status POST "$1/rec/$2" -H 'Content-Type: application/jwk+json' \
+		--data-binary "@$TEST_DIR/rec-req.jwk"
+}

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -317,6 +318,62 @@ test_create_and_rotate(void **state)
 	keyset_unref(ks);
 }
 
+/* Nothing a file holds stops the load: each odd one is skipped alone. */
+static void
+test_odd_files_skipped(void **state)
+{
+	static const char *const odd[][2] = {
+		{ "empty.jwk", "{}" },
+		{ "nokty.jwk", "{\"alg\":\"ES512\",\"key_ops\":[\"sign\",\"verify\"]}" },
+		{ "oct.jwk", "{\"kty\":\"oct\",\"k\":\"AAAA\"}" },
+		{ "ec.jwk", "{\"kty\":\"EC\",\"crv\":\"P-521\"}" },
+		{ "curve.jwk", "{\"kty\":\"EC\",\"crv\":\"secp256k1\"}" },
+		{ "array.jwk", "[1]" },
+		{ "number.jwk", "5" },
+	};
+	struct fixture *f = *state;
+	char sig[JWK_THP_MAX + 1], exc[JWK_THP_MAX + 1];
+	struct keyset *ks;
+
+	put_key(f->dirfd, "ES512", false, sig);
+	put_key(f->dirfd, "ECMR", false, exc);
+	for (size_t i = 0; i < ARRAY_SIZE(odd); i++)
+		put_file(f->dirfd, odd[i][0], odd[i][1]);
+	assert_int_equal(mkfifoat(f->dirfd, "fifo.jwk", 0600), 0);
+	assert_int_equal(symlinkat("/dev/zero", f->dirfd, "link.jwk"), 0);
+	assert_int_equal(keyset_load(f->dirfd, KEYSET_QUIET, &ks), 0);
+	assert_int_equal(ks->nkeys, 2);
+	assert_non_null(keyset_find(ks, sig));
+	assert_non_null(keyset_find(ks, exc));
+	assert_non_null(ks->adv);
+	keyset_unref(ks);
+}
+
+/* Only write_file_at's exact temp names, unlocked, are removed. */
+static void
+test_temps_removed(void **state)
+{
+	struct fixture *f = *state;
+	struct stat st;
+	int held;
+
+	put_file(f->dirfd, ".tmp-0123456789ab", "secret");
+	put_file(f->dirfd, ".tmp-0123456789AB", "secret");
+	put_file(f->dirfd, ".tmp-0123456789abc", "secret");
+	put_file(f->dirfd, ".tmp-aaaaaaaaaaaa", "secret");
+	held = openat(f->dirfd, ".tmp-aaaaaaaaaaaa", O_RDONLY);
+	assert_true(held >= 0);
+	assert_int_equal(flock(held, LOCK_EX), 0);
+	assert_int_equal(keydir_remove_temps(f->dirfd, f->path), 0);
+	assert_int_equal(fstatat(f->dirfd, ".tmp-0123456789ab", &st, 0), -1);
+	assert_int_equal(fstatat(f->dirfd, ".tmp-0123456789AB", &st, 0), 0);
+	assert_int_equal(fstatat(f->dirfd, ".tmp-0123456789abc", &st, 0), 0);
+	assert_int_equal(fstatat(f->dirfd, ".tmp-aaaaaaaaaaaa", &st, 0), 0);
+	close(held);
+	assert_int_equal(keydir_remove_temps(f->dirfd, f->path), 0);
+	assert_int_equal(fstatat(f->dirfd, ".tmp-aaaaaaaaaaaa", &st, 0), -1);
+}
+
 int
 main(void)
 {
@@ -328,6 +385,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_many_keys_one_signature, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_exposed_key_served, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_create_and_rotate, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_odd_files_skipped, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_temps_removed, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -40,6 +40,19 @@ test_parse_ulong(void **state)
 }
 
 static void
+test_temp_file_names(void **state)
+{
+	(void)state;
+	assert_true(is_temp_file_name(".tmp-0123456789ab"));
+	assert_false(is_temp_file_name(".tmp-0123456789AB"));
+	assert_false(is_temp_file_name(".tmp-0123456789a"));
+	assert_false(is_temp_file_name(".tmp-0123456789abc"));
+	assert_false(is_temp_file_name(".tmp-01234567-9ab"));
+	assert_false(is_temp_file_name("tmp-0123456789ab"));
+	assert_false(is_temp_file_name(".tmp-"));
+}
+
+static void
 test_files(void **state)
 {
 	char dir[] = "/tmp/tether-util.XXXXXX", cmd[64], *buf;
@@ -65,6 +78,10 @@ test_files(void **state)
 	assert_int_equal(read_file_at(dirfd, "a.jwk", 4, &buf, &len), -EFBIG);
 	assert_int_equal(read_file_at(dirfd, ".", 100, &buf, &len), -EINVAL);
 	assert_int_equal(read_file_at(dirfd, "missing", 100, &buf, &len), -ENOENT);
+	/* A FIFO with no writer is refused at once, not waited on. */
+	assert_int_equal(mkfifoat(dirfd, "fifo", 0600), 0);
+	assert_int_equal(read_file_at(dirfd, "fifo", 100, &buf, &len), -EINVAL);
+	assert_int_equal(unlinkat(dirfd, "fifo", 0), 0);
 
 	/* No temporary file is left behind. */
 	snprintf(cmd, sizeof(cmd), "test $(ls -A %s | wc -l) -eq 1", dir);
@@ -107,6 +124,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_parse_ulong),
 		cmocka_unit_test(test_files),
+		cmocka_unit_test(test_temp_file_names),
 		cmocka_unit_test(test_escape),
 		cmocka_unit_test(test_equal_const_time),
 	};

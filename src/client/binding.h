@@ -2,6 +2,7 @@
 #ifndef TETHER_BINDING_H
 #define TETHER_BINDING_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include <libcryptsetup.h>
@@ -13,6 +14,24 @@
  * On LUKS1, clevis keeps it in a luksmeta slot under CLEVIS_LUKSMETA_UUID.
  */
 #define CLEVIS_TOKEN_TYPE "clevis"
+
+/*
+ * What tether writes besides clevis's layout, so that the next command can
+ * tell what an interrupted one left (clevis and libcryptsetup ignore both):
+ * - a token of type "tether-pending", {"type":"tether-pending",
+ *   "keyslots":[],"slot":"N","jwe":{...}}, written before keyslot N is
+ *   added and turned into the binding's token once it is;
+ * - a member "tether-spare-for":"N" in the token of the second binding
+ *   regen and edit verify before they replace the binding of slot N.
+ */
+#define PENDING_TOKEN_TYPE "tether-pending"
+#define SPARE_MEMBER "tether-spare-for"
+
+enum token_kind {
+	TOKEN_BINDING,   /* clevis's layout */
+	TOKEN_SPARE,     /* clevis's layout and SPARE_MEMBER */
+	TOKEN_PENDING,   /* before its keyslot exists */
+};
 
 struct binding {
 	int slot;
@@ -28,6 +47,28 @@ int binding_from_token(const char *json, int *slot, char **jwe);
 
 /* The token JSON text clevis writes for a compact JWE bound to slot. */
 int binding_token_json(const char *jwe, int slot, char **json);
+
+/*
+ * Reads a "tether-pending" token: the keyslot it was written for and its
+ * JWE in compact form. -EBADMSG for anything else.
+ */
+int binding_from_pending(const char *json, int *slot, char **jwe);
+
+/* A clevis token assigned to no keyslot: its keyslot was destroyed. */
+bool binding_token_dangling(const char *json);
+
+/* The slot a spare binding's token stands in for, or -ENOENT. */
+int binding_token_spare_of(const char *json);
+
+/*
+ * Writes a LUKS2 token of kind for jwe and keyslot slot (spare_of: the
+ * slot a TOKEN_SPARE stands in for) as token id token, replacing what is
+ * there, or in any free one when token < 0. The keyslot of a TOKEN_BINDING
+ * or TOKEN_SPARE must exist. Returns the token id or -errno.
+ */
+int binding_token_write(struct crypt_device *cd, int token,
+                        enum token_kind kind, const char *jwe, int slot,
+                        int spare_of);
 
 /*
  * Every clevis binding of a loaded LUKS1 or LUKS2 device, by slot. Tokens
@@ -60,6 +101,12 @@ int binding_luks1_test(struct crypt_device *cd);
 
 /* LUKS1 only: initialises luksmeta's header in the gap after LUKS's. */
 int binding_luks1_init(struct crypt_device *cd);
+
+/*
+ * LUKS1 only: clevis's luksmeta data of keyslots that are not in use (an
+ * interrupted bind or unbind): how many, wiped first when wipe is true.
+ */
+int binding_luks1_debris(struct crypt_device *cd, bool wipe);
 
 /* The binding of slot among b, or NULL. */
 const struct binding *bindings_find(const struct binding *b, size_t n,

@@ -1,0 +1,251 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/*
+ * What a bind, unbind, regen or edit killed half way leaves in the header,
+ * found by the next command and cleared. Each of them orders its header
+ * writes so that every state it can be stopped in is one of these:
+ *
+ * - a clevis token naming no keyslot: unbind, or regen making a slot
+ *   again, destroyed the keyslot (libcryptsetup then drops it from the
+ *   token) and was stopped before the token went. It opens nothing and is
+ *   removed, as clevis's bind removes such tokens.
+ * - a pending token for keyslot N: bind, regen or edit wrote it before
+ *   adding N and was stopped before the token became N's binding. If N is
+ *   inactive, or some token names N, the keyslot is not the one it was
+ *   about to add, and only the pending token goes. Otherwise its JWE is
+ *   decrypted: a key that opens N proves N holds the random key the run
+ *   added (nobody else knows it), and N goes too; a key that does not
+ *   proves N is someone else's, and N stays. When the servers do not
+ *   answer, nothing can be told and both stay, said so.
+ * - a spare binding for slot N: regen or edit was stopped before removing
+ *   the second binding it verifies before replacing N's. If N is bound,
+ *   the spare's keyslot and token go; if not (stopped while N was made
+ *   again), the spare is the binding now and loses its mark.
+ *
+ * LUKS1 has no tokens: clevis's luksmeta data of a keyslot not in use is
+ * what an interrupted bind or unbind leaves, and is wiped.
+ */
+#include "client/luks.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "client/pin.h"
+#include "common/log.h"
+#include "common/util.h"
+
+struct sweep {
+	struct crypt_device *cd;
+	const char *dev;
+	bool clear;
+	int left;   /* leftovers found and not cleared */
+};
+
+/* Token t's JSON text if t is an external token of type; else NULL. */
+static const char *
+token_text(struct crypt_device *cd, int t, const char *type)
+{
+	const char *have = NULL, *json = NULL;
+
+	switch (crypt_token_status(cd, t, &have)) {
+	case CRYPT_TOKEN_EXTERNAL:
+	case CRYPT_TOKEN_EXTERNAL_UNKNOWN:
+		break;
+	default:
+		return NULL;
+	}
+	if (!have || strcmp(have, type) != 0 ||
+	    crypt_token_json_get(cd, t, &json) < 0)
+		return NULL;
+	return json;
+}
+
+/* Some token, of any type, names keyslot slot. */
+static bool
+slot_has_token(struct crypt_device *cd, int slot)
+{
+	int max = crypt_token_max(CRYPT_LUKS2);
+
+	for (int t = 0; t < max; t++)
+		if (crypt_token_is_assigned(cd, t, slot) == 0)
+			return true;
+	return false;
+}
+
+/* A clevis token other than a spare binds keyslot slot. */
+static bool
+slot_is_bound(struct crypt_device *cd, int slot)
+{
+	int max = crypt_token_max(CRYPT_LUKS2);
+
+	for (int t = 0; t < max; t++) {
+		const char *json = token_text(cd, t, CLEVIS_TOKEN_TYPE);
+		char *jwe = NULL;
+		int s;
+
+		if (!json || binding_token_spare_of(json) >= 0 ||
+		    binding_from_token(json, &s, &jwe) < 0)
+			continue;
+		free(jwe);
+		if (s == slot)
+			return true;
+	}
+	return false;
+}
+
+static void
+found(struct sweep *sw, int r, const char *what, const char *done)
+{
+	if (!sw->clear) {
+		log_msg("%s: %s: the next bind, unbind, regen, edit or report "
+		        "clears it", sw->dev, what);
+		sw->left++;
+	} else if (r < 0) {
+		log_msg("%s: %s: cannot clear it: %s", sw->dev, what,
+		        strerror(-r));
+		sw->left++;
+	} else {
+		log_msg("%s: %s: %s", sw->dev, what, done);
+	}
+}
+
+static void
+sweep_dangling(struct sweep *sw, int t, const char *json)
+{
+	char what[128];
+	int r = 0;
+
+	if (!binding_token_dangling(json))
+		return;
+	snprintf(what, sizeof(what), "clevis token %d names no keyslot (an "
+	         "interrupted unbind or regen left it)", t);
+	if (sw->clear)
+		r = crypt_token_json_set(sw->cd, t, NULL);
+	found(sw, r, what, "removed");
+}
+
+/*
+ * The keyslot a pending token was written for holds the key its JWE
+ * recovers: 1 if so, 0 if not, -errno when the key cannot be recovered.
+ */
+static int
+pending_keyslot_added(struct crypt_device *cd, int slot, const char *jwe)
+{
+	uint8_t *pt = NULL;
+	size_t n = 0;
+	int r = pin_decrypt(jwe, strlen(jwe), &pt, &n);
+
+	if (r < 0)
+		return r;
+	r = crypt_activate_by_passphrase(cd, NULL, slot, (const char *)pt, n,
+	                                 0) >= 0;
+	free_secret(pt, n);
+	return r;
+}
+
+static void
+sweep_pending(struct sweep *sw, int t, const char *json)
+{
+	struct crypt_device *cd = sw->cd;
+	char what[160];
+	char *jwe = NULL;
+	int slot, r, added = 0;
+
+	if (binding_from_pending(json, &slot, &jwe) < 0)
+		return;
+	snprintf(what, sizeof(what), "token %d is an interrupted command's, "
+	         "pending for keyslot %d", t, slot);
+	if (!sw->clear) {
+		found(sw, 0, what, NULL);
+		free(jwe);
+		return;
+	}
+	if (crypt_keyslot_status(cd, slot) != CRYPT_SLOT_INACTIVE &&
+	    !slot_has_token(cd, slot))
+		added = pending_keyslot_added(cd, slot, jwe);
+	if (added < 0) {
+		log_msg("%s: %s: its servers do not answer, so whether keyslot "
+		        "%d holds its key cannot be told: both are kept", sw->dev,
+		        what, slot);
+		sw->left++;
+	} else if (added &&
+	           crypt_keyslot_status(cd, slot) == CRYPT_SLOT_ACTIVE_LAST) {
+		r = binding_token_write(cd, t, TOKEN_BINDING, jwe, slot, -1);
+		found(sw, r, what, "the keyslot it added is the last one: its "
+		      "binding is completed");
+	} else if (added) {
+		r = crypt_keyslot_destroy(cd, slot);
+		if (r >= 0)
+			r = crypt_token_json_set(cd, t, NULL);
+		found(sw, r, what, "the keyslot it added and the token are "
+		      "removed");
+	} else {
+		r = crypt_token_json_set(cd, t, NULL);
+		found(sw, r, what, "it added no keyslot: the token is removed");
+	}
+	free(jwe);
+}
+
+static void
+sweep_spare(struct sweep *sw, int t, const char *json)
+{
+	int of = binding_token_spare_of(json), slot, r = 0;
+	char what[160], done[64];
+	char *jwe = NULL;
+
+	if (of < 0 || binding_from_token(json, &slot, &jwe) < 0)
+		return;
+	snprintf(what, sizeof(what), "keyslot %d holds the spare binding an "
+	         "interrupted regen or edit of slot %d made", slot, of);
+	if (slot_is_bound(sw->cd, of)) {
+		if (sw->clear && (r = crypt_keyslot_destroy(sw->cd, slot)) >= 0)
+			r = crypt_token_json_set(sw->cd, t, NULL);
+		snprintf(done, sizeof(done), "removed, as slot %d is bound", of);
+		found(sw, r, what, done);
+	} else {
+		if (sw->clear)
+			r = binding_token_write(sw->cd, t, TOKEN_BINDING, jwe,
+			                        slot, -1);
+		snprintf(done, sizeof(done), "slot %d's binding is gone: this "
+		         "one takes its place", of);
+		found(sw, r, what, done);
+	}
+	free(jwe);
+}
+
+/* One kind of leftover across all tokens of type. */
+static void
+sweep_tokens(struct sweep *sw, const char *type,
+             void (*one)(struct sweep *, int, const char *))
+{
+	int max = crypt_token_max(CRYPT_LUKS2);
+
+	for (int t = 0; t < max; t++) {
+		const char *json = token_text(sw->cd, t, type);
+
+		if (json)
+			one(sw, t, json);
+	}
+}
+
+int
+luks_clear_debris(struct crypt_device *cd, const char *dev, bool clear)
+{
+	struct sweep sw = { .cd = cd, .dev = dev, .clear = clear };
+	int r;
+
+	if (strcmp(crypt_get_type(cd), CRYPT_LUKS2) != 0) {
+		r = binding_luks1_debris(cd, clear);
+		if (r > 0)
+			log_msg("%s: %d luksmeta slot(s) of unused keyslots hold "
+			        "clevis bindings an interrupted bind or unbind left%s",
+			        dev, r, clear ? ": wiped" : "");
+		return r < 0 ? r : clear ? 0 : r;
+	}
+	/* In this order: each step can leave what the next one looks at. */
+	sweep_tokens(&sw, CLEVIS_TOKEN_TYPE, sweep_dangling);
+	sweep_tokens(&sw, PENDING_TOKEN_TYPE, sweep_pending);
+	sweep_tokens(&sw, CLEVIS_TOKEN_TYPE, sweep_spare);
+	sweep_tokens(&sw, CLEVIS_TOKEN_TYPE, sweep_dangling);
+	return sw.left;
+}

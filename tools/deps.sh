@@ -15,7 +15,7 @@ TETHER_TEST_DEPS="tang clevis jose curl socat systemd iproute2 procps
 python3 openssl wrk clevis-luks cryptsetup-bin luksmeta jq util-linux
 qemu-system-x86 linux-image-amd64 initramfs-tools cryptsetup-initramfs
 busybox-static klibc-utils e2fsprogs zstd lvm2 clevis-initramfs dnsmasq-base
-keyutils"
+keyutils strace"
 
 install_deps() {
 	if [ "$(id -u)" -ne 0 ]; then

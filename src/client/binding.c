@@ -110,14 +110,19 @@ binding_from_token(const char *json, int *slot, char **jwe)
 }
 
 int
-binding_from_pending(const char *json, int *slot, char **jwe)
+binding_from_pending(const char *json, int *slot, bool *removing,
+                     char **jwe)
 {
 	json_t *tok = token_of_type(json, PENDING_TOKEN_TYPE);
 	json_t *keyslots = json_object_get(tok, "keyslots");
+	json_t *named = json_object_get(tok, "slot");
+	size_t n = json_array_size(keyslots);
 
-	/* Its keyslot does not exist yet: a token may name only those. */
-	return take_slot_and_jwe(tok, tok && json_array_size(keyslots) == 0 ?
-	                         json_object_get(tok, "slot") : NULL, slot, jwe);
+	/* Assigned, it names its own keyslot and no other. */
+	if (n > 1 || (n == 1 && !json_equal(json_array_get(keyslots, 0), named)))
+		named = NULL;
+	*removing = n == 1;
+	return take_slot_and_jwe(tok, named, slot, jwe);
 }
 
 bool
@@ -135,8 +140,11 @@ int
 binding_token_spare_of(const char *json)
 {
 	json_t *tok = token_of_type(json, CLEVIS_TOKEN_TYPE);
-	int s = tok ? slot_number(json_string_value(json_object_get(tok,
-	                                            SPARE_MEMBER))) : -EINVAL;
+	int s;
+
+	if (!tok)
+		tok = token_of_type(json, PENDING_TOKEN_TYPE);
+	s = slot_number(json_string_value(json_object_get(tok, SPARE_MEMBER)));
 
 	json_decref(tok);
 	return s < 0 ? -ENOENT : s;
@@ -158,16 +166,18 @@ token_json(enum token_kind kind, const char *jwe, int slot, int spare_of,
 	r = -ENOMEM;
 	if (json_object_set_new(flat, "encrypted_key", json_string("")) < 0)
 		goto out;
-	if (kind == TOKEN_PENDING)
-		tok = json_pack("{s:s,s:[],s:s,s:O}", "type", PENDING_TOKEN_TYPE,
-		                "keyslots", "slot", slotname, "jwe", flat);
-	else
+	if (kind == TOKEN_BINDING)
 		tok = json_pack("{s:s,s:[s],s:O}", "type", CLEVIS_TOKEN_TYPE,
 		                "keyslots", slotname, "jwe", flat);
-	if (tok && kind == TOKEN_SPARE &&
-	    json_object_set_new(tok, SPARE_MEMBER, json_string(ofname)) < 0)
-		goto out;
-	if (!tok)
+	else if (kind == TOKEN_REMOVING)
+		tok = json_pack("{s:s,s:[s],s:s,s:O}", "type", PENDING_TOKEN_TYPE,
+		                "keyslots", slotname, "slot", slotname, "jwe",
+		                flat);
+	else
+		tok = json_pack("{s:s,s:[],s:s,s:O}", "type", PENDING_TOKEN_TYPE,
+		                "keyslots", "slot", slotname, "jwe", flat);
+	if (!tok || (spare_of >= 0 && json_object_set_new(tok, SPARE_MEMBER,
+	                                          json_string(ofname)) < 0))
 		goto out;
 	*json = json_dumps(tok, JSON_COMPACT);
 	if (*json)
@@ -399,6 +409,21 @@ binding_erase(struct crypt_device *cd, const struct binding *b)
 		r = crypt_token_json_set(cd, b->token, NULL);
 	else
 		r = luksmeta_wipe(cd, b->slot, clevis_luksmeta_uuid);
+	return r < 0 ? r : 0;
+}
+
+int
+binding_remove(struct crypt_device *cd, const struct binding *b)
+{
+	int r = 0;
+
+	if (is_luks2(cd))
+		r = binding_token_write(cd, b->token, TOKEN_REMOVING, b->jwe,
+		                        b->slot, -1);
+	if (r >= 0)
+		r = crypt_keyslot_destroy(cd, b->slot);
+	if (r >= 0)
+		r = binding_erase(cd, b);
 	return r < 0 ? r : 0;
 }
 

@@ -18,19 +18,23 @@
 /*
  * What tether writes besides clevis's layout, so that the next command can
  * tell what an interrupted one left (clevis and libcryptsetup ignore both):
- * - a token of type "tether-pending", {"type":"tether-pending",
- *   "keyslots":[],"slot":"N","jwe":{...}}, written before keyslot N is
- *   added and turned into the binding's token once it is;
- * - a member "tether-spare-for":"N" in the token of the second binding
- *   regen and edit verify before they replace the binding of slot N.
+ * - a token of type "tether-pending" carrying a binding's JWE and the
+ *   keyslot N it is about, {"type":"tether-pending","keyslots":[],
+ *   "slot":"N","jwe":{...}}: written before keyslot N is added, it becomes
+ *   the binding's token once N is. Assigned to N ("keyslots":["N"]), it
+ *   says N is being removed: libcryptsetup drops N from it when N goes,
+ *   so it always names the keyslot it was written for.
+ * - a member "tether-spare-for":"N" in the token (or pending token) of
+ *   the second binding regen and edit verify before they replace the
+ *   binding of slot N.
  */
 #define PENDING_TOKEN_TYPE "tether-pending"
 #define SPARE_MEMBER "tether-spare-for"
 
 enum token_kind {
 	TOKEN_BINDING,   /* clevis's layout */
-	TOKEN_SPARE,     /* clevis's layout and SPARE_MEMBER */
-	TOKEN_PENDING,   /* before its keyslot exists */
+	TOKEN_PENDING,   /* before its keyslot is added */
+	TOKEN_REMOVING,  /* pending, assigned to the keyslot being removed */
 };
 
 struct binding {
@@ -49,22 +53,25 @@ int binding_from_token(const char *json, int *slot, char **jwe);
 int binding_token_json(const char *jwe, int slot, char **json);
 
 /*
- * Reads a "tether-pending" token: the keyslot it was written for and its
- * JWE in compact form. -EBADMSG for anything else.
+ * Reads a "tether-pending" token: the keyslot it was written for, whether
+ * it is still assigned to it (TOKEN_REMOVING) and its JWE in compact
+ * form. -EBADMSG for anything else.
  */
-int binding_from_pending(const char *json, int *slot, char **jwe);
+int binding_from_pending(const char *json, int *slot, bool *removing,
+                         char **jwe);
 
 /* A clevis token assigned to no keyslot: its keyslot was destroyed. */
 bool binding_token_dangling(const char *json);
 
-/* The slot a spare binding's token stands in for, or -ENOENT. */
+/* The slot a (pending) spare binding's token stands in for, or -ENOENT. */
 int binding_token_spare_of(const char *json);
 
 /*
- * Writes a LUKS2 token of kind for jwe and keyslot slot (spare_of: the
- * slot a TOKEN_SPARE stands in for) as token id token, replacing what is
- * there, or in any free one when token < 0. The keyslot of a TOKEN_BINDING
- * or TOKEN_SPARE must exist. Returns the token id or -errno.
+ * Writes a LUKS2 token of kind for jwe and keyslot slot, marked as the
+ * spare of slot spare_of when that is >= 0, as token id token (replacing
+ * what is there) or in any free one when token < 0. The keyslot of a
+ * TOKEN_BINDING or TOKEN_REMOVING must exist. Returns the token id or
+ * -errno.
  */
 int binding_token_write(struct crypt_device *cd, int token,
                         enum token_kind kind, const char *jwe, int slot,
@@ -92,6 +99,15 @@ int binding_store(struct crypt_device *cd, int slot, int token,
 
 /* Removes b's token or luksmeta data; its keyslot is left alone. */
 int binding_erase(struct crypt_device *cd, const struct binding *b);
+
+/*
+ * Removes b's keyslot, then its token or luksmeta data. On LUKS2 the
+ * token first becomes TOKEN_REMOVING: libcryptsetup wipes a keyslot's key
+ * material before the header stops listing it, and a run killed in
+ * between leaves a keyslot no key opens, which only this token tells the
+ * next command is one to remove.
+ */
+int binding_remove(struct crypt_device *cd, const struct binding *b);
 
 /*
  * LUKS1 only: 0 when luksmeta is initialised, -ENOENT when it is not,

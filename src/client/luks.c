@@ -351,16 +351,9 @@ luks_unbind(struct crypt_device *cd, const struct luks_args *a)
 			        "not confirmed: nothing changed");
 		r = r == 1 ? 0 : -ECANCELED;
 	}
-	/* The keyslot first: libcryptsetup drops it from the token, and a
-	   token naming no keyslot is what the next command (and clevis's
-	   bind) removes; a keyslot left without its token would hold a key
-	   nobody knows. */
-	if (r == 0 && (r = crypt_keyslot_destroy(cd, b->slot)) < 0)
-		log_msg("%s: cannot remove keyslot %d: %s", a->dev, b->slot,
-		        strerror(-r));
-	if (r >= 0 && (r = binding_erase(cd, b)) < 0)
-		log_msg("%s: keyslot %d removed, but its binding could not be "
-		        "(%s): the next command removes it", a->dev, b->slot,
+	if (r == 0 && (r = binding_remove(cd, b)) < 0)
+		log_msg("%s: cannot remove the binding of slot %d: %s; what is "
+		        "left the next command removes", a->dev, b->slot,
 		        strerror(-r));
 	bindings_free(all, n);
 	return r < 0 ? r : 0;

@@ -80,20 +80,6 @@ new_key(struct crypt_device *cd, char **key, size_t *len)
 	return 0;
 }
 
-/*
- * The keyslot first: a token left naming no keyslot is what clevis's bind
- * removes too, while a keyslot left with no token holds a key nobody knows.
- */
-static int
-remove_binding(struct crypt_device *cd, const struct binding *b)
-{
-	int r = crypt_keyslot_destroy(cd, b->slot);
-
-	if (r >= 0)
-		r = binding_erase(cd, b);
-	return r < 0 ? r : 0;
-}
-
 static const char *
 store_error(int r)
 {
@@ -180,7 +166,7 @@ store_luks2_binding(struct crypt_device *cd, const char *dev, int slot,
 		log_msg("%s: token %d is in use", dev, token);
 		return -EEXIST;
 	}
-	t = binding_token_write(cd, token, TOKEN_PENDING, jwe, slot, -1);
+	t = binding_token_write(cd, token, TOKEN_PENDING, jwe, slot, spare_of);
 	if (t < 0) {
 		log_msg("%s: cannot store the token: %s", dev, strerror(-t));
 		return t;
@@ -193,8 +179,7 @@ store_luks2_binding(struct crypt_device *cd, const char *dev, int slot,
 			        "removes it", dev, t);
 		return r;
 	}
-	r = binding_token_write(cd, t, spare_of >= 0 ? TOKEN_SPARE :
-	                        TOKEN_BINDING, jwe, slot, spare_of);
+	r = binding_token_write(cd, t, TOKEN_BINDING, jwe, slot, spare_of);
 	if (r < 0) {
 		log_msg("%s: cannot store the token: %s", dev, strerror(-r));
 		if (crypt_keyslot_destroy(cd, slot) < 0 ||
@@ -348,65 +333,62 @@ reread_binding(struct crypt_device *cd, int slot, struct binding *out)
 	return out->jwe ? 0 : -ENOMEM;
 }
 
-/* The binding of slot, as stored, decrypts through its servers to key. */
+/* Binding b, as stored, decrypts through its servers to key. */
 static int
-verify_binding(struct crypt_device *cd, int slot, const char *key,
-               size_t len)
+verify_binding(struct crypt_device *cd, const struct binding *b,
+               const char *key, size_t len)
 {
-	struct binding b = { 0 };
 	uint8_t *pt = NULL;
 	size_t n = 0;
-	int r = reread_binding(cd, slot, &b);
+	int r = pin_decrypt(b->jwe, strlen(b->jwe), &pt, &n);
 
-	if (r == 0)
-		r = pin_decrypt(b.jwe, strlen(b.jwe), &pt, &n);
 	if (r == 0 && (n != len || !equal_const_time(pt, key, len)))
 		r = -EBADMSG;
-	if (r == 0 && crypt_activate_by_passphrase(cd, NULL, slot, key, len, 0) < 0)
+	if (r == 0 && crypt_activate_by_passphrase(cd, NULL, b->slot, key, len,
+	                                           0) < 0)
 		r = -EKEYREJECTED;
 	free_secret(pt, n);
-	free(b.jwe);
 	return r;
 }
 
 /*
  * Gives b's keyslot the key of the verified spare binding in slot spare.
- * The keyslot is made again, never changed in place (a kill during an
- * in-place change leaves a token whose JWE no longer opens its keyslot, or
- * a keyslot half written): destroyed, which leaves b's token naming no
- * keyslot; then the token is made pending for the new JWE; then the
- * keyslot is added, unlocked through the spare; then the token names it.
- * Throughout, the spare binding opens the volume.
+ * The keyslot is made again, never changed in place (killed during an
+ * in-place change, a run leaves a token whose JWE no longer opens its
+ * keyslot, or a keyslot half written). LUKS2: b's token becomes pending
+ * for the new JWE, assigned to the keyslot (TOKEN_REMOVING); the keyslot
+ * is destroyed, which leaves the token pending, unassigned; the keyslot
+ * is added, unlocked through the spare; the token becomes its binding.
+ * LUKS1: the keyslot goes, then its luksmeta data is replaced, then the
+ * keyslot comes back. Throughout, the spare binding opens the volume.
  */
 static int
 replace_slot(struct crypt_device *cd, const char *dev,
-             const struct binding *b, int spare, const char *key, size_t len)
+             const struct binding *b, const struct binding *spare,
+             const char *key, size_t len)
 {
-	struct binding made = { 0 };
-	int r;
+	int r = set_cheap_pbkdf(cd);
 
-	r = reread_binding(cd, spare, &made);
-	if (r == 0)
-		r = set_cheap_pbkdf(cd);
-	if (r == 0)
+	if (r == 0 && !is_luks2(cd)) {
 		r = crypt_keyslot_destroy(cd, b->slot);
-	/* LUKS1: the old JWE, now of an inactive keyslot, is replaced. */
-	if (r >= 0 && !is_luks2(cd)) {
-		r = store_luks1_binding(cd, dev, b->slot, spare, made.jwe, key,
-		                        len, key, len);
-	} else if (r >= 0) {
-		r = binding_token_write(cd, b->token, TOKEN_PENDING, made.jwe,
+		if (r >= 0)
+			r = store_luks1_binding(cd, dev, b->slot, spare->slot,
+			                        spare->jwe, key, len, key, len);
+	} else if (r == 0) {
+		r = binding_token_write(cd, b->token, TOKEN_REMOVING, spare->jwe,
 		                        b->slot, -1);
 		if (r >= 0)
-			r = add_keyslot(cd, b->slot, spare, key, len, key, len);
+			r = crypt_keyslot_destroy(cd, b->slot);
+		if (r >= 0)
+			r = add_keyslot(cd, b->slot, spare->slot, key, len, key,
+			                len);
 		if (r >= 0)
 			r = binding_token_write(cd, b->token, TOKEN_BINDING,
-			                        made.jwe, b->slot, -1);
+			                        spare->jwe, b->slot, -1);
 	}
 	if (r >= 0 && crypt_activate_by_passphrase(cd, NULL, b->slot, key, len,
 	                                           0) < 0)
 		r = -EKEYREJECTED;
-	free(made.jwe);
 	return r < 0 ? r : 0;
 }
 
@@ -467,26 +449,26 @@ rebind(struct crypt_device *cd, const struct luks_args *a,
 		free_secret(old, oldlen);
 		return spare;
 	}
-	made.slot = spare;
-	made.token = add_spare(cd, a, spare, old, oldlen, pin, cfg, trust, &key,
-	                       &len);
-	r = made.token < 0 ? made.token : verify_binding(cd, spare, key, len);
-	if (made.token >= 0 && r < 0) {
+	r = add_spare(cd, a, spare, old, oldlen, pin, cfg, trust, &key, &len);
+	if (r >= 0)
+		r = reread_binding(cd, spare, &made);
+	if (r == 0 && (r = verify_binding(cd, &made, key, len)) < 0) {
 		log_msg("%s: the new binding does not unlock: the old one is "
 		        "kept", a->dev);
-		remove_binding(cd, &made);
+		binding_remove(cd, &made);
 	}
 	/* Then the slot itself; until the end the spare binding opens it. */
-	if (r == 0 && (r = replace_slot(cd, a->dev, b, spare, key, len)) < 0) {
+	if (r == 0 && (r = replace_slot(cd, a->dev, b, &made, key, len)) < 0) {
 		log_msg("%s: slot %d could not be updated (%s); the new binding "
 		        "in slot %d opens the volume", a->dev, b->slot,
 		        strerror(-r), spare);
 		luks_clear_debris(cd, a->dev, true);
 	}
-	if (r == 0 && remove_binding(cd, &made) < 0)
+	if (r == 0 && binding_remove(cd, &made) < 0)
 		log_msg("%s: slot %d is bound again; the spare binding in slot "
 		        "%d could not be removed: the next command removes it",
 		        a->dev, b->slot, spare);
+	free(made.jwe);
 	free_secret(key, len);
 	free_secret(old, oldlen);
 	return r;

@@ -2,24 +2,28 @@
 /*
  * What a bind, unbind, regen or edit killed half way leaves in the header,
  * found by the next command and cleared. Each of them orders its header
- * writes so that every state it can be stopped in is one of these:
+ * writes (luks_bind.c, binding_remove()) so that every state it can be
+ * stopped in is made of these:
  *
- * - a clevis token naming no keyslot: unbind, or regen making a slot
- *   again, destroyed the keyslot (libcryptsetup then drops it from the
- *   token) and was stopped before the token went. It opens nothing and is
- *   removed, as clevis's bind removes such tokens.
- * - a pending token for keyslot N: bind, regen or edit wrote it before
- *   adding N and was stopped before the token became N's binding. If N is
- *   inactive, or some token names N, the keyslot is not the one it was
- *   about to add, and only the pending token goes. Otherwise its JWE is
- *   decrypted: a key that opens N proves N holds the random key the run
- *   added (nobody else knows it), and N goes too; a key that does not
- *   proves N is someone else's, and N stays. When the servers do not
- *   answer, nothing can be told and both stay, said so.
+ * - a pending token for keyslot N, assigned to N: the run was removing N
+ *   (libcryptsetup wipes the key material before the header stops
+ *   listing the keyslot, so no key may open N any more). The assignment,
+ *   which libcryptsetup drops with the keyslot, proves N is the one: N
+ *   and the token go. Unless N is now the last keyslot: then it stays.
+ * - a pending token for keyslot N, unassigned: the run wrote it before
+ *   adding N, and was stopped before the token became N's binding. If N
+ *   is inactive, or some token names N, N is not one it added and only
+ *   the token goes. Otherwise its JWE is decrypted: a key that opens N
+ *   proves N holds the random key the run added (nobody else knows it),
+ *   and the token becomes N's binding; a key that does not proves N is
+ *   someone else's, and only the token goes. When the servers do not
+ *   answer nothing can be told, and both stay, said so.
  * - a spare binding for slot N: regen or edit was stopped before removing
- *   the second binding it verifies before replacing N's. If N is bound,
- *   the spare's keyslot and token go; if not (stopped while N was made
- *   again), the spare is the binding now and loses its mark.
+ *   the second binding it verifies before making N again. If N is bound,
+ *   the spare goes; if not, the spare is the binding now and loses its
+ *   mark.
+ * - a clevis token naming no keyslot (cryptsetup luksKillSlot, or clevis
+ *   stopped half way): it opens nothing and goes, as clevis's bind does.
  *
  * LUKS1 has no tokens: clevis's luksmeta data of a keyslot not in use is
  * what an interrupted bind or unbind leaves, and is wiped.
@@ -129,7 +133,7 @@ sweep_dangling(struct sweep *sw, int t, const char *json)
  * recovers: 1 if so, 0 if not, -errno when the key cannot be recovered.
  */
 static int
-pending_keyslot_added(struct crypt_device *cd, int slot, const char *jwe)
+jwe_opens(struct crypt_device *cd, int slot, const char *jwe)
 {
 	uint8_t *pt = NULL;
 	size_t n = 0;
@@ -143,45 +147,64 @@ pending_keyslot_added(struct crypt_device *cd, int slot, const char *jwe)
 	return r;
 }
 
+/* Assigned to keyslot slot, the token says the run was removing it. */
+static void
+sweep_removing(struct sweep *sw, int t, const char *what, int slot,
+               const char *jwe, int spare_of)
+{
+	int r, opens;
+
+	if (crypt_keyslot_status(sw->cd, slot) != CRYPT_SLOT_ACTIVE_LAST) {
+		r = crypt_keyslot_destroy(sw->cd, slot);
+		if (r >= 0)
+			r = crypt_token_json_set(sw->cd, t, NULL);
+		found(sw, r, what, "it was removing the keyslot: both are "
+		      "removed");
+		return;
+	}
+	/* Every other keyslot went since: this one is not to lose. */
+	opens = jwe_opens(sw->cd, slot, jwe);
+	r = opens > 0 ? binding_token_write(sw->cd, t, TOKEN_BINDING, jwe, slot,
+	                                    spare_of) : -EPERM;
+	found(sw, r, what, "the keyslot is the last one: it stays bound");
+}
+
 static void
 sweep_pending(struct sweep *sw, int t, const char *json)
 {
 	struct crypt_device *cd = sw->cd;
+	int spare_of = binding_token_spare_of(json), slot, r, added = 0;
 	char what[160];
 	char *jwe = NULL;
-	int slot, r, added = 0;
+	bool removing;
 
-	if (binding_from_pending(json, &slot, &jwe) < 0)
+	if (binding_from_pending(json, &slot, &removing, &jwe) < 0)
 		return;
 	snprintf(what, sizeof(what), "token %d is an interrupted command's, "
 	         "pending for keyslot %d", t, slot);
 	if (!sw->clear) {
 		found(sw, 0, what, NULL);
-		free(jwe);
-		return;
-	}
-	if (crypt_keyslot_status(cd, slot) != CRYPT_SLOT_INACTIVE &&
-	    !slot_has_token(cd, slot))
-		added = pending_keyslot_added(cd, slot, jwe);
-	if (added < 0) {
-		log_msg("%s: %s: its servers do not answer, so whether keyslot "
-		        "%d holds its key cannot be told: both are kept", sw->dev,
-		        what, slot);
-		sw->left++;
-	} else if (added &&
-	           crypt_keyslot_status(cd, slot) == CRYPT_SLOT_ACTIVE_LAST) {
-		r = binding_token_write(cd, t, TOKEN_BINDING, jwe, slot, -1);
-		found(sw, r, what, "the keyslot it added is the last one: its "
-		      "binding is completed");
-	} else if (added) {
-		r = crypt_keyslot_destroy(cd, slot);
-		if (r >= 0)
-			r = crypt_token_json_set(cd, t, NULL);
-		found(sw, r, what, "the keyslot it added and the token are "
-		      "removed");
+	} else if (removing) {
+		sweep_removing(sw, t, what, slot, jwe, spare_of);
 	} else {
-		r = crypt_token_json_set(cd, t, NULL);
-		found(sw, r, what, "it added no keyslot: the token is removed");
+		if (crypt_keyslot_status(cd, slot) != CRYPT_SLOT_INACTIVE &&
+		    !slot_has_token(cd, slot))
+			added = jwe_opens(cd, slot, jwe);
+		if (added < 0) {
+			log_msg("%s: %s: its servers do not answer, so whether "
+			        "keyslot %d holds its key cannot be told: both are "
+			        "kept", sw->dev, what, slot);
+			sw->left++;
+		} else if (added) {
+			r = binding_token_write(cd, t, TOKEN_BINDING, jwe, slot,
+			                        spare_of);
+			found(sw, r, what, "its key opens the keyslot: the binding "
+			      "is completed");
+		} else {
+			r = crypt_token_json_set(cd, t, NULL);
+			found(sw, r, what, "the keyslot is not one it added: the "
+			      "token is removed");
+		}
 	}
 	free(jwe);
 }
@@ -189,28 +212,27 @@ sweep_pending(struct sweep *sw, int t, const char *json)
 static void
 sweep_spare(struct sweep *sw, int t, const char *json)
 {
-	int of = binding_token_spare_of(json), slot, r = 0;
+	struct binding b = { .token = t };
+	int of = binding_token_spare_of(json), r = 0;
 	char what[160], done[64];
-	char *jwe = NULL;
 
-	if (of < 0 || binding_from_token(json, &slot, &jwe) < 0)
+	if (of < 0 || binding_from_token(json, &b.slot, &b.jwe) < 0)
 		return;
 	snprintf(what, sizeof(what), "keyslot %d holds the spare binding an "
-	         "interrupted regen or edit of slot %d made", slot, of);
+	         "interrupted regen or edit of slot %d made", b.slot, of);
 	if (slot_is_bound(sw->cd, of)) {
-		if (sw->clear && (r = crypt_keyslot_destroy(sw->cd, slot)) >= 0)
-			r = crypt_token_json_set(sw->cd, t, NULL);
+		if (sw->clear)
+			r = binding_remove(sw->cd, &b);
 		snprintf(done, sizeof(done), "removed, as slot %d is bound", of);
-		found(sw, r, what, done);
 	} else {
 		if (sw->clear)
-			r = binding_token_write(sw->cd, t, TOKEN_BINDING, jwe,
-			                        slot, -1);
+			r = binding_token_write(sw->cd, t, TOKEN_BINDING, b.jwe,
+			                        b.slot, -1);
 		snprintf(done, sizeof(done), "slot %d's binding is gone: this "
 		         "one takes its place", of);
-		found(sw, r, what, done);
 	}
-	free(jwe);
+	found(sw, r, what, done);
+	free(b.jwe);
 }
 
 /* One kind of leftover across all tokens of type. */
@@ -246,6 +268,5 @@ luks_clear_debris(struct crypt_device *cd, const char *dev, bool clear)
 	sweep_tokens(&sw, CLEVIS_TOKEN_TYPE, sweep_dangling);
 	sweep_tokens(&sw, PENDING_TOKEN_TYPE, sweep_pending);
 	sweep_tokens(&sw, CLEVIS_TOKEN_TYPE, sweep_spare);
-	sweep_tokens(&sw, CLEVIS_TOKEN_TYPE, sweep_dangling);
 	return sw.left;
 }

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# tether luks bind, unbind and regen killed (SIGKILL) at each write(2) or
+# tether luks bind, unbind, regen and edit killed (SIGKILL) at each write(2) or
 # fsync(2) they make, one run per call, each on a fresh copy of a bound
 # image. Whatever
 # the header holds then: the passphrase opens it, every clevis token's JWE
@@ -95,19 +95,21 @@ for slot in 1 2; do
 	expect_ok "bind slot $slot of the image every run starts from"
 done
 
-# run_kills NAME SYSCALL MAX_AFTER_REPORT MAX_AFTER_AGAIN ARGS...: tether
-# luks ARGS (on cut.img) killed at each of its calls of SYSCALL. After the
+# run_kills NAME SYSCALL STEP MAX_AFTER_REPORT MAX_AFTER_AGAIN ARGS...:
+# tether luks ARGS (on cut.img) killed at its first call of SYSCALL and
+# every STEP-th one after. After the
 # kill, the image is as described above; after the next command (odd kill
 # points: report -s 2, which the commands leave alone; even: ARGS again),
 # nothing is left and at most MAX_AFTER_* bindings are.
 run_kills() {
-	local name=$1 call=$2 max_report=$3 max_again=$4 k n next max bad=""
-	local left=0 cleared=0 unsaid=0 total_orphans=0 total_stale=0
-	local total_spare=0 total_debris=0
-	shift 4
+	local name=$1 call=$2 step=$3 max_report=$4 max_again=$5 k n next max
+	local bad="" left=0 cleared=0 unsaid=0 total_orphans=0 total_stale=0
+	local total_spare=0 total_debris=0 tried=0
+	shift 5
 	cp --sparse=always "$TEST_DIR/base.img" "$TEST_DIR/cut.img"
 	n=$(calls_of "$call" "$@")
-	for k in $(seq 1 "$n"); do
+	for k in $(seq 1 "$step" "$n"); do
+		tried=$((tried + 1))
 		cp --sparse=always "$TEST_DIR/base.img" "$TEST_DIR/cut.img"
 		kill_at "$call" "$k" "$@"
 		census cut.img
@@ -144,14 +146,14 @@ $BOUND bindings (at most $max)"
 		fi
 		[ "$left" -gt 0 ] && cleared=$((cleared + 1))
 	done
-	echo "# $name: killed at each of $n ${call}s; $cleared runs left something;" \
+	echo "# $name: killed at $tried of its $n ${call}s; $cleared runs left something;" \
 		"after the next command: $total_orphans orphan keyslots," \
 		"$total_debris dangling or pending tokens, $total_spare spare" \
 		"bindings; $total_stale stale tokens right after the kills"
 	if [ -z "$bad" ]; then
-		ok "$name killed at each of its $n ${call}s: nothing stale, and nothing left after the next command"
+		ok "$name killed at $tried of its $n ${call}s: nothing stale, and nothing left after the next command"
 	else
-		not_ok "$name killed at each of its $n ${call}s: nothing stale, and nothing left after the next command" \
+		not_ok "$name killed at $tried of its $n ${call}s: nothing stale, and nothing left after the next command" \
 			"$(echo "${bad#; }" | tr ';' '\n' | head -20)"
 	fi
 	check_eq "... and the next command said what it cleared each time" 0 "$unsaid"
@@ -159,10 +161,66 @@ $BOUND bindings (at most $max)"
 
 # bind and unbind at every write, which includes the torn states of each
 # header copy; regen, which makes ten header updates, at every fsync (the
-# end of each copy), to stay within the test's time.
-run_kills bind write 3 4 bind -y -d "$TEST_DIR/cut.img" \
+# end of each copy); edit, which makes the same ones through the same
+# code, at every third: all within the test's time.
+run_kills bind write 1 3 4 bind -y -d "$TEST_DIR/cut.img" \
 	-k "$TEST_DIR/passfile" tang "$CFG"
-run_kills unbind write 2 1 unbind -f -d "$TEST_DIR/cut.img" -s 1
-run_kills regen fsync 2 2 regen -q -d "$TEST_DIR/cut.img" -s 1
+run_kills unbind write 1 2 1 unbind -f -d "$TEST_DIR/cut.img" -s 1
+run_kills regen fsync 1 2 2 regen -q -d "$TEST_DIR/cut.img" -s 1
+run_kills edit fsync 3 2 2 edit -f -d "$TEST_DIR/cut.img" -s 1 -c "$CFG"
+
+# What Debian's clevis and luks list make of the states a kill leaves: bind
+# stopped with its keyslot added and its token still pending, regen
+# stopped with its spare binding in place.
+stop_at() { # WHAT SYSCALL ARGS...: kills ARGS at the first call that
+	local what=$1 call=$2 k          # leaves WHAT (a census condition)
+	shift 2
+	for k in $(seq 1 40); do
+		cp --sparse=always "$TEST_DIR/base.img" "$TEST_DIR/cut.img"
+		kill_at "$call" "$k" "$@"
+		census cut.img
+		eval "$what" && return 0
+	done
+	return 1
+}
+if stop_at '[ "$PENDING" -eq 1 ] && [ "$ORPHANS" -eq 1 ]' fsync bind -y \
+	-d "$TEST_DIR/cut.img" -k "$TEST_DIR/passfile" tang "$CFG"; then
+	ok "bind killed with its keyslot added and its token pending"
+	save_header cut.img
+	check_eq "clevis luks list shows the two bindings, not the pending one" \
+		"$(clevis luks list -d "$TEST_DIR/base.img")" \
+		"$(clevis luks list -d "$TEST_DIR/cut.img")"
+	tl list -d "$TEST_DIR/cut.img"
+	check_eq "tether luks list shows them too" \
+		"$(clevis luks list -d "$TEST_DIR/base.img")" "$(cat "$TEST_DIR/out")"
+	check "... says what an interrupted command left" \
+		grep -q "interrupted command's, pending for keyslot 3" "$TEST_DIR/err"
+	check_eq "... and changes nothing" "$(cat "$TEST_DIR/cut.img.before")" \
+		"$(header cut.img)"
+	check "clevis luks pass recovers slot 1's key, which opens the image" \
+		sh -c "timeout $TB clevis luks pass -d '$TEST_DIR/cut.img' -s 1 |
+		cryptsetup open --test-passphrase --key-file - '$TEST_DIR/cut.img'"
+else
+	not_ok "bind killed with its keyslot added and its token pending"
+fi
+if stop_at '[ "$BOUND" -eq 3 ]' fsync regen -q -d "$TEST_DIR/cut.img" -s 1
+then
+	ok "regen killed with its spare binding in place"
+	spare=$(cryptsetup luksDump --dump-json-metadata "$TEST_DIR/cut.img" |
+		jq -r '.tokens[] | select(has("tether-spare-for")) | .keyslots[0]')
+	check "clevis luks pass recovers the spare's key, which opens its slot" \
+		sh -c "timeout $TB clevis luks pass -d '$TEST_DIR/cut.img' -s '$spare' |
+		cryptsetup open --test-passphrase --key-file - --key-slot '$spare' \
+		'$TEST_DIR/cut.img'"
+	tl report -q -d "$TEST_DIR/cut.img" -s 2
+	check "luks report removes the spare and says so" \
+		grep -q "spare binding an interrupted regen or edit of slot 1" \
+		"$TEST_DIR/err"
+	check_eq "... and clevis luks list shows the two bindings" \
+		"$(clevis luks list -d "$TEST_DIR/base.img")" \
+		"$(clevis luks list -d "$TEST_DIR/cut.img")"
+else
+	not_ok "regen killed with its spare binding in place"
+fi
 
 done_testing

@@ -11,13 +11,7 @@
 . "$(dirname "$0")/client-lib.sh"
 . "$(dirname "$0")/luks-lib.sh"
 
-need_strace
-mkdir -m 0700 "$TEST_DIR/keys"
-start_tetherd a "$TEST_DIR/keys" ||
-	{ not_ok "tetherd starts"; done_testing; exit 1; }
-CFG="{\"url\":\"$URL\"}"
-printf %s "$PASS" >"$TEST_DIR/passfile"
-bound_base luks2
+kill_setup luks2
 
 # bind at every write, which includes the torn states of each header
 # copy (libcryptsetup reads the other one); unbind and regen at every

@@ -192,6 +192,18 @@ calls_of() { # SYSCALL ARGS...: how many an uninterrupted run makes
 }
 
 
+# kill_setup TYPE [BIND_ARGS...]: a kill test's tetherd (sets CFG), and
+# its base image (bound_base).
+kill_setup() {
+	need_strace
+	mkdir -m 0700 "$TEST_DIR/keys"
+	start_tetherd a "$TEST_DIR/keys" ||
+		{ not_ok "tetherd starts"; done_testing; exit 1; }
+	CFG="{\"url\":\"$URL\"}"
+	printf %s "$PASS" >"$TEST_DIR/passfile"
+	bound_base "$@"
+}
+
 # bound_base TYPE [BIND_ARGS...]: base.img, every kill run's start: its
 # keyslot 0 holds $PASS, slots 1 and 2 are bound to $CFG.
 bound_base() {

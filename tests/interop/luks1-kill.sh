@@ -12,13 +12,7 @@
 . "$(dirname "$0")/client-lib.sh"
 . "$(dirname "$0")/luks-lib.sh"
 
-need_strace
-mkdir -m 0700 "$TEST_DIR/keys"
-start_tetherd a "$TEST_DIR/keys" ||
-	{ not_ok "tetherd starts"; done_testing; exit 1; }
-CFG="{\"url\":\"$URL\"}"
-printf %s "$PASS" >"$TEST_DIR/passfile"
-bound_base luks1 -f
+kill_setup luks1 -f
 
 LUKS1_LIMITS=1
 run_kills bind write 1 3 4 bind -y -d "$TEST_DIR/cut.img" \

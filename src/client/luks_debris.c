@@ -183,7 +183,7 @@ sweep_pending(struct sweep *sw, int t, const char *json)
 	snprintf(what, sizeof(what), "token %d is an interrupted command's, "
 	         "pending for keyslot %d", t, slot);
 	if (!sw->clear) {
-		found(sw, 0, what, NULL);
+		found(sw, 0, what, "");
 	} else if (removing) {
 		sweep_removing(sw, t, what, slot, jwe, spare_of);
 	} else {

@@ -187,8 +187,10 @@ sweep_pending(struct sweep *sw, int t, const char *json)
 	} else if (removing) {
 		sweep_removing(sw, t, what, slot, jwe, spare_of);
 	} else {
-		if (crypt_keyslot_status(cd, slot) != CRYPT_SLOT_INACTIVE &&
-		    !slot_has_token(cd, slot))
+		bool active = crypt_keyslot_status(cd, slot) !=
+		              CRYPT_SLOT_INACTIVE;
+
+		if (active && !slot_has_token(cd, slot))
 			added = jwe_opens(cd, slot, jwe);
 		if (added < 0) {
 			log_msg("%s: %s: its servers do not answer, so whether "
@@ -202,7 +204,8 @@ sweep_pending(struct sweep *sw, int t, const char *json)
 			      "is completed");
 		} else {
 			r = crypt_token_json_set(cd, t, NULL);
-			found(sw, r, what, "the keyslot is not one it added: the "
+			found(sw, r, what, active ? "the keyslot is another's: "
+			      "the token is removed" : "it added no keyslot: the "
 			      "token is removed");
 		}
 	}

@@ -223,6 +223,45 @@ bench decrypt-sss "decrypt sss 2 of 2, tetherd x2" \
 	"$(cmd "$TETHER" decrypt '<' "$jwe")" \
 	"$(cmd "$CLEVIS" decrypt '<' "$jwe")"
 
+# --- the floor of a decrypt ------------------------------------------------
+
+# What no client can go below, each part measured here: a process start
+# (/bin/true, through hyperfine's shell as every command above), the two
+# P-521 point multiplications of the client's half of the exchange (the
+# time of one ECDH from openssl speed, each), and one POST /rec to
+# tetherd, its recovery and the round trip (curl's time_total, from the
+# connection to the last byte). openssl version is shown as the start of a
+# program that loads libcrypto, as any client of this exchange must.
+echo "measuring the floor: process start, P-521 ECDH, one recovery..." >&2
+timeout "$HF_BOUND" hyperfine --style basic --warmup "$BENCH_WARMUP" \
+	--runs "$BENCH_RUNS" --export-json "$SCRATCH/start.json" \
+	-n true /bin/true -n openssl "openssl version" >"$SCRATCH/start.hyperfine" 2>&1 ||
+	die "hyperfine failed for the process start: $(tail -n 20 "$SCRATCH/start.hyperfine")"
+START_MS=$(ms "$(jose fmt -j "$SCRATCH/start.json" -g results -g 0 -g mean -o-)")
+OPENSSL_MS=$(ms "$(jose fmt -j "$SCRATCH/start.json" -g results -g 1 -g mean -o-)")
+ECDH_OPS=$(timeout 60 openssl speed -seconds 2 ecdhp521 2>/dev/null |
+	awk '/ecdh \(nistp521\)/ { printf "%.0f\n", $NF }')
+[ -n "$ECDH_OPS" ] || die "cannot parse openssl speed output"
+MUL_MS=$(awk -v o="$ECDH_OPS" 'BEGIN { printf "%.2f\n", 2 * 1000 / o }')
+KID=$(exchange_kid "$SCRATCH/keys-a")
+jose jwk gen -i '{"alg":"ECMR"}' | jose jwk pub -i- -o "$SCRATCH/request.jwk"
+for _ in $(seq 1 "$BENCH_RUNS"); do
+	timeout "$BOUND" curl -s -o /dev/null -w '%{http_code} %{time_total}\n' \
+		-X POST -H 'Content-Type: application/jwk+json' \
+		--data-binary "@$SCRATCH/request.jwk" "${url[tetherd]}/rec/$KID" ||
+		die "POST /rec/$KID to tetherd failed"
+done >"$SCRATCH/rec.times"
+REC_MS=$(awk '$1 != 200 { bad = 1 } { t += $2; n++ }
+	END { if (bad || !n) print "-"; else printf "%.2f\n", 1000 * t / n }' \
+	"$SCRATCH/rec.times")
+[ "$REC_MS" != - ] || die "a POST /rec/$KID to tetherd did not answer 200: $(sort -u "$SCRATCH/rec.times" | head -3)"
+FLOOR_MS=$(awk -v a="$START_MS" -v b="$MUL_MS" -v c="$REC_MS" \
+	'BEGIN { printf "%.2f\n", a + b + c }')
+FLOOR_SSL_MS=$(awk -v a="$OPENSSL_MS" -v b="$MUL_MS" -v c="$REC_MS" \
+	'BEGIN { printf "%.2f\n", a + b + c }')
+# The target of the issue: tether's decrypt within this factor of the floor.
+FLOOR_TARGET=1.5
+
 for name in tetherd tetherd-b tangd; do
 	kill -0 "${pid[$name]}" 2>/dev/null ||
 		die "$name died during the run: $(tail -n 20 "$SCRATCH/$name.log")"
@@ -288,12 +327,14 @@ echo " are clevis's; tether's own JWEs were checked to decrypt with both tools)"
 echo
 echo "$RSS_LINE"
 
-# Anything but request lines in a tetherd log, and any request that did not
-# succeed, is worth a look; a request line is ADDRESS METHOD PATH STATUS TIME.
+# Anything but request lines and successful recoveries in a tetherd log,
+# and any request that did not succeed, is worth a look; a request line
+# is ADDRESS METHOD PATH STATUS TIME.
 for name in tetherd tetherd-b; do
 	awk -v n="$name" '
 		$2 ~ /^(GET|POST)$/ && $4 ~ /^[0-9][0-9][0-9]$/ { s[$4]++; next }
-		/^tetherd: (listening on|serving) / { next }
+		/^tetherd: (listening on|serving|running as) / { next }
+		/"event":"recovery".*"outcome":"ok"/ { next }
 		{ other[++k] = $0 }
 		END {
 			line = ""
@@ -308,6 +349,21 @@ for row in "${ROWS[@]}"; do
 	grep -h '^ *Warning' "$SCRATCH/$row.hyperfine" |
 		sed -e "s/^ */hyperfine, ${label[$row]}: /" -e 's/\. .*/./' || true
 done
+echo
+
+echo "floor of a decrypt (tang, tetherd), each part measured in this run:"
+printf '  %-58s %7s ms\n' "process start (/bin/true)" "$START_MS" \
+	"2 P-521 multiplications (2 x openssl speed ecdhp521)" "$MUL_MS" \
+	"one recovery by tetherd and its round trip (curl, mean)" "$REC_MS" \
+	"floor" "$FLOOR_MS" \
+	"  (with openssl version's start, $OPENSSL_MS ms, instead)" "$FLOOR_SSL_MS"
+FLOOR_RATIO=$(ratio "${mean[decrypt-tetherd,tether]}" "$FLOOR_MS")
+echo "tether decrypt (tang, tetherd): ${mean[decrypt-tetherd,tether]} ms =" \
+	"${FLOOR_RATIO}x the floor" \
+	"($(ratio "${mean[decrypt-tetherd,tether]}" "$FLOOR_SSL_MS")x the floor with openssl's start)"
+echo "target: tether decrypt within ${FLOOR_TARGET}x of the floor -> $(
+	awk -v r="$FLOOR_RATIO" -v t="$FLOOR_TARGET" 'BEGIN {
+		if (r != "-" && r + 0 <= t + 0) print "met"; else print "NOT met" }')"
 echo
 
 echo "target: tether at least ${TARGET}x faster than clevis for decrypt and encrypt:"

@@ -119,3 +119,16 @@ wait_ready() {
 	done
 	return 1
 }
+
+# exchange_kid DIR: the thumbprint (S256) of the exchange (deriveKey) key
+# in a keys directory, the kid of POST /rec/{kid}.
+exchange_kid() {
+	local key kid=
+	for key in "$1"/*.jwk; do
+		if jose jwk use -i "$key" -u deriveKey; then
+			kid=$(jose jwk thp -i "$key" -a S256)
+		fi
+	done
+	[ -n "$kid" ] || die "no exchange (deriveKey) key in $1"
+	echo "$kid"
+}

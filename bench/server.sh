@@ -128,13 +128,7 @@ mkdir "$KEYS"
 "$TANGD_KEYGEN" "$KEYS" >/dev/null 2>&1 || die "tangd-keygen failed"
 service_keys "$KEYS"
 
-KID=
-for key in "$KEYS"/*.jwk; do
-	if jose jwk use -i "$key" -u deriveKey; then
-		KID=$(jose jwk thp -i "$key" -a S256)
-	fi
-done
-[ -n "$KID" ] || die "no exchange (deriveKey) key in $KEYS"
+KID=$(exchange_kid "$KEYS")
 
 REQUEST=$SCRATCH/request.jwk
 jose jwk gen -i '{"alg":"ECMR"}' | jose jwk pub -i- -o "$REQUEST"

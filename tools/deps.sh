@@ -2,20 +2,23 @@
 # shellcheck shell=bash
 
 TETHER_BUILD_DEPS="gcc meson ninja-build pkg-config libjose-dev libjansson-dev
-libssl-dev libmicrohttpd-dev libsystemd-dev libcmocka-dev clang
+libssl-dev libmicrohttpd-dev libgnutls28-dev libsystemd-dev libcmocka-dev clang
 libclang-rt-14-dev libcryptsetup-dev libluksmeta-dev libseccomp-dev
-libinih-dev"
+libinih-dev zlib1g-dev"
 
 # The real peers the interop tests prove compatibility against, and the
 # tools the tests and benchmarks drive them with; from qemu-system-x86 on,
 # what the boot tests need: QEMU, Debian's kernel, mkinitramfs with
 # cryptroot and LVM, a static busybox for the guest's root, dnsmasq for
-# its DHCP and DNS, and clevis-initramfs to compare sizes with.
+# its DHCP and DNS, and clevis-initramfs to compare sizes with; from
+# debhelper on, what the system tests build, check and install the Debian
+# packages with.
 TETHER_TEST_DEPS="tang clevis jose curl socat systemd iproute2 procps
 python3 openssl wrk clevis-luks cryptsetup-bin luksmeta jq util-linux
 qemu-system-x86 linux-image-amd64 initramfs-tools cryptsetup-initramfs
 busybox-static klibc-utils e2fsprogs zstd lvm2 clevis-initramfs dnsmasq-base
-keyutils strace"
+keyutils debhelper dpkg-dev build-essential lintian mmdebstrap
+bash-completion strace"
 
 install_deps() {
 	if [ "$(id -u)" -ne 0 ]; then

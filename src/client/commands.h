@@ -6,4 +6,10 @@
 int cmd_encrypt(int argc, char **argv);
 int cmd_decrypt(int argc, char **argv);
 
+/*
+ * tether luks SUBCOMMAND ...: in tether-luks the commands themselves
+ * (luks.c), in tether a run of tether-luks (luks_exec.c).
+ */
+int cmd_luks(int argc, char **argv);
+
 #endif

@@ -14,7 +14,7 @@
 
 /* Base64 makes the ciphertext 4/3 of this; the rest of JWE_MAX is left
    for the header, which nested sss pins make a few KiB per pin. */
-#define PLAINTEXT_MAX (512 * 1024)
+#define PLAINTEXT_MAX JWE_PLAINTEXT_MAX
 
 static void
 encrypt_usage(FILE *f)

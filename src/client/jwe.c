@@ -130,44 +130,101 @@ out:
 }
 
 /*
+ * Where the plaintext goes: a buffer of room bytes, and no further. The
+ * frame that declares it holds its one reference, so the stream chain
+ * that borrows it never frees it.
+ */
+struct plaintext_sink {
+	jose_io_t io;
+	uint8_t *buf;
+	size_t room;
+	size_t len;
+	bool overflow;
+};
+
+static bool
+sink_feed(jose_io_t *io, const void *in, size_t n)
+{
+	struct plaintext_sink *s = (struct plaintext_sink *)io;
+
+	if (n > s->room - s->len) {
+		s->overflow = true;
+		return false;
+	}
+	memcpy(s->buf + s->len, in, n);
+	s->len += n;
+	return true;
+}
+
+static bool
+sink_done(jose_io_t *io)
+{
+	(void)io;
+	return true;
+}
+
+static void
+sink_free(jose_io_t *io)
+{
+	(void)io;
+}
+
+/*
+ * The most the plaintext can be: what the ciphertext decodes to, or, for
+ * a compressed one ("zip":"DEF", read from the protected header only, as
+ * libjose does), JWE_PLAINTEXT_MAX: 348 KB of deflated zeros inflate to
+ * 256 MiB.
+ */
+static size_t
+plaintext_room(const json_t *jwe, size_t ctlen)
+{
+	json_t *prt = jose_b64_dec_load(json_object_get(jwe, "protected"));
+	bool zip = json_is_string(json_object_get(prt, "zip"));
+
+	json_decref(prt);
+	return zip ? JWE_PLAINTEXT_MAX : (ctlen * 3 + 3) / 4 + 1;
+}
+
+/*
  * jose_jwe_dec_cek() returns NULL for an empty plaintext, which cannot be
  * told apart from a failure, so this follows its steps and judges success
  * by the stream's done(), which checks the tag before anything is kept.
  */
-static uint8_t *
-decrypt_with_cek(const json_t *jwe, const json_t *cek, size_t *len)
+static int
+decrypt_with_cek(const json_t *jwe, const json_t *cek, uint8_t **pt,
+                 size_t *len)
 {
-	jose_io_auto_t *out = NULL, *dec = NULL, *in = NULL;
+	struct plaintext_sink out = {
+		.io = { .refs = 1, .feed = sink_feed, .done = sink_done,
+		        .free = sink_free },
+	};
+	jose_io_auto_t *dec = NULL, *in = NULL;
 	const char *ct = NULL;
 	size_t ctlen = 0;
-	void *buf = NULL;
-	uint8_t *pt;
 
 	if (json_unpack((json_t *)jwe, "{s:s%}", "ciphertext", &ct, &ctlen) < 0)
-		return NULL;
-	*len = 0;
-	out = jose_io_malloc(NULL, &buf, len);
-	dec = out ? jose_jwe_dec_cek_io(NULL, jwe, cek, out) : NULL;
+		return -EBADMSG;
+	out.room = plaintext_room(jwe, ctlen);
+	out.buf = malloc(out.room);
+	if (!out.buf)
+		return -ENOMEM;
+	dec = jose_jwe_dec_cek_io(NULL, jwe, cek, &out.io);
 	in = dec ? jose_b64_dec_io(dec) : NULL;
-	if (!in || !in->feed(in, ct, ctlen) || !in->done(in))
-		return NULL;
-	if (*len > 0)
-		return jose_io_malloc_steal(&buf);
-	pt = malloc(1);
-	return pt;
+	if (!in || !in->feed(in, ct, ctlen) || !in->done(in)) {
+		free_secret(out.buf, out.len);
+		return out.overflow ? -EFBIG : -EBADMSG;
+	}
+	*pt = out.buf;
+	*len = out.len;
+	return 0;
 }
 
 int
 jwe_decrypt(const json_t *jwe, const json_t *jwk, uint8_t **pt, size_t *len)
 {
 	json_t *cek = jose_jwe_dec_jwk(NULL, jwe, NULL, jwk);
-	size_t n = 0;
-	uint8_t *p = cek ? decrypt_with_cek(jwe, cek, &n) : NULL;
+	int r = cek ? decrypt_with_cek(jwe, cek, pt, len) : -EBADMSG;
 
 	jwk_free_secret(cek);
-	if (!p)
-		return -EBADMSG;
-	*pt = p;
-	*len = n;
-	return 0;
+	return r;
 }

@@ -8,6 +8,8 @@
 
 /* Bindings are a few KiB; nested sss stays far below this. */
 #define JWE_MAX (1024 * 1024)
+/* The most tether encrypts, and inflates a compressed JWE to. */
+#define JWE_PLAINTEXT_MAX (512 * 1024)
 
 /*
  * Splits a compact JWE (five base64url parts, the encrypted key empty as
@@ -35,7 +37,9 @@ int jwe_encrypt(const json_t *hdr, const json_t *jwk, const uint8_t *pt,
 /*
  * Decrypts with jwk. The plaintext is returned only when the whole JWE
  * verified (the GCM tag), so a tampered one never yields a byte of it.
- * Returns 0 or -EBADMSG. Free *pt with free_secret(*pt, *len).
+ * A compressed one ("zip":"DEF": clevis never writes it, but jose reads
+ * it) is inflated to at most JWE_PLAINTEXT_MAX bytes. Returns 0, -EFBIG
+ * past that, -ENOMEM or -EBADMSG. Free *pt with free_secret(*pt, *len).
  */
 int jwe_decrypt(const json_t *jwe, const json_t *jwk, uint8_t **pt,
                 size_t *len);

@@ -60,6 +60,10 @@ pin_decrypt(const char *compact, size_t clen, uint8_t **pt, size_t *len)
 		r = -ENOENT;
 	} else {
 		r = pin->decrypt(jwe, hdr, pt, len);
+		if (r == -EFBIG)
+			log_msg("the JWE's compressed plaintext inflates past "
+			        "%d KiB, the most tether encrypts", JWE_PLAINTEXT_MAX /
+			        1024);
 	}
 	json_decref(hdr);
 	json_decref(jwe);

@@ -13,12 +13,19 @@ int
 server_url(const char *pin, const char *text, struct url *u)
 {
 	char shown[96];
+	int r;
 
 	if (!text) {
 		log_msg("%s: the configuration has no 'url'", pin);
 		return -EINVAL;
 	}
-	if (url_parse(text, u) < 0) {
+	r = url_parse(text, u);
+	if (r == -EPERM) {
+		log_msg("%s: credentials in the url need https://: over http "
+		        "the token would cross the network in clear", pin);
+		return r;
+	}
+	if (r < 0) {
 		log_escape(shown, sizeof(shown), text, strlen(text));
 		log_msg("%s: '%s' is not a server URL "
 		        "(http://HOST[:PORT][/PATH], HOST a name, IPv4 or [IPv6])",

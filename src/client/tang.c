@@ -12,9 +12,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <jose/jwk.h>
-
 #include "client/adv.h"
+#include "client/ecdh_es.h"
 #include "client/jwe.h"
 #include "client/pin.h"
 #include "client/request.h"
@@ -113,7 +112,8 @@ tang_credentials(const json_t *tang, struct url *u)
 		return -EINVAL;
 	}
 	if (!u->tls) {
-		log_msg("tang: 'client' and 'token' need an https:// url");
+		log_msg("tang: 'client' and 'token' need an https:// url: over "
+		        "http the token would cross the network in clear");
 		return -EINVAL;
 	}
 	if (u->user[0]) {
@@ -244,7 +244,7 @@ tang_encrypt(const json_t *cfg, bool trust, const uint8_t *pt, size_t len,
 		                json_object_get(cfg, "ca"), "client",
 		                json_object_get(cfg, "client"), "token",
 		                json_object_get(cfg, "token"));
-		r = hdr ? jwe_encrypt(hdr, exc, pt, len, jwe) : -ENOMEM;
+		r = hdr ? ecdh_es_encrypt(hdr, exc, pt, len, jwe) : -ENOMEM;
 		if (r < 0)
 			log_msg("tang: encryption to %s's exchange key failed", url);
 	}
@@ -252,20 +252,6 @@ tang_encrypt(const json_t *cfg, bool trust, const uint8_t *pt, size_t len,
 	json_decref(exc);
 	json_decref(jwks);
 	return r;
-}
-
-/* libjose's ECMR exchange: a private lcl multiplies, public ones add. */
-static json_t *
-ecmr(const json_t *lcl, const json_t *rem)
-{
-	json_t *l = json_deep_copy(lcl), *r = json_deep_copy(rem), *out = NULL;
-
-	if (l && r && json_object_set_new(l, "alg", json_string("ECMR")) == 0 &&
-	    json_object_set_new(r, "alg", json_string("ECMR")) == 0)
-		out = jose_jwk_exc(NULL, l, r);
-	jwk_free_secret(l);
-	jwk_free_secret(r);
-	return out;
 }
 
 /* The exchange key a binding names, found in the advertisement it holds. */
@@ -286,12 +272,16 @@ bound_key(const json_t *tang, const char *kid)
 	return NULL;
 }
 
-/* Sends C + E and returns the server's s(C + E), checked to be a point. */
+/*
+ * Sends C + E and returns the server's s(C + E) unblinded: cS, the point
+ * the binding's key was derived from, once the reply is checked to be a
+ * point of the curve.
+ */
 static int
-exchange(const struct url *u, const char *kid, const json_t *xfr,
-         const char *crv, json_t **rep)
+exchange(const struct url *u, const char *kid, const struct ecmr_blinding *b,
+         const json_t *xfr, const char *crv, json_t **key)
 {
-	char suffix[JWK_THP_MAX + 8];
+	char suffix[JWK_THP_MAX + 8], where[URL_HOST_MAX + URL_PATH_MAX + 32];
 	json_t *reply;
 	int r;
 
@@ -299,21 +289,15 @@ exchange(const struct url *u, const char *kid, const json_t *xfr,
 	r = server_request(u, "POST", suffix, xfr, &reply);
 	if (r < 0)
 		return r;
-	r = ecmr_point_check(reply, crv);
-	if (r == -ENOMEM) {
-		json_decref(reply);
-		return r;
-	}
-	if (r < 0) {
-		char where[URL_HOST_MAX + URL_PATH_MAX + 32];
-
+	r = ecmr_unblind(b, reply, key);
+	/* s(C + E) and eS together give cS too. */
+	jwk_free_wiped(reply);
+	if (r == -EINVAL) {
 		url_format(u, where, sizeof(where));
 		log_msg("%s: the server's reply is not a %s point", where, crv);
-		json_decref(reply);
 		return -EBADMSG;
 	}
-	*rep = reply;
-	return 0;
+	return r;
 }
 
 static int
@@ -325,7 +309,8 @@ tang_decrypt(const json_t *jwe, const json_t *hdr, uint8_t **pt, size_t *len)
 	const char *kid = json_string_value(json_object_get(hdr, "kid"));
 	const char *url = json_string_value(json_object_get(tang, "url"));
 	const char *crv = json_string_value(json_object_get(epk, "crv"));
-	json_t *eph = NULL, *xfr = NULL, *rep = NULL, *tmp = NULL, *key = NULL;
+	struct ecmr_blinding *blind = NULL;
+	json_t *xfr = NULL, *key = NULL;
 	struct url u;
 	int r;
 
@@ -344,35 +329,26 @@ tang_decrypt(const json_t *jwe, const json_t *hdr, uint8_t **pt, size_t *len)
 		r = tang_extensions(tang, &u);
 	if (r < 0)
 		return r;
-	eph = json_pack("{s:s,s:s}", "alg", "ECMR", "crv", crv);
-	if (!eph || !jose_jwk_gen(NULL, eph)) {
-		log_msg("tang: cannot make an ephemeral key on %s", crv);
-		r = -EINVAL;
-		goto out;
+	r = ecmr_blind(epk, srv, &blind, &xfr);
+	if (r == -EINVAL) {
+		log_msg("tang: the JWE's epk and its server's key are not both "
+		        "%s points", crv);
+		return -EBADMSG;
 	}
-	xfr = ecmr(epk, eph);
-	if (!xfr || json_object_set_new(xfr, "alg", json_string("ECMR")) < 0) {
-		log_msg("tang: the JWE's epk is not a %s point", crv);
-		r = -EBADMSG;
-		goto out;
+	if (r < 0)
+		return r;
+	r = exchange(&u, kid, blind, xfr, crv, &key);
+	if (r == 0) {
+		r = jwe_decrypt(jwe, key, pt, len);
+		if (r < 0)
+			log_msg("tang: %s answered, but the JWE does not decrypt "
+			        "with the result (damaged or tampered JWE, or the "
+			        "wrong server)", url);
 	}
-	r = exchange(&u, kid, xfr, crv, &rep);
-	if (r < 0)
-		goto out;
-	tmp = ecmr(eph, srv);
-	key = tmp ? ecmr(rep, tmp) : NULL;
-	r = key ? jwe_decrypt(jwe, key, pt, len) : -EBADMSG;
-	if (r < 0)
-		log_msg("tang: %s answered, but the JWE does not decrypt with "
-		        "the result (damaged or tampered JWE, or the wrong "
-		        "server)", url);
-out:
-	/* key is cS itself; tmp (eS) and rep together give it too. */
+	/* key is cS itself. */
 	jwk_free_wiped(key);
-	jwk_free_wiped(tmp);
-	jwk_free_wiped(rep);
 	json_decref(xfr);
-	jwk_free_secret(eph);
+	ecmr_blinding_free(blind);
 	return r;
 }
 

@@ -11,7 +11,12 @@
 #include <openssl/bn.h>
 #include <openssl/crypto.h>
 #include <openssl/ec.h>
+#include <openssl/core_names.h>
+#include <openssl/evp.h>
 #include <openssl/obj_mac.h>
+#include <openssl/params.h>
+
+#include "common/jwk.h"
 
 /* P-521 coordinates take 66 bytes; no supported curve needs more. */
 #define FIELD_MAX 66
@@ -21,6 +26,7 @@ struct ecmr_key {
 	BIGNUM *prime;
 	BIGNUM *d;
 	const char *crv;
+	int nid;
 	size_t field_len;
 };
 
@@ -114,6 +120,7 @@ curve_new(const char *crv, int *err)
 	if (!key)
 		return NULL;
 	key->crv = ecmr_curves[i].crv;
+	key->nid = ecmr_curves[i].nid;
 	key->field_len = ecmr_curves[i].field_len;
 	key->group = EC_GROUP_new_by_curve_name(ecmr_curves[i].nid);
 	key->prime = BN_new();
@@ -198,13 +205,16 @@ encode_coordinate(const struct ecmr_key *key, const BIGNUM *v,
 	return 0;
 }
 
+/*
+ * The base64url coordinates of q; -EINVAL for the identity, which has
+ * none. They may be a secret (a recovered point): the caller wipes them.
+ */
 static int
-encode_reply(const struct ecmr_key *key, const EC_POINT *q, BN_CTX *ctx,
-             char reply[ECMR_REPLY_MAX], size_t *len)
+point_coordinates(const struct ecmr_key *key, const EC_POINT *q, BN_CTX *ctx,
+                  char xs[2 * FIELD_MAX], char ys[2 * FIELD_MAX])
 {
-	char xs[2 * FIELD_MAX], ys[2 * FIELD_MAX];
 	BIGNUM *x, *y;
-	int r, n;
+	int r;
 
 	BN_CTX_start(ctx);
 	x = BN_CTX_get(ctx);
@@ -217,6 +227,16 @@ encode_reply(const struct ecmr_key *key, const EC_POINT *q, BN_CTX *ctx,
 	if (r == 0)
 		r = encode_coordinate(key, y, ys);
 	BN_CTX_end(ctx);
+	return r;
+}
+
+static int
+encode_reply(const struct ecmr_key *key, const EC_POINT *q, BN_CTX *ctx,
+             char reply[ECMR_REPLY_MAX], size_t *len)
+{
+	char xs[2 * FIELD_MAX], ys[2 * FIELD_MAX];
+	int r = point_coordinates(key, q, ctx, xs, ys), n;
+
 	if (r < 0)
 		return r;
 	n = snprintf(reply, ECMR_REPLY_MAX,
@@ -263,25 +283,310 @@ out:
 	return r;
 }
 
+/* A public EC JWK on key's curve, into p; anything off the curve fails. */
+static int
+public_point(const struct ecmr_key *key, const json_t *jwk, EC_POINT *p,
+             BN_CTX *ctx)
+{
+	const char *kty = json_string_value(json_object_get(jwk, "kty"));
+
+	if (!kty || strcmp(kty, "EC") != 0)
+		return -EINVAL;
+	return request_point(key, jwk, p, ctx);
+}
+
 int
 ecmr_point_check(const json_t *jwk, const char *crv)
 {
-	const char *kty = json_string_value(json_object_get(jwk, "kty"));
 	struct ecmr_key *curve;
 	BN_CTX *ctx = NULL;
 	EC_POINT *p = NULL;
 	int r;
 
-	if (!kty || strcmp(kty, "EC") != 0)
-		return -EINVAL;
 	curve = curve_new(crv, &r);
 	if (!curve)
 		return r;
 	ctx = BN_CTX_new();
 	p = EC_POINT_new(curve->group);
-	r = ctx && p ? request_point(curve, jwk, p, ctx) : -ENOMEM;
+	r = ctx && p ? public_point(curve, jwk, p, ctx) : -ENOMEM;
 	EC_POINT_free(p);
 	BN_CTX_free(ctx);
 	ecmr_key_free(curve);
+	return r;
+}
+
+/* The JWK of q, with alg if not NULL; -EINVAL for the identity. */
+static int
+point_jwk(const struct ecmr_key *key, const EC_POINT *q, BN_CTX *ctx,
+          const char *alg, json_t **out)
+{
+	char xs[2 * FIELD_MAX], ys[2 * FIELD_MAX];
+	int r = point_coordinates(key, q, ctx, xs, ys);
+
+	if (r == 0) {
+		*out = json_pack("{s:s,s:s,s:s,s:s}", "kty", "EC", "crv",
+		                 key->crv, "x", xs, "y", ys);
+		if (*out && alg &&
+		    json_object_set_new(*out, "alg", json_string(alg)) < 0) {
+			jwk_free_wiped(*out);
+			*out = NULL;
+		}
+		r = *out ? 0 : -ENOMEM;
+	}
+	explicit_bzero(xs, sizeof(xs));
+	explicit_bzero(ys, sizeof(ys));
+	return r;
+}
+
+/* A fresh secret scalar for key, uniform in [1, order). */
+static int
+random_scalar(struct ecmr_key *key, BN_CTX *ctx)
+{
+	const BIGNUM *order = EC_GROUP_get0_order(key->group);
+
+	key->d = BN_secure_new();
+	if (!key->d)
+		return -ENOMEM;
+	BN_set_flags(key->d, BN_FLG_CONSTTIME);
+	do {
+		if (!BN_priv_rand_range_ex(key->d, order, 0, ctx))
+			return -ENOMEM;
+	} while (BN_is_zero(key->d));
+	return 0;
+}
+
+struct ecmr_blinding {
+	struct ecmr_key *key;  /* e, on the binding's curve */
+	EC_POINT *srv;         /* S, checked to be on the curve */
+};
+
+void
+ecmr_blinding_free(struct ecmr_blinding *b)
+{
+	if (!b)
+		return;
+	EC_POINT_free(b->srv);
+	ecmr_key_free(b->key);
+	free(b);
+}
+
+int
+ecmr_blind(const json_t *epk, const json_t *srv, struct ecmr_blinding **out,
+           json_t **xfr)
+{
+	struct ecmr_blinding *b = calloc(1, sizeof(*b));
+	BN_CTX *ctx = BN_CTX_new();
+	EC_POINT *c = NULL, *x = NULL;
+	int r = -ENOMEM;
+
+	if (!b || !ctx)
+		goto out;
+	b->key = curve_new(json_string_value(json_object_get(epk, "crv")), &r);
+	if (!b->key)
+		goto out;
+	r = -ENOMEM;
+	c = EC_POINT_new(b->key->group);
+	x = EC_POINT_new(b->key->group);
+	b->srv = EC_POINT_new(b->key->group);
+	if (!c || !x || !b->srv)
+		goto out;
+	r = public_point(b->key, epk, c, ctx);
+	if (r == 0)
+		r = public_point(b->key, srv, b->srv, ctx);
+	if (r == 0)
+		r = random_scalar(b->key, ctx);
+	if (r == 0 && (!EC_POINT_mul(b->key->group, x, b->key->d, NULL, NULL,
+	                             ctx) ||
+	               !EC_POINT_add(b->key->group, x, x, c, ctx)))
+		r = -ENOMEM;
+	/* Tang's clients send the sum as an ECMR JWK. */
+	if (r == 0)
+		r = point_jwk(b->key, x, ctx, "ECMR", xfr);
+out:
+	EC_POINT_free(c);
+	EC_POINT_free(x);
+	BN_CTX_free(ctx);
+	if (r < 0)
+		ecmr_blinding_free(b);
+	else
+		*out = b;
+	return r;
+}
+
+int
+ecmr_unblind(const struct ecmr_blinding *b, const json_t *reply, json_t **key)
+{
+	const EC_GROUP *group = b->key->group;
+	BN_CTX *ctx = BN_CTX_new();
+	EC_POINT *y = ctx ? EC_POINT_new(group) : NULL;
+	EC_POINT *es = ctx ? EC_POINT_new(group) : NULL;
+	int r = y && es ? 0 : -ENOMEM;
+
+	if (r == 0)
+		r = public_point(b->key, reply, y, ctx);
+	if (r == 0 && (!EC_POINT_mul(group, es, NULL, b->srv, b->key->d, ctx) ||
+	               !EC_POINT_invert(group, es, ctx) ||
+	               !EC_POINT_add(group, y, y, es, ctx)))
+		r = -ENOMEM;
+	if (r == 0)
+		r = point_jwk(b->key, y, ctx, NULL, key);
+	EC_POINT_clear_free(es);
+	EC_POINT_clear_free(y);
+	BN_CTX_free(ctx);
+	return r;
+}
+
+int
+ecmr_agree(const json_t *srv, json_t **epk, uint8_t z[ECMR_SECRET_MAX],
+           size_t *zlen)
+{
+	struct ecmr_key *key;
+	BN_CTX *ctx = BN_CTX_new();
+	EC_POINT *s = NULL, *e = NULL;
+	BIGNUM *x = NULL;
+	int r = -ENOMEM;
+
+	if (!ctx)
+		return -ENOMEM;
+	key = curve_new(json_string_value(json_object_get(srv, "crv")), &r);
+	if (!key)
+		goto out;
+	r = -ENOMEM;
+	s = EC_POINT_new(key->group);
+	e = EC_POINT_new(key->group);
+	x = BN_secure_new();
+	if (!s || !e || !x)
+		goto out;
+	r = public_point(key, srv, s, ctx);
+	if (r == 0)
+		r = random_scalar(key, ctx);
+	if (r == 0 && !EC_POINT_mul(key->group, e, key->d, NULL, NULL, ctx))
+		r = -ENOMEM;
+	if (r == 0)
+		r = point_jwk(key, e, ctx, NULL, epk);
+	if (r == 0 && (!EC_POINT_mul(key->group, s, NULL, s, key->d, ctx) ||
+	               !EC_POINT_get_affine_coordinates(key->group, s, x, NULL,
+	                                                ctx) ||
+	               BN_bn2binpad(x, z, (int)key->field_len) !=
+	                       (int)key->field_len)) {
+		json_decref(*epk);
+		r = -EINVAL;
+	}
+	if (r == 0)
+		*zlen = key->field_len;
+out:
+	BN_clear_free(x);
+	EC_POINT_clear_free(s);
+	EC_POINT_free(e);
+	BN_CTX_free(ctx);
+	ecmr_key_free(key);
+	return r;
+}
+
+static const struct {
+	const char *alg;
+	const char *crv;
+	const char *digest;
+} es_algs[] = {
+	{ "ES256", "P-256", "SHA256" },
+	{ "ES384", "P-384", "SHA384" },
+	{ "ES512", "P-521", "SHA512" },
+};
+
+/* p as an OpenSSL public key, for EVP's ECDSA. */
+static EVP_PKEY *
+public_pkey(const struct ecmr_key *key, const EC_POINT *p, BN_CTX *ctx)
+{
+	uint8_t oct[1 + 2 * FIELD_MAX];
+	size_t n = EC_POINT_point2oct(key->group, p, POINT_CONVERSION_UNCOMPRESSED,
+	                              oct, sizeof(oct), ctx);
+	EVP_PKEY_CTX *pctx = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL);
+	EVP_PKEY *pkey = NULL;
+	OSSL_PARAM params[] = {
+		OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME,
+		                                 (char *)OBJ_nid2sn(key->nid), 0),
+		OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PUB_KEY, oct, n),
+		OSSL_PARAM_construct_end(),
+	};
+
+	if (n == 0 || !pctx || EVP_PKEY_fromdata_init(pctx) <= 0 ||
+	    EVP_PKEY_fromdata(pctx, &pkey, EVP_PKEY_PUBLIC_KEY, params) <= 0)
+		pkey = NULL;
+	EVP_PKEY_CTX_free(pctx);
+	return pkey;
+}
+
+/* JWS's R || S, each field_len bytes, as the DER EVP's ECDSA takes. */
+static int
+signature_der(const uint8_t *sig, size_t field_len, uint8_t **der)
+{
+	ECDSA_SIG *es = ECDSA_SIG_new();
+	BIGNUM *r = BN_bin2bn(sig, (int)field_len, NULL);
+	BIGNUM *s = BN_bin2bn(sig + field_len, (int)field_len, NULL);
+	int n = -1;
+
+	if (es && r && s && ECDSA_SIG_set0(es, r, s) == 1) {
+		r = s = NULL;
+		n = i2d_ECDSA_SIG(es, der);
+	}
+	BN_free(r);
+	BN_free(s);
+	ECDSA_SIG_free(es);
+	return n;
+}
+
+static int
+verify_der(const struct ecmr_key *key, const EC_POINT *p, const char *digest,
+           const uint8_t *der, size_t derlen, const void *msg, size_t len,
+           BN_CTX *ctx)
+{
+	EVP_PKEY *pkey = public_pkey(key, p, ctx);
+	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	int r = -ENOMEM;
+
+	if (pkey && md &&
+	    EVP_DigestVerifyInit_ex(md, NULL, digest, NULL, NULL, pkey, NULL) == 1)
+		r = EVP_DigestVerify(md, der, derlen, msg, len) == 1 ? 0 : -EBADMSG;
+	EVP_MD_CTX_free(md);
+	EVP_PKEY_free(pkey);
+	return r;
+}
+
+int
+ecmr_verify(const json_t *jwk, const char *alg, const uint8_t *sig,
+            size_t siglen, const void *msg, size_t len)
+{
+	const char *crv = json_string_value(json_object_get(jwk, "crv"));
+	struct ecmr_key *key;
+	EC_POINT *p = NULL;
+	uint8_t *der = NULL;
+	BN_CTX *ctx = NULL;
+	size_t i;
+	int r, n;
+
+	for (i = 0; i < sizeof(es_algs) / sizeof(es_algs[0]); i++)
+		if (alg && strcmp(alg, es_algs[i].alg) == 0)
+			break;
+	if (i == sizeof(es_algs) / sizeof(es_algs[0]))
+		return -ENOTSUP;
+	if (!crv || strcmp(crv, es_algs[i].crv) != 0)
+		return -EINVAL;
+	key = curve_new(crv, &r);
+	if (!key)
+		return r;
+	ctx = BN_CTX_new();
+	p = EC_POINT_new(key->group);
+	r = ctx && p ? public_point(key, jwk, p, ctx) : -ENOMEM;
+	if (r == 0 && siglen != 2 * key->field_len)
+		r = -EBADMSG;
+	if (r == 0) {
+		n = signature_der(sig, key->field_len, &der);
+		r = n > 0 ? verify_der(key, p, es_algs[i].digest, der, (size_t)n,
+		                       msg, len, ctx) : -ENOMEM;
+	}
+	OPENSSL_free(der);
+	EC_POINT_free(p);
+	BN_CTX_free(ctx);
+	ecmr_key_free(key);
 	return r;
 }

@@ -133,10 +133,6 @@ hex_value(char c)
 	return -1;
 }
 
-/*
- * Decodes chunked coding from [p, end) into the same buffer at out (out
- * never passes p). Extensions and trailers are skipped.
- */
 /* The line end after size bytes of chunk data at p: CRLF or bare LF. */
 static int
 chunk_data_end(const char *p, const char *end, size_t size, char **next)
@@ -159,8 +155,13 @@ chunk_data_end(const char *p, const char *end, size_t size, char **next)
 	return 0;
 }
 
+/*
+ * Walks chunked coding in [p, end); extensions and trailers are skipped.
+ * With out, the data is gathered at out, which never passes p: the same
+ * buffer. Without, nothing is written and only *out_len is found.
+ */
 static int
-decode_chunked(char *p, const char *end, char *out, size_t *out_len)
+walk_chunks(char *p, const char *end, char *out, size_t *out_len)
 {
 	size_t total = 0;
 	int rc;
@@ -190,7 +191,8 @@ decode_chunked(char *p, const char *end, char *out, size_t *out_len)
 		rc = chunk_data_end(p, end, size, &next);
 		if (rc < 0)
 			return rc;
-		memmove(out + total, p, size);
+		if (out)
+			memmove(out + total, p, size);
 		total += size;
 		p = next;
 	}
@@ -207,9 +209,23 @@ decode_chunked(char *p, const char *end, char *out, size_t *out_len)
 			return -EBADMSG;
 		p = next;
 	}
-	out[total] = '\0';
+	if (out)
+		out[total] = '\0';
 	*out_len = total;
 	return 0;
+}
+
+/*
+ * Decodes the chunked body at p in place, but only once all of it is
+ * there: a reply that arrives in pieces is parsed again from the start
+ * after each read, so the bytes must stay as received until then.
+ */
+static int
+decode_chunked(char *p, const char *end, size_t *out_len)
+{
+	int rc = walk_chunks(p, end, NULL, out_len);
+
+	return rc < 0 ? rc : walk_chunks(p, end, p, out_len);
 }
 
 static int
@@ -304,7 +320,7 @@ response_parse(char *buf, size_t len, bool eof, struct response *r)
 		return rc;
 	r->body = p;
 	if (f.chunked) {
-		rc = decode_chunked(p, end, p, &r->body_len);
+		rc = decode_chunked(p, end, &r->body_len);
 		return rc == -EAGAIN && eof ? -EBADMSG : rc;
 	}
 	if (f.has_length) {

@@ -24,7 +24,9 @@ struct response {
  * responses, which are skipped. Lines end in CRLF or a bare LF (RFC 9112
  * section 2.2). The body is framed by Content-Length, by
  * chunked transfer coding (decoded in place), or by the end of the
- * connection when eof is set. Returns 0 for a complete response; -EAGAIN
+ * connection when eof is set. buf is changed only when 0 is returned, so
+ * after -EAGAIN it may be parsed again with more bytes appended to it.
+ * Returns 0 for a complete response; -EAGAIN
  * when more bytes are needed (never once eof is set); -EBADMSG for a
  * malformed response; -EMSGSIZE when it exceeds RESPONSE_MAX.
  */

@@ -164,6 +164,12 @@ url_parse(const char *text, struct url *u)
 		snprintf(u->port, sizeof(u->port), "%s", u->tls ? "443" : "80");
 	if (r == 0)
 		r = parse_path(auth_end, u);
+	/* Basic credentials over plain http would cross the network in
+	   clear, as the binding's "client" and "token" may not either. */
+	if (r == 0 && u->user[0] && !u->tls)
+		r = -EPERM;
+	if (r < 0)
+		explicit_bzero(u, sizeof(*u));
 	return r;
 }
 

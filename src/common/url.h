@@ -29,8 +29,9 @@ struct url {
  * Parses a server URL. The scheme defaults to http:// as curl's does for
  * clevis; https:// is accepted; host names, IPv4 and bracketed IPv6
  * literals; a port 1-65535; a path prefix; "NAME:TOKEN@" credentials of
- * unreserved characters (RFC 3986: A-Z a-z 0-9 - . _ ~). Query strings,
- * fragments and control characters are refused. Returns 0 or -EINVAL.
+ * unreserved characters (RFC 3986: A-Z a-z 0-9 - . _ ~), with https://
+ * only. Query strings, fragments and control characters are refused.
+ * Returns 0, -EPERM for credentials in a plain http URL, or -EINVAL.
  */
 int url_parse(const char *text, struct url *out);
 

@@ -242,13 +242,46 @@ load_file(const char *path, struct client_list *l)
 	return r;
 }
 
+/* A chmod or chown changes only the ctime: it counts as a change. */
 static bool
 same_file(const struct stat *a, const struct stat *b)
 {
 	return a->st_ino == b->st_ino && a->st_dev == b->st_dev &&
 	       a->st_size == b->st_size &&
 	       a->st_mtim.tv_sec == b->st_mtim.tv_sec &&
-	       a->st_mtim.tv_nsec == b->st_mtim.tv_nsec;
+	       a->st_mtim.tv_nsec == b->st_mtim.tv_nsec &&
+	       a->st_ctim.tv_sec == b->st_ctim.tv_sec &&
+	       a->st_ctim.tv_nsec == b->st_ctim.tv_nsec;
+}
+
+/* The file's status, or a zeroed one with the error (0 for a missing
+   file, which is an empty list). */
+static int
+stat_file(const char *path, struct stat *st)
+{
+	if (stat(path, st) == 0)
+		return 0;
+	memset(st, 0, sizeof(*st));
+	return errno == ENOENT ? 0 : -errno;
+}
+
+/* The path and list read, installed under the lock; on failure, logged,
+   nothing changes. */
+static int
+read_registry(const char *path, char **copy, struct stat *st,
+              struct client_list *l)
+{
+	int e = stat_file(path, st);
+
+	if (e == 0)
+		e = load_file(path, l);
+	if (e == 0 && !(*copy = strdup(path))) {
+		clients_free(l);
+		e = -ENOMEM;
+	}
+	if (e < 0)
+		log_msg("%s: cannot load clients: %s", path, strerror(-e));
+	return e;
 }
 
 int
@@ -257,37 +290,46 @@ client_registry_open(struct client_registry *r, const char *path)
 	int e;
 
 	memset(r, 0, sizeof(*r));
-	r->path = path;
-	if (stat(path, &r->seen) < 0 && errno != ENOENT) {
-		log_msg("%s: %s", path, strerror(errno));
-		return -errno;
-	}
-	e = load_file(path, &r->list);
-	if (e < 0) {
-		log_msg("%s: cannot load clients: %s", path, strerror(-e));
+	e = read_registry(path, &r->path, &r->seen, &r->list);
+	if (e < 0)
 		return e;
-	}
 	pthread_mutex_init(&r->lock, NULL);
 	return 0;
 }
 
-/* Called with the lock held. */
+/*
+ * Called with the lock held. Fails closed: a file that cannot be read
+ * or parsed any more leaves no list to check against, since the last
+ * good one may hold a client disabled since. While it is so, it is
+ * tried again once a second even unchanged, for errors that pass.
+ */
 static void
 refresh(struct client_registry *r)
 {
 	struct client_list fresh;
 	struct stat st;
+	int e = stat_file(r->path, &st);
+	unsigned long long now = now_usec();
 
-	if (stat(r->path, &st) < 0)
-		memset(&st, 0, sizeof(st));
-	if (same_file(&st, &r->seen))
+	if (same_file(&st, &r->seen) && e == r->seen_error &&
+	    (!r->unavailable || now - r->tried < 1000000))
 		return;
 	r->seen = st;
-	if (load_file(r->path, &fresh) < 0) {
-		log_msg("%s: unreadable now: still using the last clients read",
-		        r->path);
+	r->seen_error = e;
+	r->tried = now;
+	if (e == 0)
+		e = load_file(r->path, &fresh);
+	if (e < 0) {
+		if (!r->unavailable)
+			log_msg("%s: cannot read the clients now (%s): refusing "
+			        "every client until it reads again", r->path,
+			        strerror(-e));
+		r->unavailable = true;
 		return;
 	}
+	if (r->unavailable)
+		log_msg("%s: read again: %zu clients", r->path, fresh.n);
+	r->unavailable = false;
 	clients_free(&r->list);
 	r->list = fresh;
 }
@@ -297,26 +339,21 @@ client_registry_repoint(struct client_registry *r, const char *path)
 {
 	struct client_list fresh;
 	struct stat st;
-	int e;
+	char *copy, *old;
+	int e = read_registry(path, &copy, &st, &fresh);
 
-	if (stat(path, &st) < 0) {
-		if (errno != ENOENT) {
-			log_msg("%s: %s", path, strerror(errno));
-			return -errno;
-		}
-		memset(&st, 0, sizeof(st));
-	}
-	e = load_file(path, &fresh);
-	if (e < 0) {
-		log_msg("%s: cannot load clients: %s", path, strerror(-e));
+	if (e < 0)
 		return e;
-	}
 	pthread_mutex_lock(&r->lock);
 	clients_free(&r->list);
 	r->list = fresh;
-	r->path = path;
+	old = r->path;
+	r->path = copy;
 	r->seen = st;
+	r->seen_error = 0;
+	r->unavailable = false;
 	pthread_mutex_unlock(&r->lock);
+	free(old);
 	return 0;
 }
 
@@ -328,7 +365,8 @@ client_registry_check(struct client_registry *r, const char *name,
 
 	pthread_mutex_lock(&r->lock);
 	refresh(r);
-	c = clients_check(&r->list, name, token, from);
+	c = r->unavailable ? CLIENT_UNAVAILABLE :
+	    clients_check(&r->list, name, token, from);
 	pthread_mutex_unlock(&r->lock);
 	return c;
 }
@@ -337,5 +375,7 @@ void
 client_registry_close(struct client_registry *r)
 {
 	clients_free(&r->list);
+	free(r->path);
+	r->path = NULL;
 	pthread_mutex_destroy(&r->lock);
 }

@@ -62,6 +62,7 @@ enum client_check {
 	CLIENT_UNKNOWN,		/* no such name, or the wrong token: 401 */
 	CLIENT_DISABLED,	/* right token, disabled: 403 */
 	CLIENT_ELSEWHERE,	/* right token, address not allowed: 403 */
+	CLIENT_UNAVAILABLE,	/* the file cannot be read now: 503 */
 };
 
 /* Constant time in the token; names are not secret. from may be NULL
@@ -72,25 +73,31 @@ enum client_check clients_check(const struct client_list *l, const char *name,
 /*
  * The registry a server consults: the file is read again whenever it
  * changed (checked at each request, so that disabling a client takes
- * effect at once, with no signal).
+ * effect at once, with no signal). It fails closed: while the file
+ * cannot be read or parsed, no credential is accepted, since the last
+ * good list may hold a client disabled since.
  */
 struct client_registry {
 	pthread_mutex_t lock;
-	const char *path;
+	char *path;			/* owned */
 	struct stat seen;
+	int seen_error;			/* what stat() said then, -errno */
 	struct client_list list;
+	bool unavailable;		/* the file changed and cannot be read */
+	unsigned long long tried;	/* when it was last read, now_usec() */
 };
 
+/* Reads path (copied); a missing file is an empty list. 0 or -errno. */
 int client_registry_open(struct client_registry *r, const char *path);
 
-/* Checks credentials against the current file; a file that became
-   unreadable or malformed keeps the last good list (and is logged). */
+/* Checks credentials against the current file; CLIENT_UNAVAILABLE while
+   it is unreadable or malformed (logged when that starts and ends). */
 enum client_check client_registry_check(struct client_registry *r,
                                         const char *name, const char *token,
                                         const struct sockaddr *from);
 
-/* Reads path and serves from it from now on (path is borrowed); on
-   failure, logged, the registry goes on as it was. 0 or -errno. */
+/* Reads path (copied) and serves from it from now on; on failure,
+   logged, the registry goes on as it was. 0 or -errno. */
 int client_registry_repoint(struct client_registry *r, const char *path);
 
 void client_registry_close(struct client_registry *r);

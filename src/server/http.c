@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include <microhttpd.h>
@@ -18,28 +19,36 @@
 #include "server/audit.h"
 #include "server/listen.h"
 #include "server/route.h"
+#include "server/tls_identity.h"
 
 #define LOG_PATH_MAX 256
 /* Tang answers longer paths with 414; no route is anywhere near it. */
 #define HTTP_PATH_MAX 4096
 
-/* One libmicrohttpd server and the configuration it runs with. */
+/*
+ * One libmicrohttpd server and the configuration it runs with, for the
+ * life of the process: a reload changes what requests read from cfg
+ * (atomically) and the certificate handshakes take, never the server,
+ * since taking a listening socket from a running thread-pool server
+ * (MHD_quiesce_daemon) races its workers and aborts the process.
+ */
 struct http_server {
 	struct MHD_Daemon *daemon;
-	struct http_config cfg;	/* its strings owned */
+	struct http_config cfg;	/* clients: read and set atomically */
 	int fd;			/* the socket it was given */
-	bool quiesced;		/* the library let go of fd: ours to close */
-	unsigned long long deadline;	/* replaced: stopped by then at last */
 };
 
 struct http_listener {
-	bool tls;
 	struct http_server *live;
-	struct http_server *old;	/* replaced, finishing its connections */
 };
 
 struct request {
 	unsigned long long start;
+	bool started;		/* the handler has seen it */
+	/* The request target as sent, before the library decodes %XX and
+	   splits off the query: Tang routes on it so, and so does tetherd. */
+	char target[HTTP_PATH_MAX + 1];
+	bool target_too_long;
 	struct route_match match;
 	char method[16];
 	char path[LOG_PATH_MAX];
@@ -56,6 +65,7 @@ struct request {
 struct connection_state {
 	unsigned long long start;
 	unsigned requests;
+	struct tls_identity *tls;	/* the certificate it was given */
 };
 
 struct reply {
@@ -64,6 +74,7 @@ struct reply {
 	const char *body;
 	size_t len;
 	unsigned retry_after;	/* seconds, for 429 */
+	bool close;		/* the request's framing cannot be trusted */
 };
 
 static struct reply
@@ -74,7 +85,8 @@ dispatch(struct keyset *ks, const struct request *rq,
 
 	answer_request(ks, &rq->match, rq->body, rq->body_len, rq->too_large,
 	               rec, &a);
-	return (struct reply){ a.status, a.type, a.body, a.len, 0 };
+	return (struct reply){ .status = a.status, .type = a.type, .body = a.body,
+	                        .len = a.len };
 }
 
 static enum MHD_Result
@@ -104,6 +116,12 @@ send_reply(struct MHD_Connection *conn, struct request *rq,
 		snprintf(after, sizeof(after), "%u", rep->retry_after);
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, after);
 	}
+	if (rep->close &&
+	    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION,
+	                            "close") != MHD_YES) {
+		MHD_destroy_response(resp);
+		return MHD_NO;
+	}
 	ret = MHD_queue_response(conn, rep->status, resp);
 	MHD_destroy_response(resp);
 	if (ret == MHD_YES)
@@ -111,19 +129,96 @@ send_reply(struct MHD_Connection *conn, struct request *rq,
 	return ret;
 }
 
-static struct request *
-request_new(const char *method, const char *url, struct policy_slot *policy)
+/*
+ * The library's first word of a request: its target as sent. Returns the
+ * request's state, which the handler gets as *req_cls.
+ */
+static void *
+on_target(void *cls, const char *uri, struct MHD_Connection *conn)
 {
 	struct request *rq = calloc(1, sizeof(*rq));
+	size_t n = strnlen(uri, HTTP_PATH_MAX + 1);
 
+	(void)cls;
+	(void)conn;
 	if (!rq)
 		return NULL;
 	rq->start = now_usec();
+	rq->target_too_long = n > HTTP_PATH_MAX;
+	if (rq->target_too_long)
+		n = HTTP_PATH_MAX;
+	memcpy(rq->target, uri, n);
+	rq->target[n] = '\0';
+	return rq;
+}
+
+/* The handler's first sight of a request: route it on its raw target. */
+static void
+request_start(struct request *rq, const char *method,
+              struct policy_slot *policy)
+{
+	rq->started = true;
 	rq->policy = policy_slot_get(policy);
 	log_escape(rq->method, sizeof(rq->method), method, strlen(method));
-	log_escape(rq->path, sizeof(rq->path), url, strlen(url));
-	route_match(method, url, &rq->match);
-	return rq;
+	log_escape(rq->path, sizeof(rq->path), rq->target, strlen(rq->target));
+	route_match(method, rq->target, &rq->match);
+}
+
+/* The framing headers of a request, counted. */
+struct framing {
+	unsigned lengths;	/* Content-Length fields */
+	const char *length;	/* the first one's value */
+	bool lengths_differ;
+	unsigned codings;	/* Transfer-Encoding fields */
+	bool unknown_coding;	/* one that is not exactly "chunked" */
+};
+
+static enum MHD_Result
+count_framing(void *cls, enum MHD_ValueKind kind, const char *key,
+              const char *value)
+{
+	struct framing *f = cls;
+
+	(void)kind;
+	if (!value)
+		value = "";
+	if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0) {
+		if (f->lengths++ == 0)
+			f->length = value;
+		else if (strcmp(value, f->length) != 0)
+			f->lengths_differ = true;
+	} else if (strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0) {
+		f->codings++;
+		if (strcasecmp(value, "chunked") != 0)
+			f->unknown_coding = true;
+	}
+	return MHD_YES;
+}
+
+/*
+ * A body whose end the library and a proxy before it could see in
+ * different places smuggles a request (RFC 9112 section 6.3): Content-
+ * Length beside Transfer-Encoding, or two lengths that differ, are 400;
+ * a coding other than chunked, which the library would wait on until the
+ * timeout, is 501. Returns that status and why, or 0. The connection is
+ * closed after either.
+ */
+static unsigned
+framing_refusal(struct MHD_Connection *conn, const char **why)
+{
+	struct framing f = { 0 };
+
+	MHD_get_connection_values(conn, MHD_HEADER_KIND, count_framing, &f);
+	if (f.unknown_coding) {
+		*why = "transfer coding not supported";
+		return MHD_HTTP_NOT_IMPLEMENTED;
+	}
+	if ((f.codings > 0 && f.lengths > 0) || f.codings > 1 ||
+	    f.lengths_differ) {
+		*why = "ambiguous body length";
+		return MHD_HTTP_BAD_REQUEST;
+	}
+	return 0;
 }
 
 /* A body larger than the limit is announced or found while reading. */
@@ -157,12 +252,19 @@ take_body(struct request *rq, const char *data, size_t len)
 	rq->body_len += len;
 }
 
-static void
-count_request(struct MHD_Connection *conn)
+static struct connection_state *
+connection_state_of(struct MHD_Connection *conn)
 {
 	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(
 		conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
-	struct connection_state *cs = ci ? ci->socket_context : NULL;
+
+	return ci ? ci->socket_context : NULL;
+}
+
+static void
+count_request(struct MHD_Connection *conn)
+{
+	struct connection_state *cs = connection_state_of(conn);
 
 	if (cs)
 		cs->requests++;
@@ -224,6 +326,12 @@ authenticate(struct MHD_Connection *conn, struct request *rq,
 		free_secret_str(pass);
 	if (c == CLIENT_OK)
 		return 0;
+	/* Not the client's failure: no bucket is charged. */
+	if (c == CLIENT_UNAVAILABLE) {
+		*ret = deny(conn, rq, MHD_HTTP_SERVICE_UNAVAILABLE,
+		            "clients file unreadable", 0);
+		return 1;
+	}
 	if (c == CLIENT_DISABLED || c == CLIENT_ELSEWHERE) {
 		*ret = deny(conn, rq, MHD_HTTP_FORBIDDEN, c == CLIENT_DISABLED ?
 		            "client disabled" : "client address not allowed", 0);
@@ -257,17 +365,19 @@ refused(struct MHD_Connection *conn, const struct http_config *cfg,
 {
 	const struct sockaddr *from = client_sockaddr(conn);
 	unsigned wait = policy_limit_fail(rq->policy, from, NULL, false);
+	struct client_registry *clients = __atomic_load_n(&cfg->clients,
+	                                                  __ATOMIC_ACQUIRE);
 
 	if (wait) {
 		*ret = deny(conn, rq, MHD_HTTP_TOO_MANY_REQUESTS,
 		            "too many failed authentications", wait);
 		return 1;
 	}
-	if (cfg->clients && authenticate(conn, rq, cfg->clients, ret))
+	if (clients && authenticate(conn, rq, clients, ret))
 		return 1;
 	if (rq->match.route != ROUTE_REC || !rq->match.method_ok)
 		return 0;
-	wait = policy_limit_rec(rq->policy, from, cfg->clients ? rq->client : NULL);
+	wait = policy_limit_rec(rq->policy, from, clients ? rq->client : NULL);
 	if (!wait)
 		return 0;
 	*ret = deny(conn, rq, MHD_HTTP_TOO_MANY_REQUESTS, "recovery rate limit",
@@ -288,15 +398,22 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url,
 	enum MHD_Result ret;
 
 	(void)version;
-	if (!rq) {
-		rq = request_new(method, url, cfg->policy);
-		if (!rq)
-			return MHD_NO;
-		*req_cls = rq;
+	(void)url;	/* decoded and cut at '?': rq->target is as sent */
+	if (!rq)
+		return MHD_NO;
+	if (!rq->started) {
+		unsigned bad;
+
+		request_start(rq, method, cfg->policy);
 		count_request(conn);
+		bad = framing_refusal(conn, &rq->denied);
+		if (bad) {
+			rep = (struct reply){ .status = bad, .close = true };
+			return send_reply(conn, rq, &rep);
+		}
 		if (refused(conn, cfg, rq, &ret))
 			return ret;
-		if (strlen(url) > HTTP_PATH_MAX) {
+		if (rq->target_too_long) {
 			rep = (struct reply){ .status = MHD_HTTP_URI_TOO_LONG };
 			return send_reply(conn, rq, &rep);
 		}
@@ -379,6 +496,13 @@ on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
 	(void)cls;
 	if (!rq)
 		return;
+	*req_cls = NULL;
+	/* The library refused it before the handler saw it: on_connection
+	   logs the connection. */
+	if (!rq->started) {
+		free(rq);
+		return;
+	}
 	client_address(conn, addr, sizeof(addr));
 	if (rq->status)
 		snprintf(status, sizeof(status), "%u", rq->status);
@@ -394,7 +518,6 @@ on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
 	policy_unref(rq->policy);
 	free(rq->body);
 	free(rq);
-	*req_cls = NULL;
 }
 
 /*
@@ -423,6 +546,8 @@ on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
 		log_line("%s - - - %llu.%03llums no valid request before the "
 		         "connection closed", addr, us / 1000, us % 1000);
 	}
+	if (cs)
+		tls_identity_unref(cs->tls);
 	free(cs);
 	*socket_context = NULL;
 }
@@ -469,20 +594,45 @@ on_accept(void *cls, const struct sockaddr *addr, socklen_t addrlen)
 	return MHD_NO;
 }
 
+/*
+ * GnuTLS asks at each handshake which certificate to present: the one in
+ * force now, which the connection holds until it closes, so that a
+ * reload changes it with no server restarted.
+ */
+static int
+on_certificate(gnutls_session_t session, const gnutls_datum_t *req_ca_dn,
+               int nreqs, const gnutls_pk_algorithm_t *pk_algos,
+               int pk_algos_length, gnutls_pcert_st **chain,
+               unsigned int *nchain, gnutls_privkey_t *key)
+{
+	struct MHD_Connection *conn = gnutls_session_get_ptr(session);
+	struct connection_state *cs = conn ? connection_state_of(conn) : NULL;
+	struct tls_identity *id;
+
+	(void)req_ca_dn, (void)nreqs, (void)pk_algos, (void)pk_algos_length;
+	if (!cs)
+		return -1;
+	id = tls_identity_get();
+	if (!id)
+		return -1;
+	tls_identity_unref(cs->tls);
+	cs->tls = id;
+	*chain = id->chain;
+	*nchain = id->nchain;
+	*key = id->key;
+	return 0;
+}
+
 static void
 server_free(struct http_server *srv)
 {
 	if (!srv)
 		return;
-	/* A running server closes its socket itself; one that let go of it
-	   leaves that to us, after it stopped. */
+	/* A running server closes its socket itself. */
 	if (srv->daemon)
 		MHD_stop_daemon(srv->daemon);
-	if (srv->fd >= 0 && (srv->quiesced || !srv->daemon))
+	else if (srv->fd >= 0)
 		close(srv->fd);
-	free((char *)srv->cfg.tls_cert);
-	if (srv->cfg.tls_key)
-		free_secret_str((char *)srv->cfg.tls_key);
 	free(srv);
 }
 
@@ -491,7 +641,7 @@ static struct http_server *
 server_start(int fd, bool tls, const struct http_config *cfg)
 {
 	struct http_server *srv = calloc(1, sizeof(*srv));
-	struct MHD_OptionItem tls_options[4];
+	struct MHD_OptionItem tls_options[3];
 	struct MHD_OptionItem none[] = { { MHD_OPTION_END, 0, NULL } };
 
 	if (!srv) {
@@ -500,21 +650,11 @@ server_start(int fd, bool tls, const struct http_config *cfg)
 	}
 	srv->fd = fd;
 	srv->cfg = *cfg;
-	srv->cfg.tls_cert = srv->cfg.tls_key = NULL;
-	if (tls && (!cfg->tls_cert || !cfg->tls_key ||
-	            !(srv->cfg.tls_cert = strdup(cfg->tls_cert)) ||
-	            !(srv->cfg.tls_key = strdup(cfg->tls_key)))) {
-		server_free(srv);
-		return NULL;
-	}
-	tls_options[0] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_CERT, 0,
-	                                          (void *)srv->cfg.tls_cert };
-	tls_options[1] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_KEY, 0,
-	                                          (void *)srv->cfg.tls_key };
-	tls_options[2] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_PRIORITIES,
+	tls_options[0] = (struct MHD_OptionItem){
+		MHD_OPTION_HTTPS_CERT_CALLBACK, 0, (void *)on_certificate };
+	tls_options[1] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_PRIORITIES,
 	                                          0, (void *)TLS_PRIORITIES };
-	tls_options[3] = (struct MHD_OptionItem){ MHD_OPTION_END, 0, NULL };
-	/* ITC lets a reload take the socket away from a running server. */
+	tls_options[2] = (struct MHD_OptionItem){ MHD_OPTION_END, 0, NULL };
 	srv->daemon = MHD_start_daemon(
 		MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC |
 		MHD_USE_ERROR_LOG | (tls ? MHD_USE_TLS : 0),
@@ -528,6 +668,7 @@ server_start(int fd, bool tls, const struct http_config *cfg)
 		MHD_OPTION_STRICT_FOR_CLIENT, 1,
 		MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
 		MHD_OPTION_NOTIFY_CONNECTION, on_connection, NULL,
+		MHD_OPTION_URI_LOG_CALLBACK, on_target, NULL,
 		MHD_OPTION_ARRAY, tls ? tls_options : none,
 		MHD_OPTION_END);
 	if (!srv->daemon) {
@@ -547,7 +688,6 @@ http_listener_start(int fd, bool tls, const struct http_config *cfg)
 		close(fd);
 		return NULL;
 	}
-	l->tls = tls;
 	l->live = server_start(fd, tls, cfg);
 	if (!l->live) {
 		free(l);
@@ -556,54 +696,10 @@ http_listener_start(int fd, bool tls, const struct http_config *cfg)
 	return l;
 }
 
-static unsigned
-open_connections(struct http_server *srv)
-{
-	const union MHD_DaemonInfo *di = MHD_get_daemon_info(
-		srv->daemon, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
-
-	return di ? di->num_connections : 0;
-}
-
-int
+void
 http_listener_reload(struct http_listener *l, const struct http_config *cfg)
 {
-	struct http_server *srv;
-	int fd;
-
-	if (l->old) {
-		log_msg("reload: the server replaced last time still has "
-		        "connections; try again shortly");
-		return -EBUSY;
-	}
-	fd = dup(l->live->fd);
-	if (fd < 0)
-		return -errno;
-	srv = server_start(fd, l->tls, cfg);
-	if (!srv)
-		return -EIO;
-	/* Both accept until the old one lets go; either may take a client. */
-	if (MHD_quiesce_daemon(l->live->daemon) == MHD_INVALID_SOCKET)
-		log_msg("reload: the old server was not listening");
-	else
-		l->live->quiesced = true;
-	l->old = l->live;
-	l->old->deadline = now_usec() +
-	                   (unsigned long long)(l->old->cfg.timeout + 1) * 1000000;
-	l->live = srv;
-	return 0;
-}
-
-bool
-http_listener_reap(struct http_listener *l)
-{
-	if (!l || !l->old)
-		return false;
-	if (open_connections(l->old) > 0 && now_usec() < l->old->deadline)
-		return true;
-	server_free(l->old);
-	l->old = NULL;
-	return false;
+	__atomic_store_n(&l->live->cfg.clients, cfg->clients, __ATOMIC_RELEASE);
 }
 
 void
@@ -611,7 +707,6 @@ http_listener_stop(struct http_listener *l)
 {
 	if (!l)
 		return;
-	server_free(l->old);
 	server_free(l->live);
 	free(l);
 }

@@ -5,8 +5,50 @@
 
 #include "common/util.h"
 
+static struct policy_limits *
+limits_new(const struct policy_config *cfg)
+{
+	struct policy_limits *l = calloc(1, sizeof(*l));
+
+	if (!l)
+		return NULL;
+	l->refs = 1;
+	if (rate_limit_init(&l->rec, cfg->rec_rate, cfg->rec_burst,
+	                    POLICY_BUCKETS) < 0 ||
+	    rate_limit_init(&l->fail, cfg->fail_rate, cfg->fail_burst,
+	                    POLICY_BUCKETS) < 0) {
+		rate_limit_free(&l->rec);
+		rate_limit_free(&l->fail);
+		free(l);
+		return NULL;
+	}
+	return l;
+}
+
+static void
+limits_unref(struct policy_limits *l)
+{
+	if (!l || __atomic_sub_fetch(&l->refs, 1, __ATOMIC_ACQ_REL) != 0)
+		return;
+	rate_limit_free(&l->rec);
+	rate_limit_free(&l->fail);
+	free(l);
+}
+
+/* prev's buckets at cfg's rates. Out of memory for a table a limit
+   turned on needs, NULL, with the recovery rate perhaps already new. */
+static struct policy_limits *
+limits_take_over(struct policy_limits *l, const struct policy_config *cfg)
+{
+	if (rate_limit_set(&l->rec, cfg->rec_rate, cfg->rec_burst) < 0 ||
+	    rate_limit_set(&l->fail, cfg->fail_rate, cfg->fail_burst) < 0)
+		return NULL;
+	__atomic_add_fetch(&l->refs, 1, __ATOMIC_RELAXED);
+	return l;
+}
+
 struct policy *
-policy_new(const struct policy_config *cfg)
+policy_new(const struct policy_config *cfg, struct policy *prev)
 {
 	struct policy *p = calloc(1, sizeof(*p));
 
@@ -14,12 +56,8 @@ policy_new(const struct policy_config *cfg)
 		return NULL;
 	p->refs = 1;
 	p->cfg = *cfg;
-	if (rate_limit_init(&p->rec, cfg->rec_rate, cfg->rec_burst,
-	                    POLICY_BUCKETS) < 0 ||
-	    rate_limit_init(&p->fail, cfg->fail_rate, cfg->fail_burst,
-	                    POLICY_BUCKETS) < 0) {
-		rate_limit_free(&p->rec);
-		rate_limit_free(&p->fail);
+	p->limits = prev ? limits_take_over(prev->limits, cfg) : limits_new(cfg);
+	if (!p->limits) {
 		free(p);
 		return NULL;
 	}
@@ -39,8 +77,7 @@ policy_unref(struct policy *p)
 {
 	if (!p || __atomic_sub_fetch(&p->refs, 1, __ATOMIC_ACQ_REL) != 0)
 		return;
-	rate_limit_free(&p->rec);
-	rate_limit_free(&p->fail);
+	limits_unref(p->limits);
 	free(p);
 }
 
@@ -70,14 +107,14 @@ unsigned
 policy_limit_rec(struct policy *p, const struct sockaddr *sa,
                  const char *client)
 {
-	return limit(&p->rec, sa, client, true);
+	return limit(&p->limits->rec, sa, client, true);
 }
 
 unsigned
 policy_limit_fail(struct policy *p, const struct sockaddr *sa,
                   const char *client, bool take)
 {
-	return limit(&p->fail, sa, client, take);
+	return limit(&p->limits->fail, sa, client, take);
 }
 
 struct policy *

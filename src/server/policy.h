@@ -22,17 +22,25 @@ struct policy_config {
 	unsigned fail_rate, fail_burst;		/* failed authentications */
 };
 
+/* The buckets, which outlive a reload: a peer locked out stays so. */
+struct policy_limits {
+	int refs;
+	struct rate_limit rec;		/* recoveries, per address and client */
+	struct rate_limit fail;		/* failed authentications, likewise */
+};
+
 /* The policy requests use now: replaced whole on reload, shared by
    reference so that a request in flight keeps the one it started with. */
 struct policy {
 	int refs;
 	struct policy_config cfg;
-	struct rate_limit rec;		/* recoveries, per address and client */
-	struct rate_limit fail;		/* failed authentications, likewise */
+	struct policy_limits *limits;	/* shared with the policies before */
 };
 
-/* A new policy with fresh buckets, or NULL when out of memory. */
-struct policy *policy_new(const struct policy_config *cfg);
+/* A new policy, or NULL when out of memory (nothing changed then). With
+   prev, it takes over prev's buckets, which from now on count at cfg's
+   rates, for prev's requests in flight too; else fresh ones. */
+struct policy *policy_new(const struct policy_config *cfg, struct policy *prev);
 struct policy *policy_ref(struct policy *p);
 void policy_unref(struct policy *p);
 

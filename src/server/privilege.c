@@ -10,6 +10,7 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <seccomp.h>
@@ -171,6 +172,38 @@ privilege_adopt_file(const char *path, const struct service_user *u)
 		return -errno;
 	}
 	return 0;
+}
+
+/*
+ * Tried in a child that becomes u as privilege_drop will: whether u may
+ * open a file depends on every directory above it, ACLs and mounts, so
+ * only the kernel can say. The child exits with the errno it met.
+ */
+int
+privilege_check_readable(const char *path, const struct service_user *u)
+{
+	int status, fd;
+	pid_t pid = fork();
+
+	if (pid < 0)
+		return -errno;
+	if (pid == 0) {
+		if (setgroups(0, NULL) < 0 || setgid(u->gid) < 0 ||
+		    setuid(u->uid) < 0)
+			_exit(EPERM);
+		fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+		_exit(fd >= 0 || errno == ENOENT ? 0 : errno & 0xff);
+	}
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			return -errno;
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+		return 0;
+	log_msg("%s: %s cannot read it (%s) and must, to read it again: "
+	        "make it and each directory above it reachable by %s", path,
+	        u->name, WIFEXITED(status) ? strerror(WEXITSTATUS(status)) :
+	        "the check did not finish", u->name);
+	return -EACCES;
 }
 
 int

@@ -35,6 +35,10 @@ int privilege_adopt_dir(int dirfd, const char *path,
 /* Gives a file root owns to the user; a missing file is fine. */
 int privilege_adopt_file(const char *path, const struct service_user *u);
 
+/* Refuses (-EACCES, logged) a file u could not open for reading once
+   root is given up; a missing file is fine. */
+int privilege_check_readable(const char *path, const struct service_user *u);
+
 /* setgroups, setgid, setuid, then checks root cannot be regained;
    sets no_new_privs. */
 int privilege_drop(const struct service_user *u);

@@ -9,6 +9,19 @@
 
 #include "common/util.h"
 
+/* Called with the lock held, or before the table is shared. */
+static int
+allocate(struct rate_limit *rl)
+{
+	rl->table = calloc(rl->size, sizeof(*rl->table));
+	if (!rl->table)
+		return -ENOMEM;
+	/* A seed the peer cannot guess keeps it from aiming at one slot. */
+	if (getrandom(&rl->seed, sizeof(rl->seed), 0) != sizeof(rl->seed))
+		rl->seed = (uint64_t)(uintptr_t)rl->table ^ 0x9e3779b97f4a7c15ULL;
+	return 0;
+}
+
 int
 rate_limit_init(struct rate_limit *rl, unsigned rate, unsigned burst,
                 size_t size)
@@ -19,18 +32,26 @@ rate_limit_init(struct rate_limit *rl, unsigned rate, unsigned burst,
 	rl->rate = rate;
 	rl->burst = burst ? burst : 1;
 	pthread_mutex_init(&rl->lock, NULL);
-	if (rate == 0)
-		return 0;
 	while (n < size)
 		n <<= 1;
-	rl->table = calloc(n, sizeof(*rl->table));
-	if (!rl->table)
-		return -ENOMEM;
 	rl->size = n;
-	/* A seed the peer cannot guess keeps it from aiming at one slot. */
-	if (getrandom(&rl->seed, sizeof(rl->seed), 0) != sizeof(rl->seed))
-		rl->seed = (uint64_t)(uintptr_t)rl->table ^ 0x9e3779b97f4a7c15ULL;
-	return 0;
+	return rate == 0 ? 0 : allocate(rl);
+}
+
+int
+rate_limit_set(struct rate_limit *rl, unsigned rate, unsigned burst)
+{
+	int r = 0;
+
+	pthread_mutex_lock(&rl->lock);
+	if (rate != 0 && !rl->table)
+		r = allocate(rl);
+	if (r == 0) {
+		rl->rate = rate;
+		rl->burst = burst ? burst : 1;
+	}
+	pthread_mutex_unlock(&rl->lock);
+	return r;
 }
 
 void
@@ -103,9 +124,13 @@ rate_limit_check(struct rate_limit *rl, const void *key, size_t keylen,
 	struct rate_bucket *b;
 	unsigned wait = 0;
 
-	if (!rl->table || keylen == 0 || keylen > RATE_KEY_MAX)
+	if (keylen == 0 || keylen > RATE_KEY_MAX)
 		return 0;
 	pthread_mutex_lock(&rl->lock);
+	if (rl->rate == 0 || !rl->table) {
+		pthread_mutex_unlock(&rl->lock);
+		return 0;
+	}
 	b = find(rl, key, keylen, now_us);
 	refill(rl, b, now_us);
 	if (b->tokens >= 1.0) {

@@ -31,7 +31,7 @@ struct rate_limit {
 	unsigned rate;		/* per minute; 0: no limit */
 	unsigned burst;
 	struct rate_bucket *table;
-	size_t size;		/* a power of two */
+	size_t size;		/* a power of two, allocated once rate > 0 */
 	uint64_t seed;
 };
 
@@ -40,6 +40,12 @@ struct rate_limit {
 int rate_limit_init(struct rate_limit *rl, unsigned rate, unsigned burst,
                     size_t size);
 void rate_limit_free(struct rate_limit *rl);
+
+/* New rate and burst for the buckets there are, which keep their tokens
+   (never more than the burst): a reload must not forgive a peer. The
+   table is allocated the first time rate is not 0. 0 or -ENOMEM, when
+   nothing changed. */
+int rate_limit_set(struct rate_limit *rl, unsigned rate, unsigned burst);
 
 /*
  * Takes one token for the key (take) or only looks (!take). Returns 0

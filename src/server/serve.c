@@ -26,6 +26,7 @@
 #include "server/listen.h"
 #include "server/policy.h"
 #include "server/privilege.h"
+#include "server/tls_identity.h"
 
 #define MAX_LISTENERS CONFIG_LISTEN_MAX
 
@@ -48,8 +49,7 @@ struct server {
 	size_t nfds;
 	struct client_registry clients;
 	bool registry_ready;		/* clients read at least once */
-	char *tls_cert;
-	char *tls_key;
+	bool tls_ready;			/* a certificate is in force */
 	struct http_listener *listeners[MAX_LISTENERS];
 	bool as_root;			/* started as root: drops to user */
 	struct service_user user;	/* name borrowed: for start-up only */
@@ -82,26 +82,28 @@ read_pem(const char *option, const char *path, bool secret, char **out)
 	return 0;
 }
 
-/* Both files or neither; on failure nothing is returned. */
+/* Both files or neither; NULL in *id for neither. */
 static int
-load_tls(const struct serve_config *c, char **cert, char **key)
+load_tls(const struct serve_config *c, struct tls_identity **id)
 {
+	char *cert = NULL, *key = NULL;
 	int r;
 
-	*cert = *key = NULL;
+	*id = NULL;
 	if (!c->tls_cert && !c->tls_key)
 		return 0;
 	if (!c->tls_cert || !c->tls_key) {
 		log_msg("serve: --tls-cert and --tls-key go together");
 		return -EINVAL;
 	}
-	r = read_pem("--tls-cert", c->tls_cert, false, cert);
+	r = read_pem("--tls-cert", c->tls_cert, false, &cert);
 	if (r == 0)
-		r = read_pem("--tls-key", c->tls_key, true, key);
-	if (r < 0) {
-		free(*cert);
-		*cert = NULL;
-	}
+		r = read_pem("--tls-key", c->tls_key, true, &key);
+	if (r == 0)
+		r = tls_identity_new(cert, c->tls_cert, key, c->tls_key, id);
+	free(cert);
+	if (key)
+		free_secret_str(key);
 	return r;
 }
 
@@ -120,7 +122,7 @@ open_sockets(struct server *s)
 			        "and a port from 1 to 65535", c->listen[i]);
 			return -EINVAL;
 		}
-		if (url.tls && !s->tls_cert) {
+		if (url.tls && !s->tls_ready) {
 			log_msg("--listen %s: https needs --tls-cert and --tls-key",
 			        c->listen[i]);
 			return -EINVAL;
@@ -170,8 +172,6 @@ http_config_for(struct server *s, size_t i)
 		.connections_per_address = c->connections_per_address,
 		.keys = &s->store,
 		.policy = &s->policy,
-		.tls_cert = s->tls_cert,
-		.tls_key = s->tls_key,
 		.clients = c->clients && !s->open[i] ? &s->clients : NULL,
 	};
 }
@@ -244,10 +244,11 @@ copy_string(char **to, const char *from)
 }
 
 /*
- * Keeps what only a restart can change (the sockets, the keys directory,
- * the user, the audit file) at the running values, saying so; the
- * running settings are not touched, so a reload that fails later leaves
- * them whole.
+ * Keeps what only a restart can change (the sockets and the servers on
+ * them with their threads, timeout and connection limits, the keys
+ * directory, the user, the audit file) at the running values, saying
+ * so; the running settings are not touched, so a reload that fails
+ * later leaves them whole.
  */
 static int
 keep_fixed(const struct server *s, struct serve_config *fresh)
@@ -255,7 +256,22 @@ keep_fixed(const struct server *s, struct serve_config *fresh)
 	bool same = fresh->nlisten == s->cfg.nlisten;
 	char *const *running[] = { &s->cfg.keys, &s->cfg.user, &s->cfg.audit_log };
 	char **wanted[] = { &fresh->keys, &fresh->user, &fresh->audit_log };
+	const unsigned *run_n[] = { &s->cfg.threads, &s->cfg.timeout,
+	                            &s->cfg.connections,
+	                            &s->cfg.connections_per_address };
+	unsigned *want_n[] = { &fresh->threads, &fresh->timeout,
+	                       &fresh->connections,
+	                       &fresh->connections_per_address };
+	bool kept = false;
 	int r = 0;
+
+	for (size_t i = 0; i < ARRAY_SIZE(run_n); i++) {
+		kept |= *want_n[i] != *run_n[i];
+		*want_n[i] = *run_n[i];
+	}
+	if (kept)
+		log_msg("reload: threads, timeout and connection limits change "
+		        "only on restart");
 
 	for (size_t i = 0; same && i < fresh->nlisten; i++)
 		same = strcmp(fresh->listen[i], s->cfg.listen[i]) == 0 &&
@@ -295,48 +311,46 @@ reload_clients(struct server *s, const struct serve_config *fresh)
 
 /*
  * SIGHUP: the config file and command line are read again; clients,
- * policy, limits and certificates change for new connections while open
- * ones finish as they started. Anything wrong keeps the running settings.
+ * policy and certificate change at once, for requests on open
+ * connections too, with the servers left running; the rate-limit
+ * buckets stay, at the new rates. Anything wrong keeps the running
+ * settings.
  */
 static void
 reload(struct server *s)
 {
 	struct serve_config fresh;
-	struct policy *p = NULL;
-	char *cert, *key;
+	struct tls_identity *id = NULL;
+	struct policy *p = NULL, *old;
 
-	if (serve_config_load(s->argc, s->argv, &fresh) != 0) {
+	if (serve_config_load(s->argc, s->argv, &fresh) != 0 ||
+	    keep_fixed(s, &fresh) < 0 || load_tls(&fresh, &id) < 0 ||
+	    reload_clients(s, &fresh) < 0) {
+		tls_identity_unref(id);
 		serve_config_free(&fresh);
 		log_msg("reload failed: still serving with the running settings");
 		return;
 	}
-	if (keep_fixed(s, &fresh) < 0 || load_tls(&fresh, &cert, &key) < 0 ||
-	    !(p = policy_new(&fresh.policy))) {
+	old = policy_slot_get(&s->policy);
+	p = policy_new(&fresh.policy, old);
+	policy_unref(old);
+	if (!p) {
+		tls_identity_unref(id);
 		serve_config_free(&fresh);
-		log_msg("reload failed: still serving with the running settings");
-		return;
-	}
-	if (reload_clients(s, &fresh) < 0) {
-		policy_unref(p);
-		free(cert);
-		free_secret_str(key);
-		serve_config_free(&fresh);
-		log_msg("reload failed: still serving with the running settings");
+		log_msg("reload failed: out of memory: still serving with the "
+		        "running policy");
 		return;
 	}
 	serve_config_free(&s->cfg);
 	s->cfg = fresh;
-	free(s->tls_cert);
-	if (s->tls_key)
-		free_secret_str(s->tls_key);
-	s->tls_cert = cert;
-	s->tls_key = key;
+	/* With no certificate named now, https goes on with the one it has. */
+	if (id)
+		tls_identity_install(id);
 	policy_slot_set(&s->policy, p);
 	for (size_t i = 0; i < s->nfds; i++) {
 		struct http_config cfg = http_config_for(s, i);
 
-		if (!s->tls[i] || s->tls_cert)
-			http_listener_reload(s->listeners[i], &cfg);
+		http_listener_reload(s->listeners[i], &cfg);
 	}
 	if (audit_reopen() < 0)
 		log_msg("reload: cannot open %s again: still appending to the "
@@ -407,29 +421,16 @@ read_inotify(struct server *s)
 	}
 }
 
-static bool
-reap_listeners(struct server *s)
-{
-	bool busy = false;
-
-	for (size_t i = 0; i < s->nfds; i++)
-		busy |= http_listener_reap(s->listeners[i]);
-	return busy;
-}
-
 static void
 event_loop(struct server *s)
 {
-	bool draining = false;
-
 	for (;;) {
 		struct pollfd pfd[2] = {
 			{ .fd = s->sigfd, .events = POLLIN },
 			{ .fd = s->inofd, .events = POLLIN },
 		};
-		int timeout = draining ? 200 : -1;
 
-		if (poll(pfd, 2, timeout) < 0 && errno != EINTR) {
+		if (poll(pfd, 2, -1) < 0 && errno != EINTR) {
 			log_msg("poll: %s", strerror(errno));
 			return;
 		}
@@ -440,7 +441,6 @@ event_loop(struct server *s)
 		}
 		if (pfd[1].revents & POLLIN)
 			read_inotify(s);
-		draining = reap_listeners(s);
 	}
 }
 
@@ -463,6 +463,9 @@ become_service_user(struct server *s)
 	for (size_t i = 0; r == 0 && i < ARRAY_SIZE(files); i++)
 		if (files[i])
 			r = privilege_adopt_file(files[i], u);
+	/* Revocation is read from it: unreadable later, nobody recovers. */
+	if (r == 0 && s->cfg.clients)
+		r = privilege_check_readable(s->cfg.clients, u);
 	if (r == 0)
 		r = privilege_drop(u);
 	if (r == 0)
@@ -474,8 +477,12 @@ become_service_user(struct server *s)
 static int
 prepare(struct server *s)
 {
-	int r = load_tls(&s->cfg, &s->tls_cert, &s->tls_key);
+	struct tls_identity *id;
+	int r = load_tls(&s->cfg, &id);
 	struct policy *p;
+
+	s->tls_ready = id != NULL;
+	tls_identity_install(id);
 
 	/* Looked up now, so that a missing user refuses the settings. */
 	s->as_root = geteuid() == 0;
@@ -492,7 +499,7 @@ prepare(struct server *s)
 			        strerror(-r));
 	}
 	if (r == 0) {
-		p = policy_new(&s->cfg.policy);
+		p = policy_new(&s->cfg.policy, NULL);
 		r = p ? 0 : -ENOMEM;
 		policy_slot_set(&s->policy, p);
 	}
@@ -568,9 +575,7 @@ cmd_serve(int argc, char **argv)
 	if (s.store_open)
 		keystore_close(&s.store);
 	policy_slot_set(&s.policy, NULL);
-	free(s.tls_cert);
-	if (s.tls_key)
-		free_secret_str(s.tls_key);
+	tls_identity_install(NULL);
 	if (s.registry_ready)
 		client_registry_close(&s.clients);
 	audit_close();

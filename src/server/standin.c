@@ -161,21 +161,20 @@ log_request(const char *peer, const struct request_head *rq,
 	         us / 1000, us % 1000);
 }
 
-/* Answers one request; the query string is not part of the route. */
+/* Answers one request, routed on its target as sent, query and %XX
+   included, as tangd routes it. */
 static int
 serve_one(struct keystore *st, struct standin_input *in,
           const struct request_head *rq, const char *peer)
 {
 	unsigned long long start = now_usec();
-	char path[sizeof(rq->target)], rec[ECMR_REPLY_MAX];
+	char rec[ECMR_REPLY_MAX];
 	struct route_match m;
 	struct keyset *ks;
 	struct answer a;
 	int r;
 
-	snprintf(path, sizeof(path), "%s", rq->target);
-	path[strcspn(path, "?#")] = '\0';
-	route_match(rq->method, path, &m);
+	route_match(rq->method, rq->target, &m);
 	ks = keystore_get(st);
 	if (ks)
 		answer_request(ks, &m, in->buf + rq->header_len, rq->body_len,

@@ -59,6 +59,12 @@ token_dir=$(cryptsetup --help | sed -n 's/.*token plugin path: \(.*\)\.$/\1/p')
 
 check "the hook runs for an http binding" hook http "" "$W/http.img"
 check "... and copies tether" in_image http usr/bin/tether
+# tether's LUKS commands are tether-luks, which tether runs from there.
+luks_path=$(sed -n 's/^copy_exec "$TETHER_LUKS_BIN" //p' "$TETHER_INITRAMFS_HOOK")
+check "... and tether-luks where tether looks for it" \
+	sh -c "[ -n '$luks_path' ] && [ -x '$W/http/$luks_path' ]"
+check "... and libcryptsetup, which tether-luks needs" sh -c "ls '$W/http'/usr/lib/*/libcryptsetup.so.* >/dev/null 2>&1 ||
+	ls '$W/http'/lib/*/libcryptsetup.so.* >/dev/null 2>&1"
 check "... with its libraries" sh -c "ls '$W/http'/usr/lib/*/libjose.so.* >/dev/null 2>&1 ||
 	ls '$W/http'/lib/*/libjose.so.* >/dev/null 2>&1"
 check "... and the token plugin where cryptsetup looks" \

@@ -2,7 +2,7 @@
 # tether's sss pin against Debian's clevis over three servers (two tetherd
 # with their own keys, one real tangd): each tool decrypts what either made
 # with any one server down and neither with two down; nested sss, null
-# shares, bad thresholds; and sss asks every server at once, so a server
+# shares (compressed ones too), bad thresholds; and sss asks every server at once, so a server
 # that never answers does not hold up a threshold the others meet.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/client-lib.sh"
@@ -179,6 +179,31 @@ clevis_fails "... and so does clevis" "$d/fail.jwe"
 clevis_encrypt "clevis encrypt null {\"fail\":true}" null '{"fail":true}' "$d/cfail.jwe"
 trun "$d/cfail.jwe" "$d/cfail.out" decrypt
 expect_failed "... tether refuses clevis's failing null share" "$d/cfail.out" "null"
+
+# Compressed ("zip":"DEF"): clevis never writes it, but jose reads it, so
+# tether does too, inflating to at most the 512 KiB it encrypts. jose
+# cannot compress (it ignores "zip" in a header it is given), so the
+# payload is deflated first and encrypted as it is.
+zip_null() { # OUT: a null-pin JWE of stdin, deflated
+	local key hdr
+	key=$(jose jwk gen -i '{"alg":"A256GCM"}') || return 1
+	hdr="{\"alg\":\"dir\",\"enc\":\"A256GCM\",\"zip\":\"DEF\",\"clevis\":{\"pin\":\"null\",\"null\":{\"jwk\":$key}}}"
+	python3 -c 'import sys, zlib
+c = zlib.compressobj(9, zlib.DEFLATED, -15)
+sys.stdout.buffer.write(c.compress(sys.stdin.buffer.read()) + c.flush())' \
+		>"$1.def" &&
+	jose jwe enc -i "{\"protected\":$hdr}" -k- -I "$1.def" -c -o "$1" \
+		<<<"$key"
+}
+check "a compressed null share of the plaintext" zip_null "$d/zip.jwe" <"$PLAIN"
+recovers "... clevis decrypts it" clevis "$d/zip.jwe"
+recovers "... and so does tether" tether "$d/zip.jwe"
+head -c $((64 * 1024 * 1024)) /dev/zero | zip_null "$d/bomb.jwe"
+check "64 MiB of zeros compressed to a JWE of under 256 KiB" \
+	test "$(wc -c <"$d/bomb.jwe")" -lt 262144
+trun "$d/bomb.jwe" "$d/bomb.out" decrypt
+expect_failed "... tether refuses it, writing nothing" "$d/bomb.out" \
+	"inflates past 512 KiB"
 
 cfg="{\"t\":2,\"pins\":{\"null\":[{},{\"fail\":true}],\"tang\":[$A]}}"
 trun "$PLAIN" "$d/tether.jwe" encrypt sss "$cfg"

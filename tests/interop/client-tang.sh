@@ -482,7 +482,8 @@ check "the swapped payload carries the signing key and another exchange key" \
 
 # serve_file NAME FILE [MODE]: a tiny HTTP/1.1 responder on a free port
 # answering every request with FILE as a JSON body (MODE raw: FILE is the
-# whole reply; MODE endless: a reply with no length and a body that never
+# whole reply; trickle: the same, sent 97 bytes at a time as a streaming
+# proxy would; endless: a reply with no length and a body that never
 # ends); sets URL and NAME_PID.
 cat >"$TEST_DIR/respond.sh" <<'EOF'
 #!/usr/bin/env bash
@@ -499,6 +500,15 @@ done
 [ "$len" -le 0 ] || IFS= read -r -t 10 -N "$len" _
 case ${2:-} in
 raw) exec cat "$1" ;;
+trickle) # FILE is the whole reply, sent in pieces with pauses between
+	size=$(stat -c %s "$1")
+	for ((off = 0; off < size; off += 97)); do
+		dd if="$1" iflag=skip_bytes,count_bytes skip="$off" count=97 \
+			bs=97 status=none
+		sleep 0.05
+	done
+	exit 0
+	;;
 endless)
 	printf 'HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\r\n'
 	exec cat /dev/zero
@@ -582,6 +592,21 @@ for r in chunked http10 bare-lf bare-lf-chunked interim-1xx; do
 	check_eq "a valid advertisement in a $r reply is accepted" \
 		"$thp" "$(awk '$1 == "signing" { print $3 }' "$d/$r.out")"
 done
+# Many chunks arriving over many reads: each read ends somewhere inside
+# a chunk, its size line or its CRLF, and the reply is parsed again.
+{
+	printf 'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n'
+	for ((off = 0; off < ${#adv}; off += 40)); do
+		piece=${adv:off:40}
+		printf '%x\r\n%s\r\n' "${#piece}" "$piece"
+	done
+	printf '0\r\n\r\n'
+} >"$d/many-chunks"
+serve_file r_trickle "$d/many-chunks" trickle ||
+	not_ok "the responder serves many chunks in pieces"
+trun "$TEST_DIR/empty" "$d/trickle.out" adv "$URL"
+check_eq "a chunked reply split across reads is accepted" \
+	"$thp" "$(awk '$1 == "signing" { print $3 }' "$d/trickle.out")"
 for r in garbage 500 huge-length short-body two-lengths huge-chunk not-object \
 	bare-cr switching; do
 	serve_file "r_${r//-/_}" "$d/$r" raw || not_ok "the responder serves $r"

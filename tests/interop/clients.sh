@@ -82,6 +82,36 @@ else
 	check "credentials as members are refused over plain http" \
 		grep -q "need an https" "$TEST_DIR/err"
 fi
+# ... and so are credentials in a plain http url, before anything is sent:
+# binding, asking for the advertisement, and unlocking a binding that
+# clevis wrote with one (clevis would send the token in clear).
+PLAIN_AUTH_URL=http://web1:$tok@127.0.0.1:$OPEN_PORT
+requests_before=$(grep -c ' GET \| POST ' "$TEST_DIR/srv.log")
+if "$TETHER" encrypt tang "{\"url\":\"$PLAIN_AUTH_URL\"}" -y \
+	<"$TEST_DIR/plain" >/dev/null 2>"$TEST_DIR/err"; then
+	not_ok "credentials in an http:// url are refused, with the reason"
+else
+	check "credentials in an http:// url are refused, with the reason" \
+		grep -q "credentials in the url need https://" "$TEST_DIR/err"
+fi
+if "$TETHER" adv "$PLAIN_AUTH_URL" >/dev/null 2>"$TEST_DIR/err"; then
+	not_ok "... by tether adv too"
+else
+	check "... by tether adv too" \
+		grep -q "credentials in the url need https://" "$TEST_DIR/err"
+fi
+clevis encrypt tang "{\"url\":\"$PLAIN_AUTH_URL\"}" -y <"$TEST_DIR/plain" \
+	>"$TEST_DIR/plain-auth.jwe" 2>/dev/null
+requests_between=$(grep -c ' GET \| POST ' "$TEST_DIR/srv.log")
+if "$TETHER" decrypt <"$TEST_DIR/plain-auth.jwe" >/dev/null 2>"$TEST_DIR/err"; then
+	not_ok "... and when unlocking a binding clevis made with one"
+else
+	check "... and when unlocking a binding clevis made with one" \
+		grep -q "credentials in the url need https://" "$TEST_DIR/err"
+fi
+check_eq "... so tether sent no request but clevis's own" \
+	"$((requests_before + 1)) $((requests_before + 1))" \
+	"$requests_between $(grep -c ' GET \| POST ' "$TEST_DIR/srv.log")"
 if clevis encrypt tang "{\"url\":\"$URL\"}" -y <"$TEST_DIR/plain" >/dev/null 2>&1; then
 	not_ok "without a token clevis cannot bind"
 else

@@ -68,11 +68,16 @@ else
 fi
 
 # One server: a global allow-list on an open listener, and a listener that
-# takes credentials with the client's own allow-list.
+# takes credentials with the client's own allow-list (https: tether sends
+# a token over nothing else).
+pki=$TEST_DIR/pki
+test_ca "$pki" && test_cert "$pki" srv 10.77.1.1 IP:10.77.1.1
+export CURL_CA_BUNDLE=$pki/ca.pem SSL_CERT_FILE=$pki/ca.pem
 ip netns exec "$SRV" "$TETHERD" serve --keys "$TEST_DIR/keys" \
 	--allow 10.77.1.2 --allow fd77:1::2 --allow 10.77.2.0/24 \
 	--listen-open "http://0.0.0.0:$PORT" --listen-open "http://[::]:$PORT" \
-	--clients "$C" --listen "http://10.77.1.1:$APORT" \
+	--clients "$C" --listen "https://10.77.1.1:$APORT" \
+	--tls-cert "$pki/srv.pem" --tls-key "$pki/srv.key" \
 	--audit-log "$TEST_DIR/audit.log" \
 	>"$TEST_DIR/srv.log" 2>&1 &
 srv_PID=$!
@@ -115,7 +120,7 @@ check_eq "... its connection is closed with no HTTP answer" 000 \
 check "the refusal is logged with the address" \
 	grep -q "fd77:2::2\]:[0-9]* .*not in --allow" "$TEST_DIR/srv.log"
 
-A=http://web1:$tok@10.77.1.1:$APORT
+A=https://web1:$tok@10.77.1.1:$APORT
 status_from() { # NS URL
 	in_ns "$1" curl -s -o /dev/null -w '%{http_code}' --max-time 5 "$2"
 }

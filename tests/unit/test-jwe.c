@@ -9,6 +9,7 @@
 
 #include <cmocka.h>
 #include <jose/jose.h>
+#include <zlib.h>
 
 #include "client/jwe.h"
 #include "common/util.h"
@@ -138,6 +139,78 @@ test_tampered(void **state)
 	}
 }
 
+/*
+ * A compressed JWE ("zip":"DEF") of len bytes of 'A'. libjose 11 cannot
+ * write one (it reads "zip" only from an encoded header, and takes "enc"
+ * only from one that is not yet), so the plaintext is deflated here and
+ * encrypted as it is, under a header that says so.
+ */
+static json_t *
+zip_jwe(size_t len)
+{
+	json_t *jwe = json_pack("{s:{s:s,s:s,s:s}}", "protected", "alg", "dir",
+	                        "enc", "A256GCM", "zip", "DEF");
+	uint8_t *pt = malloc(len ? len : 1);
+	uLong bound = deflateBound(NULL, len);
+	uint8_t *def = malloc(bound);
+	z_stream z = { 0 };
+
+	assert_non_null(jwe);
+	assert_non_null(pt);
+	assert_non_null(def);
+	memset(pt, 'A', len);
+	assert_int_equal(deflateInit2(&z, Z_BEST_COMPRESSION, Z_DEFLATED,
+	                              -MAX_WBITS, 8, Z_DEFAULT_STRATEGY), Z_OK);
+	z.next_in = pt;
+	z.avail_in = (uInt)len;
+	z.next_out = def;
+	z.avail_out = (uInt)bound;
+	assert_int_equal(deflate(&z, Z_FINISH), Z_STREAM_END);
+	/* Compressed indeed: a run of one byte deflates to almost nothing. */
+	assert_true(z.total_out < len / 100 + 64);
+	assert_true(jose_jwe_enc_cek(NULL, jwe, cek, def, z.total_out));
+	deflateEnd(&z);
+	free(def);
+	free(pt);
+	return jwe;
+}
+
+/* jose and clevis read compressed JWEs, so tether does, within a limit. */
+static void
+test_compressed(void **state)
+{
+	static const size_t sizes[] = { 0, 1000, JWE_PLAINTEXT_MAX };
+	static const size_t too_large[] = {
+		JWE_PLAINTEXT_MAX + 1, 16 * 1024 * 1024,
+	};
+
+	(void)state;
+	for (size_t i = 0; i < ARRAY_SIZE(sizes); i++) {
+		json_t *jwe = zip_jwe(sizes[i]);
+		uint8_t *pt = NULL;
+		size_t len = 0;
+
+		print_message("# %zu bytes compressed\n", sizes[i]);
+		assert_int_equal(jwe_decrypt(jwe, cek, &pt, &len), 0);
+		assert_int_equal(len, sizes[i]);
+		for (size_t j = 0; j < len; j++)
+			if (pt[j] != 'A')
+				fail_msg("byte %zu is %#x", j, pt[j]);
+		free_secret(pt, len);
+		json_decref(jwe);
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(too_large); i++) {
+		json_t *jwe = zip_jwe(too_large[i]);
+		uint8_t *pt = NULL;
+		size_t len = 0;
+
+		print_message("# %zu bytes compressed: refused\n", too_large[i]);
+		assert_int_equal(jwe_decrypt(jwe, cek, &pt, &len), -EFBIG);
+		assert_null(pt);
+		json_decref(jwe);
+	}
+}
+
 static void
 test_malformed(void **state)
 {
@@ -162,6 +235,7 @@ main(void)
 		cmocka_unit_test(test_round_trip),
 		cmocka_unit_test(test_empty_plaintext),
 		cmocka_unit_test(test_tampered),
+		cmocka_unit_test(test_compressed),
 		cmocka_unit_test(test_malformed),
 	};
 

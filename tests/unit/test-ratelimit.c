@@ -117,6 +117,39 @@ test_keys(void **state)
 	assert_int_equal(rate_key_address(NULL, ka), 0);
 }
 
+static void
+test_new_rates_keep_buckets(void **state)
+{
+	struct rate_limit rl;
+
+	(void)state;
+	/* A key that spent its burst stays empty at the new rate; a
+	   fuller bucket is cut to the new burst. */
+	assert_int_equal(rate_limit_init(&rl, 1, 2, 16), 0);
+	assert_int_equal(rate_limit_check(&rl, "a", 1, true, SEC), 0);
+	assert_int_equal(rate_limit_check(&rl, "a", 1, true, SEC), 0);
+	assert_int_equal(rate_limit_check(&rl, "a", 1, true, SEC), 60);
+	assert_int_equal(rate_limit_set(&rl, 2, 5), 0);
+	assert_int_equal(rate_limit_check(&rl, "a", 1, true, SEC), 30);
+	assert_int_equal(rate_limit_check(&rl, "b", 1, true, SEC), 0);
+	assert_int_equal(rate_limit_set(&rl, 60, 1), 0);
+	assert_int_equal(rate_limit_check(&rl, "b", 1, true, SEC), 0);
+	assert_int_equal(rate_limit_check(&rl, "b", 1, true, SEC), 1);
+	/* Off, then on again: the buckets were kept. */
+	assert_int_equal(rate_limit_set(&rl, 0, 1), 0);
+	assert_int_equal(rate_limit_check(&rl, "b", 1, true, SEC), 0);
+	assert_int_equal(rate_limit_set(&rl, 60, 1), 0);
+	assert_int_equal(rate_limit_check(&rl, "b", 1, true, SEC), 1);
+	rate_limit_free(&rl);
+	/* Started off, a limit turned on gets its table then. */
+	assert_int_equal(rate_limit_init(&rl, 0, 1, 16), 0);
+	assert_null(rl.table);
+	assert_int_equal(rate_limit_set(&rl, 60, 1), 0);
+	assert_int_equal(rate_limit_check(&rl, "a", 1, true, SEC), 0);
+	assert_int_equal(rate_limit_check(&rl, "a", 1, true, SEC), 1);
+	rate_limit_free(&rl);
+}
+
 int
 main(void)
 {
@@ -125,6 +158,7 @@ main(void)
 		cmocka_unit_test(test_slow_rate_wait),
 		cmocka_unit_test(test_off_and_bounded),
 		cmocka_unit_test(test_keys),
+		cmocka_unit_test(test_new_rates_keep_buckets),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -198,6 +198,43 @@ test_content_type(void **state)
 	free(buf);
 }
 
+/*
+ * As the client receives it: the reply arrives in two reads into one
+ * buffer, parsed after each, at every split point. The first parse must
+ * leave the bytes for the second.
+ */
+static void
+expect_in_pieces(const char *text, const char *body)
+{
+	size_t len = strlen(text);
+	char *buf = malloc(len + 1);
+	struct response r;
+
+	for (size_t split = 0; split < len; split++) {
+		print_message("# split at %zu\n", split);
+		memcpy(buf, text, split);
+		assert_int_equal(response_parse(buf, split, false, &r), -EAGAIN);
+		memcpy(buf + split, text + split, len - split);
+		assert_int_equal(response_parse(buf, len, false, &r), 0);
+		assert_int_equal(r.body_len, strlen(body));
+		assert_memory_equal(r.body, body, r.body_len);
+	}
+	free(buf);
+}
+
+static void
+test_split_reads(void **state)
+{
+	(void)state;
+	expect_in_pieces("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+	                 "5\r\nhello\r\n6;ext=1\r\n world\r\n0\r\nT: x\r\n\r\n",
+	                 "hello world");
+	expect_in_pieces("HTTP/1.1 200 OK\nTransfer-Encoding: chunked\n\n"
+	                 "3\nabc\n1\r\nd\n0\n\n", "abcd");
+	expect_in_pieces("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello",
+	                 "hello");
+}
+
 int
 main(void)
 {
@@ -209,6 +246,7 @@ main(void)
 		cmocka_unit_test(test_interim),
 		cmocka_unit_test(test_limits),
 		cmocka_unit_test(test_content_type),
+		cmocka_unit_test(test_split_reads),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

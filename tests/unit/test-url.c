@@ -57,6 +57,26 @@ test_credentials(void **state)
 	assert_string_equal(u.user, "");
 }
 
+/* Over plain http a token would cross the network in clear. */
+static void
+test_credentials_need_https(void **state)
+{
+	static const char *const plain[] = {
+		"http://web-1:tok@127.0.0.1:8080", "web-1:tok@tang.example.com",
+		"http://web-1:tok@[::1]/p",
+	};
+	struct url u;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(plain) / sizeof(plain[0]); i++) {
+		print_message("# %s\n", plain[i]);
+		assert_int_equal(url_parse(plain[i], &u), -EPERM);
+		/* Nothing of the refused URL is left to be sent. */
+		assert_string_equal(u.user, "");
+		assert_string_equal(u.pass, "");
+	}
+}
+
 static void
 test_invalid(void **state)
 {
@@ -102,6 +122,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_valid),
 		cmocka_unit_test(test_credentials),
+		cmocka_unit_test(test_credentials_need_https),
 		cmocka_unit_test(test_invalid),
 		cmocka_unit_test(test_target_too_long),
 	};

@@ -1,0 +1,49 @@
+# Shared by the system tests: tether's Debian packages built from this
+# source tree, and a Debian 12 root made by mmdebstrap, built once per
+# build tree and kept in $SYSTEM_CACHE.
+# shellcheck shell=bash
+. "$(dirname "$0")/../interop/lib.sh"
+: "${TETHER_SOURCE_ROOT:?TETHER_SOURCE_ROOT must name the source tree}"
+: "${SYSTEM_CACHE:?SYSTEM_CACHE must name a directory for built roots}"
+W=$TEST_DIR
+
+bail() { # DESCRIPTION [DETAIL...]: a failed step nothing after can use
+	not_ok "$@"
+	done_testing
+	exit 1
+}
+
+# build_debs DIR: dpkg-buildpackage on a copy of the source tree (what git
+# tracks, as it is in the working tree); the .deb files land in DIR.
+build_debs() {
+	local out=$1 src=$1/src
+	mkdir -p "$src"
+	git -C "$TETHER_SOURCE_ROOT" ls-files -z --cached --others \
+		--exclude-standard | (cd "$TETHER_SOURCE_ROOT" &&
+		xargs -0 cp --parents -t "$src" 2>/dev/null)
+	[ -f "$src/debian/control" ] || return 1
+	(cd "$src" && DEB_BUILD_OPTIONS="nocheck parallel=2" \
+		dpkg-buildpackage -us -uc -b) >"$out/build.log" 2>&1
+}
+
+# The packages tether's sit beside in the tests: Debian's own NBDE stack.
+DEBIAN_PEERS=tang,clevis,clevis-luks,clevis-initramfs
+# What tether's packages depend on, so that dpkg -i needs no network.
+DEBIAN_DEPS=libjose0,libjansson4,libmicrohttpd12,libinih1,libseccomp2,libluksmeta0,libcryptsetup12,cryptsetup-initramfs,busybox,bash-completion
+
+# debian_root TAR [PACKAGES]: a minbase Debian 12 with systemd-sysv,
+# Debian's NBDE packages and tether's dependencies, as a tarball, made
+# once for each list of packages.
+debian_root() {
+	local tar=$1 extra=${2:+,$2} key
+	key=$(printf '%s' "$DEBIAN_PEERS,$DEBIAN_DEPS$extra" | sha256sum | cut -c1-16)
+	mkdir -p "$SYSTEM_CACHE"
+	if [ ! -s "$SYSTEM_CACHE/root-$key.tar" ]; then
+		mmdebstrap --variant=minbase --format=tar \
+			--include="systemd-sysv,$DEBIAN_PEERS,$DEBIAN_DEPS$extra" \
+			bookworm "$SYSTEM_CACHE/root-$key.tar.part" \
+			>"$W/mmdebstrap.log" 2>&1 || return 1
+		mv "$SYSTEM_CACHE/root-$key.tar.part" "$SYSTEM_CACHE/root-$key.tar"
+	fi
+	ln -sf "$SYSTEM_CACHE/root-$key.tar" "$tar"
+}

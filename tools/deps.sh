@@ -18,7 +18,7 @@ python3 openssl wrk clevis-luks cryptsetup-bin luksmeta jq util-linux
 qemu-system-x86 linux-image-amd64 initramfs-tools cryptsetup-initramfs
 busybox-static klibc-utils e2fsprogs zstd lvm2 clevis-initramfs dnsmasq-base
 keyutils debhelper dpkg-dev build-essential lintian mmdebstrap
-bash-completion"
+bash-completion strace"
 
 # keyfiles.sh holds a real `tetherd keys create` mid-write with strace.
 TETHER_TEST_DEPS="$TETHER_TEST_DEPS strace"

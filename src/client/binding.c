@@ -34,35 +34,21 @@ slot_number(const char *s)
 	return (int)v;
 }
 
-int
-binding_from_token(const char *json, int *slot, char **jwe)
+/* A flattened JWE from a token, in compact form; -EBADMSG if malformed. */
+static int
+flat_to_compact(const json_t *flat, char **jwe)
 {
 	static const char *const parts[] = {
 		"protected", "encrypted_key", "iv", "ciphertext", "tag",
 	};
-	/*
-	 * Repeated members are taken, the last one winning: jose 11 writes
-	 * "ciphertext" twice in the token clevis imports, and json-c, which
-	 * stores the token, keeps the last. So the raw text cryptsetup's
-	 * import validates and the stored text open reads mean the same.
-	 */
-	json_t *tok = json_loads(json, 0, NULL);
-	json_t *keyslots = json_object_get(tok, "keyslots");
-	json_t *flat = json_object_get(tok, "jwe"), *copy = NULL;
-	const char *type = json_string_value(json_object_get(tok, "type"));
-	int r = -EBADMSG, s;
+	json_t *copy;
+	int r = -EBADMSG;
 
-	if (!type || strcmp(type, CLEVIS_TOKEN_TYPE) != 0 ||
-	    json_array_size(keyslots) != 1 || !json_is_object(flat))
-		goto out;
-	s = slot_number(json_string_value(json_array_get(keyslots, 0)));
-	if (s < 0)
-		goto out;
+	if (!json_is_object(flat))
+		return -EBADMSG;
 	copy = json_object();
-	if (!copy) {
-		r = -ENOMEM;
-		goto out;
-	}
+	if (!copy)
+		return -ENOMEM;
 	for (size_t i = 0; i < ARRAY_SIZE(parts); i++) {
 		json_t *v = json_object_get(flat, parts[i]);
 
@@ -74,33 +60,124 @@ binding_from_token(const char *json, int *slot, char **jwe)
 			goto out;
 	}
 	r = jwe_format_compact(copy, jwe);
-	if (r == 0)
-		*slot = s;
-	else if (r == -EINVAL)
+	if (r == -EINVAL)
 		r = -EBADMSG;
 out:
 	json_decref(copy);
+	return r;
+}
+
+/*
+ * Repeated members are taken, the last one winning: jose 11 writes
+ * "ciphertext" twice in the token clevis imports, and json-c, which
+ * stores the token, keeps the last. So the raw text cryptsetup's import
+ * validates and the stored text open reads mean the same.
+ */
+static json_t *
+token_of_type(const char *json, const char *type)
+{
+	json_t *tok = json_loads(json, 0, NULL);
+	const char *t = json_string_value(json_object_get(tok, "type"));
+
+	if (t && strcmp(t, type) == 0 &&
+	    json_is_array(json_object_get(tok, "keyslots")))
+		return tok;
+	json_decref(tok);
+	return NULL;
+}
+
+/* The keyslot v names and tok's JWE, compact; tok is released. */
+static int
+take_slot_and_jwe(json_t *tok, const json_t *v, int *slot, char **jwe)
+{
+	int r = -EBADMSG, s = slot_number(json_string_value(v));
+
+	if (s >= 0 && (r = flat_to_compact(json_object_get(tok, "jwe"),
+	                                   jwe)) == 0)
+		*slot = s;
 	json_decref(tok);
 	return r;
 }
 
 int
-binding_token_json(const char *jwe, int slot, char **json)
+binding_from_token(const char *json, int *slot, char **jwe)
+{
+	json_t *tok = token_of_type(json, CLEVIS_TOKEN_TYPE);
+	json_t *keyslots = json_object_get(tok, "keyslots");
+
+	return take_slot_and_jwe(tok, json_array_size(keyslots) == 1 ?
+	                         json_array_get(keyslots, 0) : NULL, slot, jwe);
+}
+
+int
+binding_from_pending(const char *json, int *slot, bool *removing,
+                     char **jwe)
+{
+	json_t *tok = token_of_type(json, PENDING_TOKEN_TYPE);
+	json_t *keyslots = json_object_get(tok, "keyslots");
+	json_t *named = json_object_get(tok, "slot");
+	size_t n = json_array_size(keyslots);
+
+	/* Assigned, it names its own keyslot and no other. */
+	if (n > 1 || (n == 1 && !json_equal(json_array_get(keyslots, 0), named)))
+		named = NULL;
+	*removing = n == 1;
+	return take_slot_and_jwe(tok, named, slot, jwe);
+}
+
+bool
+binding_token_dangling(const char *json)
+{
+	json_t *tok = token_of_type(json, CLEVIS_TOKEN_TYPE);
+	bool dangling = tok &&
+	                json_array_size(json_object_get(tok, "keyslots")) == 0;
+
+	json_decref(tok);
+	return dangling;
+}
+
+int
+binding_token_spare_of(const char *json)
+{
+	json_t *tok = token_of_type(json, CLEVIS_TOKEN_TYPE);
+	int s;
+
+	if (!tok)
+		tok = token_of_type(json, PENDING_TOKEN_TYPE);
+	s = slot_number(json_string_value(json_object_get(tok, SPARE_MEMBER)));
+
+	json_decref(tok);
+	return s < 0 ? -ENOENT : s;
+}
+
+static int
+token_json(enum token_kind kind, const char *jwe, int slot, int spare_of,
+           char **json)
 {
 	json_t *flat = NULL, *hdr = NULL, *tok = NULL;
-	char slotname[16];
+	char slotname[16], ofname[16];
 	int r;
 
 	r = jwe_parse_compact(jwe, strlen(jwe), &flat, &hdr);
 	if (r < 0)
 		return r;
 	snprintf(slotname, sizeof(slotname), "%d", slot);
+	snprintf(ofname, sizeof(ofname), "%d", spare_of);
 	r = -ENOMEM;
 	if (json_object_set_new(flat, "encrypted_key", json_string("")) < 0)
 		goto out;
-	tok = json_pack("{s:s,s:[s],s:O}", "type", CLEVIS_TOKEN_TYPE,
-	                "keyslots", slotname, "jwe", flat);
-	if (!tok)
+	if (kind == TOKEN_BINDING)
+		tok = json_pack("{s:s,s:[s],s:O}", "type", CLEVIS_TOKEN_TYPE,
+		                "keyslots", slotname, "jwe", flat);
+	else if (kind == TOKEN_REMOVING)
+		tok = json_pack("{s:s,s:[s],s:s,s:O}", "type", PENDING_TOKEN_TYPE,
+		                "keyslots", slotname, "slot", slotname, "jwe",
+		                flat);
+	else
+		tok = json_pack("{s:s,s:[],s:s,s:O}", "type", PENDING_TOKEN_TYPE,
+		                "keyslots", "slot", slotname, "jwe", flat);
+	if (!tok || (spare_of >= 0 && json_object_set_new(tok, SPARE_MEMBER,
+	                                          json_string(ofname)) < 0))
 		goto out;
 	*json = json_dumps(tok, JSON_COMPACT);
 	if (*json)
@@ -110,6 +187,12 @@ out:
 	json_decref(hdr);
 	json_decref(flat);
 	return r;
+}
+
+int
+binding_token_json(const char *jwe, int slot, char **json)
+{
+	return token_json(TOKEN_BINDING, jwe, slot, -1, json);
 }
 
 static int
@@ -260,21 +343,28 @@ is_luks2(struct crypt_device *cd)
 	return type && strcmp(type, CRYPT_LUKS2) == 0;
 }
 
-static int
-store_luks2(struct crypt_device *cd, int slot, int token, const char *jwe)
+int
+binding_token_write(struct crypt_device *cd, int token, enum token_kind kind,
+                    const char *jwe, int slot, int spare_of)
 {
 	char *json = NULL;
 	int r;
 
-	if (token >= 0 &&
-	    crypt_token_status(cd, token, NULL) != CRYPT_TOKEN_INACTIVE)
-		return -EEXIST;
-	r = binding_token_json(jwe, slot, &json);
+	r = token_json(kind, jwe, slot, spare_of, &json);
 	if (r < 0)
 		return r;
 	r = crypt_token_json_set(cd, token >= 0 ? token : CRYPT_ANY_TOKEN, json);
 	free(json);
 	return r;
+}
+
+static int
+store_luks2(struct crypt_device *cd, int slot, int token, const char *jwe)
+{
+	if (token >= 0 &&
+	    crypt_token_status(cd, token, NULL) != CRYPT_TOKEN_INACTIVE)
+		return -EEXIST;
+	return binding_token_write(cd, token, TOKEN_BINDING, jwe, slot, -1);
 }
 
 static int
@@ -323,6 +413,21 @@ binding_erase(struct crypt_device *cd, const struct binding *b)
 }
 
 int
+binding_remove(struct crypt_device *cd, const struct binding *b)
+{
+	int r = 0;
+
+	if (is_luks2(cd))
+		r = binding_token_write(cd, b->token, TOKEN_REMOVING, b->jwe,
+		                        b->slot, -1);
+	if (r >= 0)
+		r = crypt_keyslot_destroy(cd, b->slot);
+	if (r >= 0)
+		r = binding_erase(cd, b);
+	return r < 0 ? r : 0;
+}
+
+int
 binding_luks1_test(struct crypt_device *cd)
 {
 	return luksmeta_test(cd);
@@ -334,4 +439,26 @@ binding_luks1_init(struct crypt_device *cd)
 	int r = luksmeta_init(cd);
 
 	return r == -EALREADY ? 0 : r;
+}
+
+int
+binding_luks1_debris(struct crypt_device *cd, bool wipe)
+{
+	int max = crypt_keyslot_max(CRYPT_LUKS1), found = 0;
+
+	if (luksmeta_test(cd) < 0)
+		return 0;
+	for (int slot = 0; slot < max; slot++) {
+		luksmeta_uuid_t uuid;
+		int r;
+
+		if (keyslot_in_use(cd, slot) ||
+		    luksmeta_load(cd, slot, uuid, NULL, 0) < 0 ||
+		    memcmp(uuid, clevis_luksmeta_uuid, sizeof(uuid)) != 0)
+			continue;
+		if (wipe && (r = luksmeta_wipe(cd, slot, clevis_luksmeta_uuid)) < 0)
+			return r;
+		found++;
+	}
+	return found;
 }

@@ -2,6 +2,7 @@
 #ifndef TETHER_BINDING_H
 #define TETHER_BINDING_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include <libcryptsetup.h>
@@ -13,6 +14,28 @@
  * On LUKS1, clevis keeps it in a luksmeta slot under CLEVIS_LUKSMETA_UUID.
  */
 #define CLEVIS_TOKEN_TYPE "clevis"
+
+/*
+ * What tether writes besides clevis's layout, so that the next command can
+ * tell what an interrupted one left (clevis and libcryptsetup ignore both):
+ * - a token of type "tether-pending" carrying a binding's JWE and the
+ *   keyslot N it is about, {"type":"tether-pending","keyslots":[],
+ *   "slot":"N","jwe":{...}}: written before keyslot N is added, it becomes
+ *   the binding's token once N is. Assigned to N ("keyslots":["N"]), it
+ *   says N is being removed: libcryptsetup drops N from it when N goes,
+ *   so it always names the keyslot it was written for.
+ * - a member "tether-spare-for":"N" in the token (or pending token) of
+ *   the second binding regen and edit verify before they replace the
+ *   binding of slot N.
+ */
+#define PENDING_TOKEN_TYPE "tether-pending"
+#define SPARE_MEMBER "tether-spare-for"
+
+enum token_kind {
+	TOKEN_BINDING,   /* clevis's layout */
+	TOKEN_PENDING,   /* before its keyslot is added */
+	TOKEN_REMOVING,  /* pending, assigned to the keyslot being removed */
+};
 
 struct binding {
 	int slot;
@@ -28,6 +51,31 @@ int binding_from_token(const char *json, int *slot, char **jwe);
 
 /* The token JSON text clevis writes for a compact JWE bound to slot. */
 int binding_token_json(const char *jwe, int slot, char **json);
+
+/*
+ * Reads a "tether-pending" token: the keyslot it was written for, whether
+ * it is still assigned to it (TOKEN_REMOVING) and its JWE in compact
+ * form. -EBADMSG for anything else.
+ */
+int binding_from_pending(const char *json, int *slot, bool *removing,
+                         char **jwe);
+
+/* A clevis token assigned to no keyslot: its keyslot was destroyed. */
+bool binding_token_dangling(const char *json);
+
+/* The slot a (pending) spare binding's token stands in for, or -ENOENT. */
+int binding_token_spare_of(const char *json);
+
+/*
+ * Writes a LUKS2 token of kind for jwe and keyslot slot, marked as the
+ * spare of slot spare_of when that is >= 0, as token id token (replacing
+ * what is there) or in any free one when token < 0. The keyslot of a
+ * TOKEN_BINDING or TOKEN_REMOVING must exist. Returns the token id or
+ * -errno.
+ */
+int binding_token_write(struct crypt_device *cd, int token,
+                        enum token_kind kind, const char *jwe, int slot,
+                        int spare_of);
 
 /*
  * Every clevis binding of a loaded LUKS1 or LUKS2 device, by slot. Tokens
@@ -53,6 +101,15 @@ int binding_store(struct crypt_device *cd, int slot, int token,
 int binding_erase(struct crypt_device *cd, const struct binding *b);
 
 /*
+ * Removes b's keyslot, then its token or luksmeta data. On LUKS2 the
+ * token first becomes TOKEN_REMOVING: libcryptsetup wipes a keyslot's key
+ * material before the header stops listing it, and a run killed in
+ * between leaves a keyslot no key opens, which only this token tells the
+ * next command is one to remove.
+ */
+int binding_remove(struct crypt_device *cd, const struct binding *b);
+
+/*
  * LUKS1 only: 0 when luksmeta is initialised, -ENOENT when it is not,
  * -EINVAL when its header is corrupt.
  */
@@ -60,6 +117,12 @@ int binding_luks1_test(struct crypt_device *cd);
 
 /* LUKS1 only: initialises luksmeta's header in the gap after LUKS's. */
 int binding_luks1_init(struct crypt_device *cd);
+
+/*
+ * LUKS1 only: clevis's luksmeta data of keyslots that are not in use (an
+ * interrupted bind or unbind): how many, wiped first when wipe is true.
+ */
+int binding_luks1_debris(struct crypt_device *cd, bool wipe);
 
 /* The binding of slot among b, or NULL. */
 const struct binding *bindings_find(const struct binding *b, size_t n,

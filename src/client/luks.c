@@ -351,14 +351,10 @@ luks_unbind(struct crypt_device *cd, const struct luks_args *a)
 			        "not confirmed: nothing changed");
 		r = r == 1 ? 0 : -ECANCELED;
 	}
-	/* The binding first: a keyslot left alone is harmless, a binding
-	   pointing at a wiped keyslot is not. */
-	if (r == 0 && (r = binding_erase(cd, b)) < 0)
-		log_msg("%s: cannot remove the binding of slot %d: %s", a->dev,
-		        b->slot, strerror(-r));
-	if (r >= 0 && (r = crypt_keyslot_destroy(cd, b->slot)) < 0)
-		log_msg("%s: token removed, but keyslot %d could not be: %s",
-		        a->dev, b->slot, strerror(-r));
+	if (r == 0 && (r = binding_remove(cd, b)) < 0)
+		log_msg("%s: cannot remove the binding of slot %d: %s; what is "
+		        "left the next command removes", a->dev, b->slot,
+		        strerror(-r));
 	bindings_free(all, n);
 	return r < 0 ? r : 0;
 }
@@ -370,6 +366,10 @@ static const struct {
 	const char *help;     /* one line per option */
 	bool needs_slot;
 	int (*run)(struct crypt_device *cd, const struct luks_args *a);
+	/* What an interrupted command left: cleared first by the commands
+	   that write the header (and report, which offers regen), shown by
+	   list; the others read and leave it. */
+	enum { DEBRIS_KEEP, DEBRIS_SHOW, DEBRIS_CLEAR } debris;
 } subcommands[] = {
 	{ "bind", "d:s:t:k:e:yf",
 	  "-d DEV [-s SLOT] [-t TOKEN] [-k KEYFILE|-] [-e TOKEN] [-y] [-f] "
@@ -385,31 +385,31 @@ static const struct {
 	  "  -f          LUKS1: set up luksmeta without asking\n"
 	  "Without -k or -e the passphrase is read as clevis reads it: one line\n"
 	  "of standard input, or from the terminal when standard input is one.\n",
-	  false, luks_bind },
+	  false, luks_bind, DEBRIS_CLEAR },
 	{ "unbind", "d:s:f", "-d DEV -s SLOT [-f]",
 	  "  -d DEV   the bound device\n"
 	  "  -s SLOT  the keyslot whose binding and key are removed\n"
 	  "  -f       do not ask for confirmation\n",
-	  true, luks_unbind },
+	  true, luks_unbind, DEBRIS_CLEAR },
 	{ "list", "d:s:", "-d DEV [-s SLOT]",
 	  "  -d DEV   the device whose bindings are listed, as clevis lists them\n"
 	  "  -s SLOT  only the binding of this keyslot\n",
-	  false, luks_list },
+	  false, luks_list, DEBRIS_SHOW },
 	{ "pass", "d:s:", "-d DEV -s SLOT",
 	  "  -d DEV   the bound device\n"
 	  "  -s SLOT  print the passphrase the binding of SLOT recovers\n",
-	  true, luks_pass },
+	  true, luks_pass, DEBRIS_KEEP },
 	{ "trust", "d:s:", "-d DEV [-s SLOT]",
 	  "  -d DEV   the bound device: print each server's URL and what it is\n"
 	  "           trusted through (pin, ca, system CA store, none)\n"
 	  "  -s SLOT  only the binding of this keyslot\n",
-	  false, luks_trust },
+	  false, luks_trust, DEBRIS_KEEP },
 	{ "unlock", "d:n:t:T", "-d DEV [-n NAME] [-t SLOT] [--test-passphrase]",
 	  "  -d DEV             the device to open through its bindings\n"
 	  "  -n NAME            the mapping's name (default: luks-UUID)\n"
 	  "  -t SLOT            test the binding of SLOT without unlocking\n"
 	  "  --test-passphrase  test that a binding opens it, without unlocking\n",
-	  false, luks_unlock },
+	  false, luks_unlock, DEBRIS_KEEP },
 	{ "edit", "d:s:c:f", "-d DEV -s SLOT [-c CONFIG] [-f]",
 	  "  -d DEV     the bound device\n"
 	  "  -s SLOT    the keyslot whose binding is changed\n"
@@ -418,7 +418,7 @@ static const struct {
 	  "  -f         bind again even if the configuration is unchanged\n"
 	  "The new binding is verified through its servers before it replaces\n"
 	  "the old one.\n",
-	  true, luks_edit },
+	  true, luks_edit, DEBRIS_CLEAR },
 	{ "regen", "d:s:qyk:", "-d DEV -s SLOT [-q] [-y] [-k KEYFILE|-]",
 	  "  -d DEV      the bound device\n"
 	  "  -s SLOT     the keyslot to bind again to the servers' current keys\n"
@@ -428,13 +428,13 @@ static const struct {
 	  "  -k KEYFILE  when the old binding no longer recovers its key, the\n"
 	  "              volume's passphrase (default: asked, or one line of\n"
 	  "              standard input, as clevis does)\n",
-	  true, luks_regen },
+	  true, luks_regen, DEBRIS_CLEAR },
 	{ "report", "d:s:qr", "-d DEV -s SLOT [-q] [-r]",
 	  "  -d DEV   the bound device\n"
 	  "  -s SLOT  the binding to check for keys the servers rotated away\n"
 	  "  -q       do not offer to regenerate\n"
 	  "  -r       regenerate if keys were rotated\n",
-	  true, luks_report },
+	  true, luks_report, DEBRIS_CLEAR },
 };
 
 static void
@@ -598,6 +598,9 @@ cmd_luks(int argc, char **argv)
 	if (luks_open(a.dev, &cd) < 0)
 		return 1;
 	r = check_slot(cd, &a);
+	if (r == 0 && subcommands[i].debris != DEBRIS_KEEP)
+		luks_clear_debris(cd, a.dev,
+		                  subcommands[i].debris == DEBRIS_CLEAR);
 	if (r == 0)
 		r = subcommands[i].run(cd, &a);
 	crypt_free(cd);

@@ -57,11 +57,13 @@ int luks_free_slot(struct crypt_device *cd, int except);
 /*
  * Adds a binding: a random key as strong as the volume key, encrypted
  * with pin and cfg, in keyslot slot (unlocked with old) and a clevis
- * token (token, or any free one). On failure nothing is left behind.
- * Returns the token id and, if key is not NULL, the new passphrase.
+ * token (token, or any free one); spare_of >= 0 marks it as regen's spare
+ * for that slot. On failure nothing is left behind; killed, it leaves what
+ * luks_clear_debris() removes. Returns the token id (LUKS1: the slot)
+ * and, if key is not NULL, the new passphrase.
  */
 int luks_add_binding(struct crypt_device *cd, const char *dev, int slot,
-                     int token, const char *old, size_t oldlen,
+                     int token, int spare_of, const char *old, size_t oldlen,
                      const char *pin, const json_t *cfg, bool trust,
                      char **key, size_t *keylen);
 
@@ -73,6 +75,13 @@ int luks_add_binding(struct crypt_device *cd, const char *dev, int slot,
  */
 int luks_existing_key(struct crypt_device *cd, const struct luks_args *a,
                       char **key, size_t *len);
+
+/*
+ * What interrupted binds, unbinds, regens and edits left in the header
+ * (luks_debris.c), logged on stderr; cleared too when clear is true.
+ * Returns how many leftovers remain, or -errno.
+ */
+int luks_clear_debris(struct crypt_device *cd, const char *dev, bool clear);
 
 int luks_bind(struct crypt_device *cd, const struct luks_args *a);
 int luks_edit(struct crypt_device *cd, const struct luks_args *a);

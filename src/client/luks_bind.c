@@ -80,16 +80,6 @@ new_key(struct crypt_device *cd, char **key, size_t *len)
 	return 0;
 }
 
-static int
-remove_binding(struct crypt_device *cd, const struct binding *b)
-{
-	int r = binding_erase(cd, b);
-
-	if (r >= 0)
-		r = crypt_keyslot_destroy(cd, b->slot);
-	return r < 0 ? r : 0;
-}
-
 static const char *
 store_error(int r)
 {
@@ -98,55 +88,114 @@ store_error(int r)
 }
 
 /*
- * LUKS2: the keyslot, then the token naming it (a token must name a
- * keyslot that exists). LUKS1: clevis's luksmeta data first, which nothing
- * reads while its keyslot is inactive, then the keyslot; so a JWE too
- * large for the metadata area is refused before anything changes.
+ * Adds keyslot slot holding key: unlocked by old in keyslot from, or in
+ * any keyslot when from < 0 (the passphrase's slot is not known).
  */
 static int
-store_with_keyslot(struct crypt_device *cd, const char *dev, int slot,
-                   int token, const char *jwe, const char *old,
-                   size_t oldlen, const char *key, size_t len)
+add_keyslot(struct crypt_device *cd, int slot, int from, const char *old,
+            size_t oldlen, const char *key, size_t len)
 {
-	struct binding b = { .slot = slot, .token = -1 };
+	char vk[VOLUME_KEY_MAX];
+	size_t vklen = sizeof(vk);
 	int r;
 
-	if (!is_luks2(cd)) {
-		r = binding_store(cd, slot, -1, jwe);
-		if (r < 0) {
-			log_msg("%s: cannot store the binding: %s", dev,
-			        store_error(r));
-			return r;
-		}
-	}
-	r = crypt_keyslot_add_by_passphrase(cd, slot, old, oldlen, key, len);
+	if (from < 0)
+		return crypt_keyslot_add_by_passphrase(cd, slot, old, oldlen, key,
+		                                       len);
+	r = crypt_volume_key_get(cd, from, vk, &vklen, old, oldlen);
+	if (r >= 0)
+		r = crypt_keyslot_add_by_volume_key(cd, slot, vk, vklen, key,
+		                                    len);
+	explicit_bzero(vk, sizeof(vk));
+	return r;
+}
+
+static void
+log_add_error(const char *dev, int slot, int r)
+{
+	log_msg("%s: cannot add keyslot %d: %s", dev, slot, r == -EPERM ?
+	        "the passphrase does not open the volume" : strerror(-r));
+}
+
+/*
+ * LUKS1: clevis's luksmeta data first, which nothing reads while its
+ * keyslot is inactive, then the keyslot; so a JWE too large for the
+ * metadata area is refused before anything changes.
+ */
+static int
+store_luks1_binding(struct crypt_device *cd, const char *dev, int slot,
+                    int from, const char *jwe, const char *old,
+                    size_t oldlen, const char *key, size_t len)
+{
+	struct binding b = { .slot = slot, .token = -1 };
+	int r = binding_store(cd, slot, -1, jwe);
+
 	if (r < 0) {
-		log_msg("%s: cannot add keyslot %d: %s", dev, slot,
-		        r == -EPERM ? "the passphrase does not open the volume" :
-		        strerror(-r));
-		if (!is_luks2(cd) && binding_erase(cd, &b) < 0)
+		log_msg("%s: cannot store the binding: %s", dev, store_error(r));
+		return r;
+	}
+	r = add_keyslot(cd, slot, from, old, oldlen, key, len);
+	if (r < 0) {
+		log_add_error(dev, slot, r);
+		if (binding_erase(cd, &b) < 0)
 			log_msg("%s: luksmeta slot %d keeps an unused binding",
 			        dev, slot);
 		return r;
 	}
-	if (!is_luks2(cd))
-		return slot;
-	b.token = binding_store(cd, slot, token, jwe);
-	if (b.token < 0) {
-		log_msg("%s: cannot store the token: %s", dev,
-		        store_error(b.token));
-		if (crypt_keyslot_destroy(cd, slot) < 0)
-			log_msg("%s: keyslot %d holds an unused random key: "
-			        "remove it with cryptsetup luksKillSlot", dev,
-			        slot);
+	return slot;
+}
+
+/*
+ * LUKS2: a token must name a keyslot that exists, so a pending token
+ * carrying the JWE comes first, then the keyslot, then the pending token
+ * becomes the binding's (one header write). Killed in between, the run
+ * leaves a pending token by which the next command knows the keyslot it
+ * added (luks_clear_debris()); no token ever names a keyslot its JWE does
+ * not open.
+ */
+static int
+store_luks2_binding(struct crypt_device *cd, const char *dev, int slot,
+                    int token, int spare_of, const char *jwe,
+                    const char *old, size_t oldlen, const char *key,
+                    size_t len)
+{
+	int t, r;
+
+	if (token >= 0 &&
+	    crypt_token_status(cd, token, NULL) != CRYPT_TOKEN_INACTIVE) {
+		log_msg("%s: token %d is in use", dev, token);
+		return -EEXIST;
 	}
-	return b.token;
+	t = binding_token_write(cd, token, TOKEN_PENDING, jwe, slot, spare_of);
+	if (t < 0) {
+		log_msg("%s: cannot store the token: %s", dev, strerror(-t));
+		return t;
+	}
+	r = add_keyslot(cd, slot, -1, old, oldlen, key, len);
+	if (r < 0) {
+		log_add_error(dev, slot, r);
+		if (crypt_token_json_set(cd, t, NULL) < 0)
+			log_msg("%s: token %d is left pending: the next command "
+			        "removes it", dev, t);
+		return r;
+	}
+	r = binding_token_write(cd, t, TOKEN_BINDING, jwe, slot, spare_of);
+	if (r < 0) {
+		log_msg("%s: cannot store the token: %s", dev, strerror(-r));
+		if (crypt_keyslot_destroy(cd, slot) < 0 ||
+		    crypt_token_json_set(cd, t, NULL) < 0)
+			log_msg("%s: keyslot %d and its pending token %d are left: "
+			        "the next command removes them", dev, slot, t);
+		return r;
+	}
+	return t;
 }
 
 int
 luks_add_binding(struct crypt_device *cd, const char *dev, int slot,
-                 int token, const char *old, size_t oldlen, const char *pin,
-                 const json_t *cfg, bool trust, char **key, size_t *keylen)
+                 int token, int spare_of, const char *old, size_t oldlen,
+                 const char *pin, const json_t *cfg, bool trust, char **key,
+                 size_t *keylen)
 {
 	char *newkey = NULL, *jwe = NULL;
 	size_t len = 0;
@@ -160,9 +209,12 @@ luks_add_binding(struct crypt_device *cd, const char *dev, int slot,
 	r = pin_encrypt(pin, cfg, trust, (const uint8_t *)newkey, len, &jwe);
 	if (r == 0 && (r = set_cheap_pbkdf(cd)) < 0)
 		log_msg("%s: cannot set PBKDF2: %s", dev, strerror(-r));
-	if (r == 0)
-		r = store_with_keyslot(cd, dev, slot, token, jwe, old, oldlen,
-		                       newkey, len);
+	if (r == 0 && is_luks2(cd))
+		r = store_luks2_binding(cd, dev, slot, token, spare_of, jwe, old,
+		                        oldlen, newkey, len);
+	else if (r == 0)
+		r = store_luks1_binding(cd, dev, slot, -1, jwe, old, oldlen,
+		                        newkey, len);
 	free(jwe);
 	if (r >= 0 && key) {
 		*key = newkey;
@@ -252,8 +304,8 @@ luks_bind(struct crypt_device *cd, const struct luks_args *a)
 	if (r == 0)
 		r = luks_existing_key(cd, a, &old, &oldlen);
 	if (r == 0)
-		r = luks_add_binding(cd, a->dev, slot, a->token, old, oldlen,
-		                     a->pin, cfg, a->yes, NULL, NULL);
+		r = luks_add_binding(cd, a->dev, slot, a->token, -1, old,
+		                     oldlen, a->pin, cfg, a->yes, NULL, NULL);
 	free_secret(old, oldlen);
 	json_decref(cfg);
 	return r < 0 ? r : 0;
@@ -281,74 +333,62 @@ reread_binding(struct crypt_device *cd, int slot, struct binding *out)
 	return out->jwe ? 0 : -ENOMEM;
 }
 
-/* The binding of slot, as stored, decrypts through its servers to key. */
+/* Binding b, as stored, decrypts through its servers to key. */
 static int
-verify_binding(struct crypt_device *cd, int slot, const char *key,
-               size_t len)
+verify_binding(struct crypt_device *cd, const struct binding *b,
+               const char *key, size_t len)
 {
-	struct binding b = { 0 };
 	uint8_t *pt = NULL;
 	size_t n = 0;
-	int r = reread_binding(cd, slot, &b);
+	int r = pin_decrypt(b->jwe, strlen(b->jwe), &pt, &n);
 
-	if (r == 0)
-		r = pin_decrypt(b.jwe, strlen(b.jwe), &pt, &n);
 	if (r == 0 && (n != len || !equal_const_time(pt, key, len)))
 		r = -EBADMSG;
-	if (r == 0 && crypt_activate_by_passphrase(cd, NULL, slot, key, len, 0) < 0)
+	if (r == 0 && crypt_activate_by_passphrase(cd, NULL, b->slot, key, len,
+	                                           0) < 0)
 		r = -EKEYREJECTED;
 	free_secret(pt, n);
-	free(b.jwe);
-	return r;
-}
-
-/* Points b's token or luksmeta slot at jwe, keeping its token id. */
-static int
-restore_metadata(struct crypt_device *cd, const struct binding *b,
-                 const char *jwe)
-{
-	char *json = NULL;
-	int r;
-
-	if (!is_luks2(cd)) {
-		r = binding_erase(cd, b);
-		return r < 0 ? r : binding_store(cd, b->slot, -1, jwe);
-	}
-	r = binding_token_json(jwe, b->slot, &json);
-	if (r == 0)
-		r = crypt_token_json_set(cd, b->token, json);
-	free(json);
 	return r;
 }
 
 /*
- * Gives b's keyslot the new key and points its token at the new JWE (the
- * one verified in slot spare). With the slot's old key the change is in
- * place; without it (the old binding no longer recovers) the slot is
- * made again, unlocked by the new key in the spare slot.
+ * Gives b's keyslot the key of the verified spare binding in slot spare.
+ * The keyslot is made again, never changed in place (killed during an
+ * in-place change, a run leaves a token whose JWE no longer opens its
+ * keyslot, or a keyslot half written). LUKS2: b's token becomes pending
+ * for the new JWE, assigned to the keyslot (TOKEN_REMOVING); the keyslot
+ * is destroyed, which leaves the token pending, unassigned; the keyslot
+ * is added, unlocked through the spare; the token becomes its binding.
+ * LUKS1: the keyslot goes, then its luksmeta data is replaced, then the
+ * keyslot comes back. Throughout, the spare binding opens the volume.
  */
 static int
-replace_slot(struct crypt_device *cd, const struct binding *b, int spare,
-             const char *old, size_t oldlen, const char *key, size_t len)
+replace_slot(struct crypt_device *cd, const char *dev,
+             const struct binding *b, const struct binding *spare,
+             const char *key, size_t len)
 {
-	struct binding made = { 0 };
-	int r;
+	int r = set_cheap_pbkdf(cd);
 
-	r = reread_binding(cd, spare, &made);
-	if (r == 0)
-		r = set_cheap_pbkdf(cd);
-	if (r == 0 && old)
-		r = crypt_keyslot_change_by_passphrase(cd, b->slot, b->slot, old,
-		                                       oldlen, key, len);
-	else if (r == 0 && (r = crypt_keyslot_destroy(cd, b->slot)) >= 0)
-		r = crypt_keyslot_add_by_passphrase(cd, b->slot, key, len, key,
-		                                    len);
-	if (r >= 0)
-		r = restore_metadata(cd, b, made.jwe);
+	if (r == 0 && !is_luks2(cd)) {
+		r = crypt_keyslot_destroy(cd, b->slot);
+		if (r >= 0)
+			r = store_luks1_binding(cd, dev, b->slot, spare->slot,
+			                        spare->jwe, key, len, key, len);
+	} else if (r == 0) {
+		r = binding_token_write(cd, b->token, TOKEN_REMOVING, spare->jwe,
+		                        b->slot, -1);
+		if (r >= 0)
+			r = crypt_keyslot_destroy(cd, b->slot);
+		if (r >= 0)
+			r = add_keyslot(cd, b->slot, spare->slot, key, len, key,
+			                len);
+		if (r >= 0)
+			r = binding_token_write(cd, b->token, TOKEN_BINDING,
+			                        spare->jwe, b->slot, -1);
+	}
 	if (r >= 0 && crypt_activate_by_passphrase(cd, NULL, b->slot, key, len,
 	                                           0) < 0)
 		r = -EKEYREJECTED;
-	free(made.jwe);
 	return r < 0 ? r : 0;
 }
 
@@ -370,15 +410,15 @@ add_spare(struct crypt_device *cd, const struct luks_args *a, int spare,
           const char *old, size_t oldlen, const char *pin, const json_t *cfg,
           bool trust, char **key, size_t *len)
 {
-	int r = luks_add_binding(cd, a->dev, spare, -1, old, oldlen, pin, cfg,
-	                         trust, key, len);
+	int r = luks_add_binding(cd, a->dev, spare, -1, a->slot, old, oldlen,
+	                         pin, cfg, trust, key, len);
 
 	if (r >= 0 || trust || !untrusted(r))
 		return r;
 	log_msg("slot %d: no key the binding trusted vouches for the servers' "
 	        "keys now; trusting them as advertised, as clevis does", a->slot);
-	return luks_add_binding(cd, a->dev, spare, -1, old, oldlen, pin, cfg,
-	                        true, key, len);
+	return luks_add_binding(cd, a->dev, spare, -1, a->slot, old, oldlen,
+	                        pin, cfg, true, key, len);
 }
 
 /*
@@ -393,11 +433,9 @@ rebind(struct crypt_device *cd, const struct luks_args *a,
 	struct binding made = { .token = -1 };
 	char *old = NULL, *key = NULL;
 	size_t oldlen = 0, len = 0;
-	bool in_place;
 	int spare, r;
 
-	in_place = luks_recover(cd, b, &old, &oldlen) == 0;
-	if (!in_place) {
+	if (luks_recover(cd, b, &old, &oldlen) < 0) {
 		log_msg("slot %d: its binding no longer recovers its key: the "
 		        "volume's passphrase is needed", b->slot);
 		r = luks_existing_key(cd, a, &old, &oldlen);
@@ -411,24 +449,26 @@ rebind(struct crypt_device *cd, const struct luks_args *a,
 		free_secret(old, oldlen);
 		return spare;
 	}
-	made.slot = spare;
-	made.token = add_spare(cd, a, spare, old, oldlen, pin, cfg, trust, &key,
-	                       &len);
-	r = made.token < 0 ? made.token : verify_binding(cd, spare, key, len);
-	if (made.token >= 0 && r < 0) {
+	r = add_spare(cd, a, spare, old, oldlen, pin, cfg, trust, &key, &len);
+	if (r >= 0)
+		r = reread_binding(cd, spare, &made);
+	if (r == 0 && (r = verify_binding(cd, &made, key, len)) < 0) {
 		log_msg("%s: the new binding does not unlock: the old one is "
 		        "kept", a->dev);
-		remove_binding(cd, &made);
+		binding_remove(cd, &made);
 	}
 	/* Then the slot itself; until the end the spare binding opens it. */
-	if (r == 0 && (r = replace_slot(cd, b, spare, in_place ? old : NULL,
-	                                oldlen, key, len)) < 0)
+	if (r == 0 && (r = replace_slot(cd, a->dev, b, &made, key, len)) < 0) {
 		log_msg("%s: slot %d could not be updated (%s); the new binding "
 		        "in slot %d opens the volume", a->dev, b->slot,
 		        strerror(-r), spare);
-	if (r == 0 && remove_binding(cd, &made) < 0)
+		luks_clear_debris(cd, a->dev, true);
+	}
+	if (r == 0 && binding_remove(cd, &made) < 0)
 		log_msg("%s: slot %d is bound again; the spare binding in slot "
-		        "%d could not be removed", a->dev, b->slot, spare);
+		        "%d could not be removed: the next command removes it",
+		        a->dev, b->slot, spare);
+	free(made.jwe);
 	free_secret(key, len);
 	free_secret(old, oldlen);
 	return r;

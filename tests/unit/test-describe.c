@@ -181,6 +181,93 @@ test_token_layout(void **state)
 	free(jwe);
 }
 
+/* token (from binding_token_json for slot 3) retyped and reassigned. */
+static char *
+edited_token(const char *json, const char *type, const char *keyslots,
+             const char *slot, const char *spare_of)
+{
+	json_t *tok = json_loads(json, 0, NULL);
+	char *out;
+
+	assert_non_null(tok);
+	json_object_set_new(tok, "type", json_string(type));
+	json_object_set_new(tok, "keyslots", json_loads(keyslots, 0, NULL));
+	if (slot)
+		json_object_set_new(tok, "slot", json_string(slot));
+	if (spare_of)
+		json_object_set_new(tok, SPARE_MEMBER, json_string(spare_of));
+	out = json_dumps(tok, JSON_COMPACT);
+	json_decref(tok);
+	assert_non_null(out);
+	return out;
+}
+
+/* What an interrupted luks command leaves, read back (luks_debris.c). */
+static void
+test_pending_tokens(void **state)
+{
+	char *jwe = tang_jwe("http://a"), *json = NULL, *t, *back = NULL;
+	bool removing = true;
+	int slot = -1;
+
+	(void)state;
+	assert_int_equal(binding_token_json(jwe, 3, &json), 0);
+
+	t = edited_token(json, PENDING_TOKEN_TYPE, "[]", "3", NULL);
+	assert_int_equal(binding_from_pending(t, &slot, &removing, &back), 0);
+	assert_int_equal(slot, 3);
+	assert_false(removing);
+	assert_string_equal(back, jwe);
+	free(back);
+	assert_int_equal(binding_token_spare_of(t), -ENOENT);
+	assert_false(binding_token_dangling(t));
+	assert_int_equal(binding_from_token(t, &slot, &back), -EBADMSG);
+	free(t);
+
+	/* Assigned to its own keyslot: that keyslot is being removed. */
+	t = edited_token(json, PENDING_TOKEN_TYPE, "[\"3\"]", "3", "1");
+	assert_int_equal(binding_from_pending(t, &slot, &removing, &back), 0);
+	assert_true(removing);
+	free(back);
+	assert_int_equal(binding_token_spare_of(t), 1);
+	free(t);
+
+	/* Assigned elsewhere, to two, or to none it names: not tether's. */
+	t = edited_token(json, PENDING_TOKEN_TYPE, "[\"4\"]", "3", NULL);
+	assert_int_equal(binding_from_pending(t, &slot, &removing, &back),
+	                 -EBADMSG);
+	free(t);
+	t = edited_token(json, PENDING_TOKEN_TYPE, "[\"3\",\"4\"]", "3", NULL);
+	assert_int_equal(binding_from_pending(t, &slot, &removing, &back),
+	                 -EBADMSG);
+	free(t);
+	t = edited_token(json, PENDING_TOKEN_TYPE, "[]", NULL, NULL);
+	assert_int_equal(binding_from_pending(t, &slot, &removing, &back),
+	                 -EBADMSG);
+	free(t);
+	assert_int_equal(binding_from_pending(json, &slot, &removing, &back),
+	                 -EBADMSG);
+
+	/* A spare binding is still clevis's layout, which clevis reads. */
+	t = edited_token(json, CLEVIS_TOKEN_TYPE, "[\"3\"]", NULL, "1");
+	assert_int_equal(binding_token_spare_of(t), 1);
+	assert_int_equal(binding_from_token(t, &slot, &back), 0);
+	assert_int_equal(slot, 3);
+	free(back);
+	free(t);
+	t = edited_token(json, CLEVIS_TOKEN_TYPE, "[\"3\"]", NULL, "01");
+	assert_int_equal(binding_token_spare_of(t), -ENOENT);
+	free(t);
+
+	/* A clevis token whose keyslot went. */
+	t = edited_token(json, CLEVIS_TOKEN_TYPE, "[]", NULL, NULL);
+	assert_true(binding_token_dangling(t));
+	free(t);
+	assert_false(binding_token_dangling(json));
+	free(json);
+	free(jwe);
+}
+
 static void
 test_token_refused(void **state)
 {
@@ -253,6 +340,7 @@ main(void)
 		cmocka_unit_test(test_rebind_config),
 		cmocka_unit_test(test_token_layout),
 		cmocka_unit_test(test_token_refused),
+		cmocka_unit_test(test_pending_tokens),
 		cmocka_unit_test(test_token_repeated_members),
 	};
 

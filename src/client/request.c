@@ -40,6 +40,9 @@ report(const char *where, int r, const struct fetch_result *res,
        const struct fetch_timeouts *t)
 {
 	switch (r) {
+	case -ECANCELED:
+		/* The caller stopped waiting for this answer: no failure. */
+		break;
 	case -EHOSTUNREACH:
 		log_msg("%s: cannot resolve the server's name: %s", where,
 		        res->detail[0] ? res->detail : "no address");

@@ -2,18 +2,24 @@
 /*
  * clevis's sss pin: the JWE key is a Shamir secret; each share is bound
  * with its own pin (tang, null, or sss again). Recovery asks every share
- * at once and stops as soon as t of them are back.
+ * at once and stops as soon as t of them are back: the others' exchanges
+ * are cancelled (fetch_cancel_set), and are over before sss_decrypt
+ * returns, since no thread may outlive it: a process exiting, or the
+ * token plugin unloaded, under a thread still at work crashes.
  */
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 #include <jose/b64.h>
 
 #include "client/jwe.h"
 #include "client/pin.h"
 #include "client/shamir.h"
+#include "common/fetch.h"
 #include "common/jwk.h"
 #include "common/log.h"
 #include "common/util.h"
@@ -128,9 +134,8 @@ out:
 }
 
 /*
- * Shared by the decrypting threads and the caller, which may return (as
- * soon as t shares are back) while slower threads still run: the last
- * one to let go frees it.
+ * Shared by the decrypting threads and the caller; the last one to let go
+ * frees it.
  */
 struct recovery {
 	pthread_mutex_t lock;
@@ -140,6 +145,10 @@ struct recovery {
 	size_t count;			/* shares recovered */
 	uint8_t *shares[SHAMIR_MAX_SHARES];
 	char *jwes[SHAMIR_MAX_SHARES];
+	/* What the share threads' fetches watch: the caller's cancel fds
+	   (an enclosing sss's) and, last, this recovery's own eventfd. */
+	int cancel[FETCH_CANCEL_MAX];
+	size_t ncancel;
 };
 
 struct share_job {
@@ -161,6 +170,7 @@ recovery_unref(struct recovery *rec)
 		free_secret(rec->shares[i], 2 * rec->len);
 		free(rec->jwes[i]);
 	}
+	close(rec->cancel[rec->ncancel - 1]);
 	pthread_mutex_destroy(&rec->lock);
 	pthread_cond_destroy(&rec->changed);
 	free(rec);
@@ -176,7 +186,9 @@ recover_share(void *arg)
 	size_t len = 0;
 	int r;
 
-	r = pin_decrypt(jwe, strlen(jwe), &pt, &len);
+	r = fetch_cancel_set(rec->cancel, rec->ncancel);
+	if (r == 0)
+		r = pin_decrypt(jwe, strlen(jwe), &pt, &len);
 	if (r == 0 && len != 2 * rec->len) {
 		log_msg("sss: a share has %zu bytes, not %zu", len, 2 * rec->len);
 		r = -EBADMSG;
@@ -195,12 +207,11 @@ recover_share(void *arg)
 	return NULL;
 }
 
+/* Starts a joinable thread for share index; 0 or -errno. */
 static int
-start_share(struct recovery *rec, size_t index)
+start_share(struct recovery *rec, size_t index, pthread_t *thread)
 {
 	struct share_job *job = malloc(sizeof(*job));
-	pthread_attr_t attr;
-	pthread_t thread;
 	int r;
 
 	if (!job)
@@ -211,10 +222,7 @@ start_share(struct recovery *rec, size_t index)
 	rec->refs++;
 	rec->pending++;
 	pthread_mutex_unlock(&rec->lock);
-	pthread_attr_init(&attr);
-	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-	r = -pthread_create(&thread, &attr, recover_share, job);
-	pthread_attr_destroy(&attr);
+	r = -pthread_create(thread, NULL, recover_share, job);
 	if (r < 0) {
 		pthread_mutex_lock(&rec->lock);
 		rec->refs--;
@@ -225,15 +233,25 @@ start_share(struct recovery *rec, size_t index)
 	return r;
 }
 
+/* NULL when out of memory or fds; the caller checked the nesting. */
 static struct recovery *
 recovery_new(const json_t *list, size_t needed, size_t len)
 {
 	struct recovery *rec = calloc(1, sizeof(*rec));
 	json_t *v;
 	size_t i;
+	int fd;
 
 	if (!rec)
 		return NULL;
+	rec->ncancel = fetch_cancel_get(rec->cancel);
+	fd = rec->ncancel < FETCH_CANCEL_MAX ?
+	     eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK) : -1;
+	if (fd < 0) {
+		free(rec);
+		return NULL;
+	}
+	rec->cancel[rec->ncancel++] = fd;
 	pthread_mutex_init(&rec->lock, NULL);
 	pthread_cond_init(&rec->changed, NULL);
 	rec->refs = 1;
@@ -249,7 +267,10 @@ recovery_new(const json_t *list, size_t needed, size_t len)
 	return rec;
 }
 
-/* Waits until t shares are back or every share has answered. */
+/*
+ * Waits until t shares are back or every share has answered, then
+ * cancels the shares still out (the caller joins their threads).
+ */
 static size_t
 collect(struct recovery *rec)
 {
@@ -259,6 +280,9 @@ collect(struct recovery *rec)
 	while (rec->count < rec->needed && rec->pending > 0)
 		pthread_cond_wait(&rec->changed, &rec->lock);
 	got = rec->count;
+	/* Only an overflow fails, and one write cannot. */
+	if (rec->pending > 0)
+		(void)eventfd_write(rec->cancel[rec->ncancel - 1], 1);
 	pthread_mutex_unlock(&rec->lock);
 	return got;
 }
@@ -290,6 +314,9 @@ sss_decrypt(const json_t *jwe, const json_t *hdr, uint8_t **pt, size_t *len)
 	const json_t *sss = json_object_get(json_object_get(hdr, "clevis"),
 	                                    "sss");
 	uint8_t prime[512], secret[512];
+	pthread_t threads[SHAMIR_MAX_SHARES];
+	bool started[SHAMIR_MAX_SHARES];
+	int fds[FETCH_CANCEL_MAX];
 	struct recovery *rec;
 	json_int_t t;
 	size_t plen, got, total;
@@ -300,18 +327,30 @@ sss_decrypt(const json_t *jwe, const json_t *hdr, uint8_t **pt, size_t *len)
 		log_msg("sss: malformed clevis.sss header (t, p, jwe)");
 		return -EBADMSG;
 	}
+	if (fetch_cancel_get(fds) >= FETCH_CANCEL_MAX) {
+		log_msg("sss: nested more than %d deep", FETCH_CANCEL_MAX);
+		return -EBADMSG;
+	}
 	total = json_array_size(json_object_get(sss, "jwe"));
 	rec = recovery_new(json_object_get(sss, "jwe"), (size_t)t, plen);
 	if (!rec)
 		return -ENOMEM;
-	for (size_t i = 0; i < total; i++)
-		if (start_share(rec, i) < 0)
+	for (size_t i = 0; i < total; i++) {
+		started[i] = start_share(rec, i, &threads[i]) == 0;
+		if (!started[i])
 			log_msg("sss: cannot start recovering share %zu", i + 1);
+	}
 	got = collect(rec);
+	for (size_t i = 0; i < total; i++)
+		if (started[i])
+			pthread_join(threads[i], NULL);
 	if (got < (size_t)t) {
+		recovery_unref(rec);
+		/* An enclosing sss that has enough does not need to hear. */
+		if (fetch_cancelled())
+			return -ECANCELED;
 		log_msg("sss: %zu of %zu shares recovered, %lld needed",
 		        got, total, (long long)t);
-		recovery_unref(rec);
 		return -ENOKEY;
 	}
 	/* Only the first t: later arrivals are not read while they land. */

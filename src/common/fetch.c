@@ -65,20 +65,75 @@ remaining_ms(unsigned long long deadline)
 	return now >= deadline ? 0 : (int)((deadline - now + 999) / 1000);
 }
 
-/* Waits for events on fd until the deadline; -ETIMEDOUT past it. */
+/* The calling thread's fetch_cancel_set list. */
+static _Thread_local int cancel_fds[FETCH_CANCEL_MAX];
+static _Thread_local size_t cancel_n;
+
+int
+fetch_cancel_set(const int *fds, size_t n)
+{
+	if (n > FETCH_CANCEL_MAX)
+		return -E2BIG;
+	memcpy(cancel_fds, fds, n * sizeof(*fds));
+	cancel_n = n;
+	return 0;
+}
+
+size_t
+fetch_cancel_get(int fds[FETCH_CANCEL_MAX])
+{
+	memcpy(fds, cancel_fds, cancel_n * sizeof(*fds));
+	return cancel_n;
+}
+
+/* pfd[0] watches fd for events, the rest the thread's cancel fds. */
+static nfds_t
+poll_set(struct pollfd pfd[1 + FETCH_CANCEL_MAX], int fd, short events)
+{
+	pfd[0] = (struct pollfd){ .fd = fd, .events = events };
+	for (size_t i = 0; i < cancel_n; i++)
+		pfd[1 + i] = (struct pollfd){ .fd = cancel_fds[i],
+		                              .events = POLLIN };
+	return 1 + cancel_n;
+}
+
+/* Whether a cancel fd fired, after a poll of a poll_set. */
+static bool
+any_cancel(const struct pollfd *pfd)
+{
+	for (size_t i = 0; i < cancel_n; i++)
+		if (pfd[1 + i].revents)
+			return true;
+	return false;
+}
+
+bool
+fetch_cancelled(void)
+{
+	struct pollfd pfd[1 + FETCH_CANCEL_MAX];
+	nfds_t n = poll_set(pfd, -1, 0);
+
+	return cancel_n > 0 && poll(pfd, n, 0) > 0 && any_cancel(pfd);
+}
+
+/*
+ * Waits for events on fd until the deadline; -ETIMEDOUT past it,
+ * -ECANCELED when one of the thread's cancel fds fires.
+ */
 static int
 wait_fd(int fd, short events, unsigned long long deadline)
 {
-	struct pollfd pfd = { .fd = fd, .events = events };
+	struct pollfd pfd[1 + FETCH_CANCEL_MAX];
+	nfds_t nfds = poll_set(pfd, fd, events);
 
 	for (;;) {
 		int ms = remaining_ms(deadline), n;
 
 		if (ms == 0)
 			return -ETIMEDOUT;
-		n = poll(&pfd, 1, ms);
+		n = poll(pfd, nfds, ms);
 		if (n > 0)
-			return 0;
+			return any_cancel(pfd) ? -ECANCELED : 0;
 		if (n == 0)
 			return -ETIMEDOUT;
 		if (errno != EINTR)
@@ -475,6 +530,9 @@ fetch(const struct url *u, const char *method, const char *suffix,
 	memset(res, 0, sizeof(*res));
 	snprintf(res->addr, sizeof(res->addr), "-");
 	res->stage = "connect";
+	/* Name resolution cannot be interrupted: do not start it in vain. */
+	if (fetch_cancelled())
+		return -ECANCELED;
 	c.fd = connect_any(u, t, deadline, res);
 	if (c.fd < 0)
 		return c.fd;

@@ -2,6 +2,7 @@
 #ifndef TETHER_FETCH_H
 #define TETHER_FETCH_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "common/response.h"
@@ -44,6 +45,21 @@ int fetch_timeouts_from_env(struct fetch_timeouts *t);
 int fetch(const struct url *u, const char *method, const char *suffix,
           const char *content_type, const void *body, size_t len,
           const struct fetch_timeouts *t, struct fetch_result *res);
+
+/*
+ * Cancellation, for a caller that stops needing answers (sss, once it has
+ * enough shares): the calling thread's fetches give up with -ECANCELED as
+ * soon as one of fds (eventfds or pipes, at most FETCH_CANCEL_MAX) is
+ * readable; a name lookup already under way still finishes first. The
+ * list is the thread's own: fetch_cancel_get copies it for a thread it
+ * starts. 0, or -E2BIG for too many fds.
+ */
+#define FETCH_CANCEL_MAX 8
+int fetch_cancel_set(const int *fds, size_t n);
+size_t fetch_cancel_get(int fds[FETCH_CANCEL_MAX]);
+
+/* Whether one of the calling thread's cancel fds fired. */
+bool fetch_cancelled(void);
 
 /* Frees the response buffer; accepts a result that holds none. */
 void fetch_done(struct fetch_result *res);

@@ -255,24 +255,34 @@ on_setting(void *user, const char *section, const char *name,
 int
 serve_config_read_file(const char *path, struct serve_config *c)
 {
-	struct file_parse fp = { .c = c, .path = path };
 	struct stat st;
+	FILE *f;
 	int r;
 
-	fp.f = fopen(path, "re");
-	if (!fp.f) {
+	f = fopen(path, "re");
+	if (!f) {
 		log_msg("%s: %s", path, strerror(errno));
 		return -EINVAL;
 	}
-	if (fstat(fileno(fp.f), &st) < 0 || !S_ISREG(st.st_mode) ||
+	if (fstat(fileno(f), &st) < 0 || !S_ISREG(st.st_mode) ||
 	    st.st_size > CONFIG_FILE_MAX) {
 		log_msg("%s: not a regular file of at most %d bytes", path,
 		        CONFIG_FILE_MAX);
-		fclose(fp.f);
+		fclose(f);
 		return -EINVAL;
 	}
+	r = serve_config_read_stream(f, path, c);
+	fclose(f);
+	return r;
+}
+
+int
+serve_config_read_stream(FILE *f, const char *path, struct serve_config *c)
+{
+	struct file_parse fp = { .c = c, .path = path, .f = f };
+	int r;
+
 	r = ini_parse_stream(read_line, &fp, on_setting, &fp);
-	fclose(fp.f);
 	/* inih reports the first line it refused; ours may come later. */
 	if (r > 0 && (!fp.error_line || (unsigned)r < fp.error_line))
 		log_msg("%s:%d: expected 'name = value'", path, r);

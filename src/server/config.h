@@ -47,6 +47,9 @@ int serve_config_load(int argc, char **argv, struct serve_config *c);
 /* Reads only the INI file into c (on top of what c holds). 0 or -EINVAL. */
 int serve_config_read_file(const char *path, struct serve_config *c);
 
+/* The same for an open stream, whose name path is for messages. */
+int serve_config_read_stream(FILE *f, const char *path, struct serve_config *c);
+
 void serve_config_free(struct serve_config *c);
 
 void serve_usage(FILE *f);

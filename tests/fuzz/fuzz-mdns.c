@@ -5,18 +5,11 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "fuzz.h"
+
 #include "common/mdns.h"
 
-int LLVMFuzzerInitialize(int *argc, char ***argv);
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-int
-LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-	(void)argc;
-	(void)argv;
-	return 0;
-}
+FUZZ_NO_INITIALIZE
 
 /* What a parse may leave: addresses of the two families, at most max. */
 static void

@@ -10,13 +10,12 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "fuzz.h"
+
 #include "common/jwk.h"
 #include "common/util.h"
 #include "server/keyset.h"
 #include "server/recover.h"
-
-int LLVMFuzzerInitialize(int *argc, char ***argv);
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static struct keyset *fuzz_keys;
 static char fuzz_kid[JWK_THP_MAX + 1];

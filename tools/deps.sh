@@ -12,16 +12,14 @@ libinih-dev zlib1g-dev"
 # cryptroot and LVM, a static busybox for the guest's root, dnsmasq for
 # its DHCP and DNS, and clevis-initramfs to compare sizes with; from
 # debhelper on, what the system tests build, check and install the Debian
-# packages with.
+# packages with; strace places the kills of luks-kill.sh and holds a
+# `tetherd keys create` mid-write in keyfiles.sh.
 TETHER_TEST_DEPS="tang clevis jose curl socat systemd iproute2 procps
 python3 openssl wrk clevis-luks cryptsetup-bin luksmeta jq util-linux
 qemu-system-x86 linux-image-amd64 initramfs-tools cryptsetup-initramfs
 busybox-static klibc-utils e2fsprogs zstd lvm2 clevis-initramfs dnsmasq-base
 keyutils debhelper dpkg-dev build-essential lintian mmdebstrap
 bash-completion strace"
-
-# keyfiles.sh holds a real `tetherd keys create` mid-write with strace.
-TETHER_TEST_DEPS="$TETHER_TEST_DEPS strace"
 
 install_deps() {
 	if [ "$(id -u)" -ne 0 ]; then

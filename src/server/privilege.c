@@ -185,17 +185,29 @@ int
 privilege_adopt_file(const char *path, const struct service_user *u)
 {
 	struct stat st;
+	int fd, r = 0;
 
-	if (lstat(path, &st) < 0)
-		return errno == ENOENT ? 0 : -errno;
-	if (!S_ISREG(st.st_mode) || st.st_uid != 0)
-		return 0;
-	if (lchown(path, u->uid, u->gid) < 0) {
+	/* A link is not followed: only the file at that name is given. */
+	fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY |
+	          O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT || errno == ELOOP ? 0 : -errno;
+	if (fstat(fd, &st) < 0) {
+		r = -errno;
+	} else if (!S_ISREG(st.st_mode) || st.st_uid != 0) {
+		r = 0;
+	} else if (st.st_nlink > 1) {
+		log_msg("%s: root's, with %lu hard links: not given to %s, "
+		        "since its other names would be too: copy it to a file "
+		        "of its own", path, (unsigned long)st.st_nlink, u->name);
+		r = -EPERM;
+	} else if (fchown(fd, u->uid, u->gid) < 0) {
+		r = -errno;
 		log_msg("%s: cannot give it to %s: %s", path, u->name,
 		        strerror(errno));
-		return -errno;
 	}
-	return 0;
+	close(fd);
+	return r;
 }
 
 /*

@@ -32,7 +32,10 @@ int privilege_check_dir(int dirfd, const char *path,
 int privilege_adopt_dir(int dirfd, const char *path,
                         const struct service_user *u);
 
-/* Gives a file root owns to the user; a missing file is fine. */
+/*
+ * Gives a file root owns to the user. A missing file or a symbolic link
+ * is left as it is; one with other names (hard links) refuses (-EPERM).
+ */
 int privilege_adopt_file(const char *path, const struct service_user *u);
 
 /* Refuses (-EACCES, logged) a file u could not open for reading once

@@ -154,6 +154,24 @@ if $as_root; then
 		grep -q 'shared.jwk is readable by others (mode 644, and other names' \
 		"$TEST_DIR/shared.log"
 	check_stops shared "$shared_PID"
+	# The clients file is taken over the same way, and so refused the same.
+	"$TETHERD" clients add web1 --clients "$out/clients" >/dev/null
+	ln "$out/clients" "$TEST_DIR/clients-link"
+	"$TETHERD" serve --keys "$hd" --listen "http://127.0.0.1:$(free_port)" \
+		--clients "$TEST_DIR/clients-link" "${user_args[@]}" \
+		>>"$TEST_DIR/clients-link.log" 2>&1 &
+	pid=$!
+	status=0
+	ends_within "$pid" || status=$?
+	if [ "$status" -ne 0 ] && [ "$status" -ne 255 ]; then
+		ok "root's clients file with another name (a hard link) refuses the start"
+	else
+		not_ok "root's clients file with another name (a hard link) refuses the start" \
+			"$(cat "$TEST_DIR/clients-link.log")"
+	fi
+	check_eq "... the file keeps its owner (root)" root "$(stat -c %U "$out/clients")"
+	check "... and the log says why" \
+		grep -q 'clients-link: root.s, with 2 hard links' "$TEST_DIR/clients-link.log"
 else
 	skip "root's key files with other names are not adopted" "not root"
 fi

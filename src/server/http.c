@@ -733,6 +733,8 @@ server_start(int fd, bool tls, const struct http_config *cfg)
 	struct http_server *srv = calloc(1, sizeof(*srv));
 	struct MHD_OptionItem tls_options[3];
 	struct MHD_OptionItem none[] = { { MHD_OPTION_END, 0, NULL } };
+	struct MHD_OptionItem pool[] = { { MHD_OPTION_END, 0, NULL },
+	                                 { MHD_OPTION_END, 0, NULL } };
 
 	if (!srv) {
 		close(fd);
@@ -745,6 +747,11 @@ server_start(int fd, bool tls, const struct http_config *cfg)
 		server_free(srv);
 		return NULL;
 	}
+	/* One thread is the polling thread alone: the library warns of a
+	   pool of one, or of none. */
+	if (cfg->threads > 1)
+		pool[0] = (struct MHD_OptionItem){ MHD_OPTION_THREAD_POOL_SIZE,
+		                                   cfg->threads, NULL };
 	tls_options[0] = (struct MHD_OptionItem){
 		MHD_OPTION_HTTPS_CERT_CALLBACK, 0, (void *)on_certificate };
 	tls_options[1] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_PRIORITIES,
@@ -756,7 +763,7 @@ server_start(int fd, bool tls, const struct http_config *cfg)
 		0, on_accept, &srv->cfg, on_request_tracked, &srv->cfg,
 		MHD_OPTION_EXTERNAL_LOGGER, on_library_message, NULL,
 		MHD_OPTION_LISTEN_SOCKET, fd,
-		MHD_OPTION_THREAD_POOL_SIZE, cfg->threads,
+		MHD_OPTION_ARRAY, pool,
 		MHD_OPTION_CONNECTION_TIMEOUT, cfg->timeout,
 		/* The caps are the tracker's (it makes room instead of refusing). */
 		MHD_OPTION_CONNECTION_LIMIT, http_listener_capacity(cfg),

@@ -321,11 +321,16 @@ sandbox_enter(void)
 	scmp_filter_ctx ctx;
 	int r;
 
-	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
-		return -errno;
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) {
+		r = -errno;
+		log_msg("cannot forbid new privileges: %s", strerror(-r));
+		return r;
+	}
 	ctx = seccomp_init(SCMP_ACT_KILL_PROCESS);
-	if (!ctx)
+	if (!ctx) {
+		log_msg("cannot make a system call filter");
 		return -ENOMEM;
+	}
 	r = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_TSYNC, 1);
 	for (size_t i = 0; r == 0 && i < ARRAY_SIZE(allowed); i++)
 		r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, allowed[i], 0);

@@ -79,6 +79,8 @@ for fd in "${slow_fds[@]}"; do
 	exec {fd}<&-
 done
 check "tetherd --threads 1 is still running" kill -0 "$slow_PID"
+check "... and its one thread draws no warning from the library" \
+	sh -c "! grep -q 'thread pool size' '$TEST_DIR/slow.log'"
 
 # (b) Idle connections are closed after --timeout.
 start_tetherd idle "$keys" --timeout 2 ||

@@ -149,6 +149,10 @@ take_activated(struct server *s)
 	for (int i = 0; i < n && r == 0; i++) {
 		fd = SD_LISTEN_FDS_START + i;
 		activation_kind(names ? names[i] : NULL, &tls, &open);
+		/* A server that stopped before us shut the socket systemd keeps
+		   for us down: listening again on it revives it. */
+		if (sd_is_socket(fd, AF_UNSPEC, SOCK_STREAM, 0) > 0)
+			(void)listen(fd, SOMAXCONN);
 		if (s->nfds == MAX_LISTENERS ||
 		    sd_is_socket(fd, AF_UNSPEC, SOCK_STREAM, 1) <= 0) {
 			log_msg("socket activation: fd %d is not a listening "

@@ -68,6 +68,14 @@ else
 	not_ok "a test CA and certificate for the named sockets"
 fi
 
+# (a3) Restarted on the socket systemd keeps (systemctl restart): the
+# first server's library shuts the shared socket down as it stops.
+PORT=$(free_port)
+python3 "$(dirname "$0")/activate-twice.py" "$PORT" "$TETHERD" serve \
+	--keys "$keys" >"$TEST_DIR/twice.out" 2>"$TEST_DIR/twice.log"
+check_eq "a socket-activated tetherd stopped and started again on the same socket serves" \
+	"$(printf 'served\nserved')" "$(cat "$TEST_DIR/twice.out")"
+
 # (b) IPv6 loopback.
 if ip -6 addr show dev lo 2>/dev/null | grep -q 'inet6 ::1/'; then
 	PORT=$(free_port)

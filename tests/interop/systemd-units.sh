@@ -33,4 +33,26 @@ check "the service reads the config file meson installs" \
 	grep -q "^ExecStart=.* serve --config .*/tether/tetherd.conf$" \
 	"$UNIT_DIR/tetherd.service"
 
+# The generator: crypttab's _netdev volumes, and only those, are opened
+# after network-online.target, so a binding's servers are reachable.
+gen=$src/tether-cryptsetup-generator
+cat >"$TEST_DIR/crypttab" <<'EOF2'
+# a comment
+root UUID=0b1c none luks,discard
+data /dev/vdb none luks,_netdev,nofail
+web-cache /dev/vdc none _netdev
+EOF2
+mkdir "$TEST_DIR/gen"
+check "the generator runs on a crypttab" env SYSTEMD_CRYPTTAB="$TEST_DIR/crypttab" \
+	"$gen" "$TEST_DIR/gen" "$TEST_DIR/gen" "$TEST_DIR/gen"
+dropin() { # UNIT: its drop-in orders it after network-online.target
+	grep -qx 'After=network-online.target' "$TEST_DIR/gen/$1.d/50-tether-network-online.conf" &&
+		grep -qx 'Wants=network-online.target' "$TEST_DIR/gen/$1.d/50-tether-network-online.conf"
+}
+check "a _netdev volume waits for network-online.target" dropin 'systemd-cryptsetup@data.service'
+check "... with its name escaped as systemd does" dropin 'systemd-cryptsetup@web\x2dcache.service'
+check_eq "... and no other volume does" 2 "$(find "$TEST_DIR/gen" -type f | wc -l)"
+check "no crypttab: the generator does nothing, quietly" sh -c \
+	"SYSTEMD_CRYPTTAB=/nonexistent '$gen' '$TEST_DIR/gen2' && ! [ -e '$TEST_DIR/gen2' ]"
+
 done_testing

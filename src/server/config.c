@@ -280,14 +280,17 @@ int
 serve_config_read_stream(FILE *f, const char *path, struct serve_config *c)
 {
 	struct file_parse fp = { .c = c, .path = path, .f = f };
+	char error[4 * sizeof(fp.error)];
 	int r;
 
 	r = ini_parse_stream(read_line, &fp, on_setting, &fp);
-	/* inih reports the first line it refused; ours may come later. */
+	/* inih reports the first line it refused; ours may come later. The
+	   reason quotes the file, whatever bytes it holds: escaped. */
+	log_escape(error, sizeof(error), fp.error, strlen(fp.error));
 	if (r > 0 && (!fp.error_line || (unsigned)r < fp.error_line))
 		log_msg("%s:%d: expected 'name = value'", path, r);
 	else if (fp.error_line)
-		log_msg("%s:%u: %s", path, fp.error_line, fp.error);
+		log_msg("%s:%u: %s", path, fp.error_line, error);
 	else if (r < 0)
 		log_msg("%s: cannot read it", path);
 	return r == 0 && !fp.error_line ? 0 : -EINVAL;

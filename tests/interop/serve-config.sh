@@ -54,6 +54,8 @@ bad_conf "a line with no '=' is refused" "expected 'name = value'" "listen"
 bad_conf "a CIDR with host bits is refused" "allow: '10.0.0.1/8'" \
 	"allow = 10.0.0.1/8"
 bad_conf "a section is refused" "[main]: the file has no sections" "[main]"
+bad_conf "a setting's name with control characters is quoted escaped" \
+	"unknown setting 'red\\x1b[31m'" "$(printf 'red\033[31m = 1')"
 
 write_conf 127.0.0.0/8
 "$TETHERD" serve --config "$conf" >"$TEST_DIR/srv.log" 2>&1 &

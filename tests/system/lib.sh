@@ -37,6 +37,9 @@ DEBIAN_PEERS=tang,clevis,clevis-luks,clevis-initramfs
 # What tether's packages depend on, so that dpkg -i needs no network.
 DEBIAN_DEPS=libjose0,libjansson4,libmicrohttpd12,libinih1,libseccomp2,libluksmeta0,libcryptsetup12,cryptsetup-initramfs,busybox,bash-completion
 
+# What the booted host needs besides: one root serves both tests.
+DEBIAN_HOST=linux-image-amd64,udev,kmod,e2fsprogs,iproute2
+
 # debian_root TAR [PACKAGES]: a minbase Debian 12 with systemd-sysv,
 # Debian's NBDE packages and tether's dependencies, as a tarball, made
 # once for each list of packages.

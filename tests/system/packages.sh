@@ -56,7 +56,7 @@ else
 	ok "server, client and initramfs files are each in one package"
 fi
 
-debian_root "$W/root.tar" || bail "a Debian 12 root is made with mmdebstrap" \
+debian_root "$W/root.tar" "$DEBIAN_HOST" || bail "a Debian 12 root is made with mmdebstrap" \
 	"$(tail -n 20 "$W/mmdebstrap.log")"
 ok "a Debian 12 root is made with mmdebstrap"
 

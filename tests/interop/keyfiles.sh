@@ -211,7 +211,7 @@ for why in 'empty.jwk: no "kty"' 'nokty.jwk: no "kty"' 'oct.jwk: kty "oct" is no
 done
 check_eq "the stand-in serves that directory too" 200 "$(standin_status "$od")"
 check "tetherd keys list lists the signing key" \
-	sh -c "'$TETHERD' keys list --keys '$od' 2>/dev/null | grep -qxF '$(thp "$od/sig.jwk")'"
+	sh -c "'$TETHERD' keys list --keys '$od' 2>/dev/null | grep -qxF -e '$(thp "$od/sig.jwk")'"
 (umask 077; printf '{"kty":"oct","k":"AAAA"}' >"$od/later.jwk")
 check_eq "one added while running does not stop serving" 200 \
 	"$(http_status GET "$URL/adv")"

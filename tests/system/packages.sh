@@ -107,8 +107,12 @@ PORT=$(free_port)
 mkdir -p "$R/srv/keys"
 in_root "$R" tetherd keys create --keys /srv/keys >/dev/null 2>&1
 chown -R 0:0 "$R/srv/keys"
-in_root "$R" tetherd serve --keys /srv/keys \
-	--listen "http://127.0.0.1:$PORT" >"$W/tetherd.log" 2>&1 &
+# As in_root, but as one process from unshare to tetherd (no shell left
+# between), so that clean-up's signal reaches the server itself.
+unshare -m --propagation private sh -c \
+	'mount -t proc proc "$0/proc" && exec chroot "$0" "$@"' "$R" \
+	tetherd serve --keys /srv/keys --listen "http://127.0.0.1:$PORT" \
+	>"$W/tetherd.log" 2>&1 &
 test_pids+=("$!")
 if wait_http "http://127.0.0.1:$PORT/adv"; then
 	cfg="{\"url\":\"http://127.0.0.1:$PORT\"}"

@@ -92,6 +92,21 @@ struct owner_check {
  * what changes owner is the file checked, never what a name was swapped
  * for since (a link to a file out of the directory).
  */
+/*
+ * A file of root's with other names (hard links) is never given to the
+ * user: giving it would give them what those name too. Returns -EPERM.
+ */
+static int
+refuse_linked(const char *dir, const char *name, const struct stat *st,
+              const struct service_user *u)
+{
+	log_msg("%s%s%s: root's, with %lu hard links: not given to %s, since "
+	        "its other names would be too: copy it to a file of its own",
+	        dir, name ? "/" : "", name ? name : "",
+	        (unsigned long)st->st_nlink, u->name);
+	return -EPERM;
+}
+
 static int
 adopt_file(int dirfd, const char *name, const struct stat *st, void *arg)
 {
@@ -130,11 +145,7 @@ check_file(int dirfd, const char *name, const struct stat *st, void *arg)
 
 	(void)dirfd;
 	if (st->st_uid == 0 && st->st_nlink > 1) {
-		log_msg("%s/%s: root's, with %lu hard links: not given to %s, "
-		        "since its other names would be too: copy it to a file "
-		        "of its own", c->path, name,
-		        (unsigned long)st->st_nlink, c->u->name);
-		return -EPERM;
+		return refuse_linked(c->path, name, st, c->u);
 	}
 	if (st->st_uid == 0 || st->st_uid == c->u->uid)
 		return 0;
@@ -197,10 +208,7 @@ privilege_adopt_file(const char *path, const struct service_user *u)
 	} else if (!S_ISREG(st.st_mode) || st.st_uid != 0) {
 		r = 0;
 	} else if (st.st_nlink > 1) {
-		log_msg("%s: root's, with %lu hard links: not given to %s, "
-		        "since its other names would be too: copy it to a file "
-		        "of its own", path, (unsigned long)st.st_nlink, u->name);
-		r = -EPERM;
+		r = refuse_linked(path, NULL, &st, u);
 	} else if (fchown(fd, u->uid, u->gid) < 0) {
 		r = -errno;
 		log_msg("%s: cannot give it to %s: %s", path, u->name,

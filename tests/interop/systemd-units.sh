@@ -10,9 +10,12 @@ mkdir "$TEST_DIR/units"
 # verify wants ExecStart's binary to exist: point it at the built one.
 sed "s|^ExecStart=[^ ]*|ExecStart=$TETHERD|" "$UNIT_DIR/tetherd.service" \
 	>"$TEST_DIR/units/tetherd.service"
-cp "$src/tetherd.socket" "$TEST_DIR/units/"
-check "systemd-analyze verify accepts tetherd.service and tetherd.socket" sh -c \
-	"cd '$TEST_DIR/units' && systemd-analyze verify --man=no ./tetherd.socket ./tetherd.service 2>&1 | tee /dev/stderr | (! grep -q .)"
+cp "$src/tetherd.socket" "$src/tetherd-https.socket" "$src/tetherd-open.socket" \
+	"$TEST_DIR/units/"
+check "systemd-analyze verify accepts tetherd.service and its three sockets" sh -c \
+	"cd '$TEST_DIR/units' && systemd-analyze verify --man=no ./tetherd.socket ./tetherd-https.socket ./tetherd-open.socket ./tetherd.service 2>&1 | tee /dev/stderr | (! grep -q .)"
+check_eq "the https and open sockets name their descriptors as tetherd reads them" \
+	"https open" "$(sed -n 's/^FileDescriptorName=//p' "$src/tetherd-https.socket" "$src/tetherd-open.socket" | tr '\n' ' ' | sed 's/ $//')"
 
 systemd-analyze security --offline=yes "$TEST_DIR/units/tetherd.service" \
 	>"$TEST_DIR/security.out" 2>&1

@@ -36,6 +36,20 @@ else
 fi
 rm -rf "$R/tmp/debs"
 
+# HTTPS and an open listener, as an operator adds them: a certificate
+# and key in tetherd.conf, and the shipped socket units enabled.
+mkdir -p -m 0700 "$R/etc/tether/tls" "$R/etc/tether-test"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+	-days 30 -subj /CN=localhost -addext 'subjectAltName=DNS:localhost,IP:127.0.0.1' \
+	-keyout "$R/etc/tether/tls/key.pem" -out "$R/etc/tether/tls/chain.pem" \
+	>"$W/openssl.out" 2>&1 || bail "a certificate for the guest" "$(cat "$W/openssl.out")"
+chroot "$R" chown -R tether:tether /etc/tether/tls
+printf 'tls-cert = /etc/tether/tls/chain.pem\ntls-key = /etc/tether/tls/key.pem\n' \
+	>>"$R/etc/tether/tetherd.conf"
+chroot "$R" systemctl enable tetherd-https.socket tetherd-open.socket >/dev/null 2>&1
+jq -n --rawfile ca "$R/etc/tether/tls/chain.pem" '{url: "https://localhost", ca: $ca}' \
+	>"$R/etc/tether-test/https.json"
+
 # The guest: DHCP by systemd-networkd, the check service, no getty on
 # the serial line (the check reads what the host types there).
 echo guest >"$R/etc/hostname"
@@ -118,6 +132,7 @@ guest_results() {
 			not_ok "$1: $desc" "$(tr -d '\r' <"$W/$1.log" | grep -A3 -F "$desc" | grep '^GUEST #')"
 		fi
 	done <"$W/$1.results"
+	tr -d '\r' <"$W/$1.log" | sed -n 's/^GUEST # figure: /# /p'
 	if grep -q 'GUEST done' "$W/$1.log"; then
 		ok "$1: the guest ran its checks to the end"
 	else

@@ -35,7 +35,8 @@ has_files() {
 ma=$(dpkg-architecture -qDEB_HOST_MULTIARCH)
 has_files "tetherd holds the server, its units, user, config and pages" \
 	"${debs[0]}" /usr/sbin/tetherd /lib/systemd/system/tetherd.service \
-	/lib/systemd/system/tetherd.socket /usr/lib/sysusers.d/tether.conf \
+	/lib/systemd/system/tetherd.socket /lib/systemd/system/tetherd-https.socket \
+	/lib/systemd/system/tetherd-open.socket /usr/lib/sysusers.d/tether.conf \
 	/etc/tether/tetherd.conf /usr/share/man/man8/tetherd.8.gz \
 	/usr/share/man/man5/tetherd.conf.5.gz \
 	/usr/share/bash-completion/completions/tetherd
@@ -157,7 +158,87 @@ check "tangd.socket stays enabled" wants "$R" tangd.socket sockets.target
 check "the install says how to switch port 80 to tetherd" \
 	grep -q 'systemctl enable --now tetherd.socket' "$W/install2.out"
 
-# 4. bash completion, as bash-completion runs it.
+# 4. Upgrade in place: the same packages at a lower version installed
+# first, used, then these installed over them.
+# older_deb DEB OUT: DEB repacked as version 0.0.1 (and its relations to
+# its sibling packages with it).
+older_deb() {
+	local x=$W/repack v
+	rm -rf "$x" && dpkg-deb -R "$1" "$x" || return 1
+	v=$(dpkg-deb -f "$1" Version)
+	sed -i -e "s/^Version: .*/Version: 0.0.1/" \
+		-e "s/(\([<>=]*\) $v)/(\1 0.0.1)/g" "$x/DEBIAN/control"
+	dpkg-deb -b "$x" "$2" >/dev/null
+}
+R=$W/upgrade
+new_root "$R" || bail "root unpacked"
+rm -f "$R/etc/systemd/system/sockets.target.wants/tangd.socket"
+mkdir -p "$R/tmp/old"
+for d in "${debs[@]}"; do
+	older_deb "$d" "$R/tmp/old/$(basename "$d")" || bail "an older version of $(basename "$d") is made"
+done
+if in_root "$R" sh -c 'dpkg -i /tmp/old/*.deb' >"$W/old.out" 2>&1; then
+	ok "upgrade: version 0.0.1 installs"
+else
+	not_ok "upgrade: version 0.0.1 installs" "$(tail -n 20 "$W/old.out")"
+fi
+# What an operator has by then: keys, a client, an edited config, a
+# volume bound to the server.
+mkdir -p "$R/var/lib/tether"
+in_root "$R" tetherd keys create --keys /var/lib/tether >/dev/null 2>&1
+in_root "$R" tetherd clients add web1 --clients /var/lib/tether/clients >/dev/null 2>&1
+echo "rec-rate = 99" >>"$R/etc/tether/tetherd.conf"
+thp_before=$(in_root "$R" tetherd keys list --keys /var/lib/tether 2>&1 | sort)
+clients_before=$(in_root "$R" tetherd clients list --clients /var/lib/tether/clients 2>&1)
+truncate -s 20M "$R/srv/vol.img"
+printf 'volume pw' | cryptsetup luksFormat -q --type luks2 --pbkdf pbkdf2 \
+	--pbkdf-force-iterations 1000 "$R/srv/vol.img" -
+printf 'volume pw' >"$R/srv/pw"
+PORT=$(free_port)
+# serve_root: the root's tetherd on the keys it has, as one process.
+serve_root() {
+	unshare -m --propagation private sh -c \
+		'mount -t proc proc "$0/proc" && exec chroot "$0" "$@"' "$R" \
+		tetherd serve --keys /var/lib/tether --listen "http://127.0.0.1:$PORT" \
+		>>"$W/upgrade-tetherd.log" 2>&1 &
+	SERVE_PID=$!
+	test_pids+=("$SERVE_PID")
+	wait_http "http://127.0.0.1:$PORT/adv"
+}
+serve_root || not_ok "upgrade: the old tetherd serves" "$(cat "$W/upgrade-tetherd.log")"
+check "upgrade: the old tether binds a volume to it" in_root "$R" tether luks bind \
+	-d /srv/vol.img -k /srv/pw -y tang "{\"url\":\"http://127.0.0.1:$PORT\"}"
+stop_pid "$SERVE_PID"
+if in_root "$R" sh -c 'dpkg -i /tmp/debs/*.deb' >"$W/upgrade.out" 2>&1; then
+	ok "upgrade: the new packages install over the old"
+else
+	not_ok "upgrade: the new packages install over the old" "$(tail -n 20 "$W/upgrade.out")"
+fi
+check_eq "upgrade: the new version is installed" "$(dpkg-deb -f "${debs[0]}" Version)" \
+	"$(chroot "$R" dpkg-query -W -f='${Version}' tetherd)"
+check_eq "upgrade: the keys are the same" "$thp_before" \
+	"$(in_root "$R" tetherd keys list --keys /var/lib/tether 2>&1 | sort)"
+check_eq "upgrade: the clients file is the same" "$clients_before" \
+	"$(in_root "$R" tetherd clients list --clients /var/lib/tether/clients 2>&1)"
+check "upgrade: the operator's edit of tetherd.conf is kept" \
+	grep -qx 'rec-rate = 99' "$R/etc/tether/tetherd.conf"
+check "upgrade: tetherd.socket is still enabled" wants "$R" tetherd.socket sockets.target
+serve_root || not_ok "upgrade: the new tetherd serves" "$(cat "$W/upgrade-tetherd.log")"
+in_root "$R" tether luks pass -d /srv/vol.img -s 1 >"$W/slot1.key" 2>"$W/pass.err"
+check "upgrade: the new tether recovers the old binding's key, which opens its slot" \
+	cryptsetup open --test-passphrase -S 1 --key-file "$W/slot1.key" "$R/srv/vol.img"
+stop_pid "$SERVE_PID"
+
+# 5. Installed sizes beside Debian's NBDE packages, from the same root.
+sizes=$(chroot "$R" dpkg-query -W -f='${Package} ${Installed-Size}\n' \
+	tetherd tether tether-initramfs-tools tang clevis clevis-luks clevis-initramfs)
+echo "# installed size (KiB): $(echo "$sizes" | tr '\n' ' ')"
+t_sum=$(echo "$sizes" | awk '$1 ~ /^tether/ { s += $2 } END { print s }')
+c_sum=$(echo "$sizes" | awk '$1 !~ /^tether/ { s += $2 } END { print s }')
+echo "# tether's three packages $t_sum KiB, Debian's tang+clevis+clevis-luks+clevis-initramfs $c_sum KiB," \
+	"ratio $(awk -v t="$t_sum" -v c="$c_sum" 'BEGIN { printf "%.2f", t / c }')"
+
+# 6. bash completion, as bash-completion runs it.
 # complete FUNCTION WORD...: what FUNCTION offers for the last WORD.
 complete_words() {
 	local fn=$1 file=$2

@@ -13,13 +13,14 @@ libinih-dev zlib1g-dev"
 # its DHCP and DNS, and clevis-initramfs to compare sizes with; from
 # debhelper on, what the system tests build, check and install the Debian
 # packages with; strace places the kills of luks-kill.sh and holds a
-# `tetherd keys create` mid-write in keyfiles.sh.
+# `tetherd keys create` mid-write in keyfiles.sh; logrotate runs the
+# shipped snippet in journal.sh.
 TETHER_TEST_DEPS="tang clevis jose curl socat systemd iproute2 procps
 python3 openssl wrk clevis-luks cryptsetup-bin luksmeta jq util-linux
 qemu-system-x86 linux-image-amd64 initramfs-tools cryptsetup-initramfs
 busybox-static klibc-utils e2fsprogs zstd lvm2 clevis-initramfs dnsmasq-base
 keyutils debhelper dpkg-dev build-essential lintian mmdebstrap
-bash-completion strace"
+bash-completion strace logrotate"
 
 install_deps() {
 	if [ "$(id -u)" -ne 0 ]; then

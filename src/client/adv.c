@@ -180,7 +180,7 @@ adv_fetch(const struct url *u, const char *thp, json_t **jws, json_t **jwks)
 	r = adv_keys(*jws, jwks);
 	if (r < 0) {
 		url_format(u, where, sizeof(where));
-		log_msg("%s: %s", where, r == -EKEYREJECTED ?
+		log_err("%s: %s", where, r == -EKEYREJECTED ?
 		        "advertisement signature invalid: not signed by every "
 		        "signing key it lists" : "malformed advertisement");
 		json_decref(*jws);
@@ -205,7 +205,7 @@ adv_fetch_trusted(const struct url *u, const json_t *trusted, json_t **jws,
 	if (r == -ENOENT) {
 		/* The 404 is reported; what it means for this binding: */
 		url_format(u, where, sizeof(where));
-		log_msg("%s: no advertisement signed by the key the binding "
+		log_err("%s: no advertisement signed by the key the binding "
 		        "trusted; check the server's keys with 'tether adv' and "
 		        "trust them with -y", where);
 	}
@@ -215,7 +215,7 @@ adv_fetch_trusted(const struct url *u, const json_t *trusted, json_t **jws,
 		if (jwk_allows(k, "verify", true) && signed_by(*jws, k))
 			return 0;
 	url_format(u, where, sizeof(where));
-	log_msg("%s: the server's keys are not signed by a key the binding "
+	log_err("%s: the server's keys are not signed by a key the binding "
 	        "trusted; check them with 'tether adv' and trust them with -y",
 	        where);
 	json_decref(*jwks);

@@ -74,21 +74,21 @@ cmd_encrypt(int argc, char **argv)
 	}
 	cfg = json_loads(argv[2], 0, &err);
 	if (!json_is_object(cfg)) {
-		log_msg("%s: the configuration is not a JSON object (%s)", argv[1],
+		log_err("%s: the configuration is not a JSON object (%s)", argv[1],
 		        cfg ? "another JSON value" : err.text);
 		json_decref(cfg);
 		return 1;
 	}
 	r = read_fd(STDIN_FILENO, PLAINTEXT_MAX, &pt, &len);
 	if (r < 0)
-		log_msg("cannot read the plaintext: %s", r == -EFBIG ?
+		log_err("cannot read the plaintext: %s", r == -EFBIG ?
 		        "larger than 512 KiB" : strerror(-r));
 	if (r == 0)
 		r = pin_encrypt(argv[1], cfg, trust, pt, len, &jwe);
 	free_secret(pt, len);
 	json_decref(cfg);
 	if (r == 0 && (r = write_fd(STDOUT_FILENO, jwe, strlen(jwe))) < 0)
-		log_msg("cannot write the JWE: %s", strerror(-r));
+		log_err("cannot write the JWE: %s", strerror(-r));
 	free(jwe);
 	return r < 0 ? 1 : 0;
 }
@@ -117,13 +117,13 @@ cmd_decrypt(int argc, char **argv)
 	}
 	r = read_fd(STDIN_FILENO, JWE_MAX, &jwe, &len);
 	if (r < 0)
-		log_msg("cannot read the JWE: %s", r == -EFBIG ?
+		log_err("cannot read the JWE: %s", r == -EFBIG ?
 		        "larger than 1 MiB" : strerror(-r));
 	if (r == 0)
 		r = pin_decrypt((const char *)jwe, len, &pt, &ptlen);
 	free(jwe);
 	if (r == 0 && (r = write_fd(STDOUT_FILENO, pt, ptlen)) < 0)
-		log_msg("cannot write the plaintext: %s", strerror(-r));
+		log_err("cannot write the plaintext: %s", strerror(-r));
 	free_secret(pt, ptlen);
 	return r < 0 ? 1 : 0;
 }

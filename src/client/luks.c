@@ -35,20 +35,20 @@ luks_open(const char *dev, struct crypt_device **cd)
 	/* libcryptsetup says "Block device required" for a missing file. */
 	if (stat(dev, &st) < 0) {
 		r = -errno;
-		log_msg("%s: %s", dev, r == -ENOENT ? "no such file or device" :
+		log_err("%s: %s", dev, r == -ENOENT ? "no such file or device" :
 		        strerror(-r));
 		return r;
 	}
 	crypt_set_log_callback(NULL, quiet_log, NULL);
 	r = crypt_init(cd, dev);
 	if (r < 0) {
-		log_msg("%s: %s", dev, strerror(-r));
+		log_err("%s: %s", dev, strerror(-r));
 		return r;
 	}
 	crypt_set_log_callback(*cd, quiet_log, NULL);
 	r = crypt_load(*cd, CRYPT_LUKS, NULL);
 	if (r < 0) {
-		log_msg("%s: not a LUKS device (%s)", dev, strerror(-r));
+		log_err("%s: not a LUKS device (%s)", dev, strerror(-r));
 		crypt_free(*cd);
 		*cd = NULL;
 	}
@@ -65,14 +65,14 @@ luks_recover(struct crypt_device *cd, const struct binding *b, char **pass,
 
 	r = pin_decrypt(b->jwe, strlen(b->jwe), &pt, &n);
 	if (r < 0) {
-		log_msg("slot %d: the binding's key could not be recovered",
+		log_err("slot %d: the binding's key could not be recovered",
 		        b->slot);
 		return r;
 	}
 	r = crypt_activate_by_passphrase(cd, NULL, b->slot, (const char *)pt,
 	                                 n, 0);
 	if (r < 0) {
-		log_msg("slot %d: the recovered key does not open its keyslot",
+		log_err("slot %d: the recovered key does not open its keyslot",
 		        b->slot);
 		free_secret(pt, n);
 		return -EKEYREJECTED;
@@ -101,7 +101,7 @@ load_bindings(struct crypt_device *cd, const struct luks_args *a,
 	int r = bindings_load(cd, all, n);
 
 	if (r < 0)
-		log_msg("%s: cannot read its bindings: %s", a->dev, strerror(-r));
+		log_err("%s: cannot read its bindings: %s", a->dev, strerror(-r));
 	return r;
 }
 
@@ -115,7 +115,7 @@ luks_find_binding(struct crypt_device *cd, const struct luks_args *a,
 		return r;
 	*b = bindings_find(*all, *n, a->slot);
 	if (!*b) {
-		log_msg("%s: no clevis binding in slot %d", a->dev, a->slot);
+		log_err("%s: no clevis binding in slot %d", a->dev, a->slot);
 		bindings_free(*all, *n);
 		return -ENOENT;
 	}
@@ -138,7 +138,7 @@ luks_list(struct crypt_device *cd, const struct luks_args *a)
 			continue;
 		found++;
 		if (describe_binding(all[i].jwe, &text) < 0) {
-			log_msg("slot %d: the binding's JWE is malformed",
+			log_err("slot %d: the binding's JWE is malformed",
 			        all[i].slot);
 			r = -EBADMSG;
 			continue;
@@ -148,7 +148,7 @@ luks_list(struct crypt_device *cd, const struct luks_args *a)
 	}
 	bindings_free(all, n);
 	if (a->slot >= 0 && !found) {
-		log_msg("%s: no clevis binding in slot %d", a->dev, a->slot);
+		log_err("%s: no clevis binding in slot %d", a->dev, a->slot);
 		r = -ENOENT;
 	}
 	if (fflush(stdout) != 0)
@@ -194,7 +194,7 @@ luks_trust(struct crypt_device *cd, const struct luks_args *a)
 			continue;
 		if (describe_tang_configs(all[i].jwe, print_trust,
 		                          &all[i].slot) < 0) {
-			log_msg("slot %d: the binding's JWE is malformed",
+			log_err("slot %d: the binding's JWE is malformed",
 			        all[i].slot);
 			r = -EBADMSG;
 		}
@@ -244,7 +244,7 @@ test_slot(struct crypt_device *cd, const struct luks_args *a)
 	r = luks_recover(cd, b, &pass, &len);
 	bindings_free(all, n);
 	if (r < 0) {
-		log_msg("test for token slot %d on device %s failed",
+		log_err("test for token slot %d on device %s failed",
 		        a->test_slot, a->dev);
 		return r;
 	}
@@ -260,14 +260,14 @@ static void
 activation_failed(const struct luks_args *a, const char *name, int r)
 {
 	if (access("/dev/mapper/control", R_OK | W_OK) < 0 || r == -ENOTSUP)
-		log_msg("%s: the key is right, but device-mapper is not available "
+		log_err("%s: the key is right, but device-mapper is not available "
 		        "(is dm_mod loaded, and /dev/mapper/control there?); "
 		        "--test-passphrase checks without it", a->dev);
 	else if (r == -EEXIST || r == -EBUSY)
-		log_msg("%s: the key is right, but '%s' is already in use",
+		log_err("%s: the key is right, but '%s' is already in use",
 		        a->dev, name);
 	else
-		log_msg("%s: the key is right, but the mapping '%s' could not be "
+		log_err("%s: the key is right, but the mapping '%s' could not be "
 		        "made: %s", a->dev, name, strerror(-r));
 }
 
@@ -297,8 +297,8 @@ luks_unlock(struct crypt_device *cd, const struct luks_args *a)
 		int slot = all[i].slot;
 
 		if (pin_decrypt(all[i].jwe, strlen(all[i].jwe), &pt, &len) < 0) {
-			log_msg("slot %d: the binding's key could not be recovered",
-			        slot);
+			log_warn("slot %d: the binding's key could not be recovered",
+			         slot);
 			continue;
 		}
 		r = crypt_activate_by_passphrase(cd, a->test ? NULL : name, slot,
@@ -314,13 +314,13 @@ luks_unlock(struct crypt_device *cd, const struct luks_args *a)
 			break;
 		}
 		if (r < 0)
-			log_msg("slot %d: %s", slot, r == -EPERM ?
-			        "the recovered key does not open its keyslot" :
-			        strerror(-r));
+			log_warn("slot %d: %s", slot, r == -EPERM ?
+			         "the recovered key does not open its keyslot" :
+			         strerror(-r));
 		free_secret(pt, len);
 	}
 	if (r < 0 && !key_found)
-		log_msg("%s: %s", a->dev, n == 0 ? "no clevis bindings" :
+		log_err("%s: %s", a->dev, n == 0 ? "no clevis bindings" :
 		        "no binding could unlock it");
 	bindings_free(all, n);
 	return r < 0 ? r : 0;
@@ -339,7 +339,7 @@ luks_unbind(struct crypt_device *cd, const struct luks_args *a)
 	if (r < 0)
 		return r;
 	if (crypt_keyslot_status(cd, b->slot) == CRYPT_SLOT_ACTIVE_LAST) {
-		log_msg("%s: slot %d is the last keyslot: removing it would lose "
+		log_err("%s: slot %d is the last keyslot: removing it would lose "
 		        "the volume", a->dev, b->slot);
 		r = -EPERM;
 	} else if (!a->force) {
@@ -347,12 +347,12 @@ luks_unbind(struct crypt_device *cd, const struct luks_args *a)
 		         "slot %d on %s? [ynYN] ", b->slot, a->dev);
 		r = tty_ask_yes(question);
 		if (r != 1)
-			log_msg(r < 0 ? "no terminal to confirm on: use -f" :
+			log_err(r < 0 ? "no terminal to confirm on: use -f" :
 			        "not confirmed: nothing changed");
 		r = r == 1 ? 0 : -ECANCELED;
 	}
 	if (r == 0 && (r = binding_remove(cd, b)) < 0)
-		log_msg("%s: cannot remove the binding of slot %d: %s; what is "
+		log_err("%s: cannot remove the binding of slot %d: %s; what is "
 		        "left the next command removes", a->dev, b->slot,
 		        strerror(-r));
 	bindings_free(all, n);
@@ -455,7 +455,7 @@ number(const char *what, const char *s, int max, int *out)
 	unsigned long v;
 
 	if (parse_ulong(s, 0, (unsigned long)max - 1, &v) < 0) {
-		log_msg("%s must be a number from 0 to %d", what, max - 1);
+		log_err("%s must be a number from 0 to %d", what, max - 1);
 		return -EINVAL;
 	}
 	*out = (int)v;
@@ -512,7 +512,7 @@ parse_args(size_t which, int argc, char **argv, struct luks_args *a)
 		if (c == '?' || c == ':' || !strchr(subcommands[which].opts, c) ||
 		    parse_option(cmd, c, a) < 0) {
 			if (c == '?' || c == ':')
-				log_msg("luks %s: %s option '%s'", cmd, c == ':' ?
+				log_err("luks %s: %s option '%s'", cmd, c == ':' ?
 				        "a value is missing for the" : "unknown",
 				        argv[optind - 1]);
 			return -EINVAL;
@@ -522,18 +522,18 @@ parse_args(size_t which, int argc, char **argv, struct luks_args *a)
 		a->pin = argv[optind];
 		a->config = argv[optind + 1];
 	} else if (argc != optind) {
-		log_msg("luks %s: %s", cmd, bind ?
+		log_err("luks %s: %s", cmd, bind ?
 		        "PIN and CONFIG are needed, after the options" :
 		        "unexpected arguments");
 		return -EINVAL;
 	}
 	if (!a->dev || (subcommands[which].needs_slot && a->slot < 0)) {
-		log_msg("luks %s: %s", cmd, !a->dev ?
+		log_err("luks %s: %s", cmd, !a->dev ?
 		        "no device given (-d)" : "no slot given (-s)");
 		return -EINVAL;
 	}
 	if (a->keyfile && a->existing >= 0) {
-		log_msg("luks %s: -k and -e both name the passphrase: give one",
+		log_err("luks %s: -k and -e both name the passphrase: give one",
 		        cmd);
 		return -EINVAL;
 	}
@@ -548,13 +548,13 @@ check_slot(struct crypt_device *cd, const struct luks_args *a)
 	int s = a->slot >= 0 ? a->slot : a->test_slot;
 
 	if (s >= max) {
-		log_msg("%s: a %s keyslot is a number from 0 to %d", a->dev,
+		log_err("%s: a %s keyslot is a number from 0 to %d", a->dev,
 		        crypt_get_type(cd), max - 1);
 		return -EINVAL;
 	}
 	if ((a->token >= 0 || a->existing >= 0) &&
 	    strcmp(crypt_get_type(cd), CRYPT_LUKS2) != 0) {
-		log_msg("%s: a LUKS1 volume has no tokens (-%c)", a->dev,
+		log_err("%s: a LUKS1 volume has no tokens (-%c)", a->dev,
 		        a->token >= 0 ? 't' : 'e');
 		return -EINVAL;
 	}
@@ -578,7 +578,7 @@ cmd_luks(int argc, char **argv)
 		if (strcmp(argv[1], subcommands[i].name) == 0)
 			break;
 	if (i == ARRAY_SIZE(subcommands)) {
-		log_msg("luks: unknown subcommand '%s'", argv[1]);
+		log_err("luks: unknown subcommand '%s'", argv[1]);
 		usage(stderr);
 		return 2;
 	}
@@ -591,7 +591,7 @@ cmd_luks(int argc, char **argv)
 		}
 	}
 	if (parse_args(i, argc - 1, argv + 1, &a) < 0) {
-		log_msg("usage: tether luks %s %s", subcommands[i].name,
+		log_err("usage: tether luks %s %s", subcommands[i].name,
 		        subcommands[i].usage);
 		return 2;
 	}

@@ -113,7 +113,7 @@ add_keyslot(struct crypt_device *cd, int slot, int from, const char *old,
 static void
 log_add_error(const char *dev, int slot, int r)
 {
-	log_msg("%s: cannot add keyslot %d: %s", dev, slot, r == -EPERM ?
+	log_err("%s: cannot add keyslot %d: %s", dev, slot, r == -EPERM ?
 	        "the passphrase does not open the volume" : strerror(-r));
 }
 
@@ -131,15 +131,15 @@ store_luks1_binding(struct crypt_device *cd, const char *dev, int slot,
 	int r = binding_store(cd, slot, -1, jwe);
 
 	if (r < 0) {
-		log_msg("%s: cannot store the binding: %s", dev, store_error(r));
+		log_err("%s: cannot store the binding: %s", dev, store_error(r));
 		return r;
 	}
 	r = add_keyslot(cd, slot, from, old, oldlen, key, len);
 	if (r < 0) {
 		log_add_error(dev, slot, r);
 		if (binding_erase(cd, &b) < 0)
-			log_msg("%s: luksmeta slot %d keeps an unused binding",
-			        dev, slot);
+			log_warn("%s: luksmeta slot %d keeps an unused binding",
+			         dev, slot);
 		return r;
 	}
 	return slot;
@@ -163,29 +163,29 @@ store_luks2_binding(struct crypt_device *cd, const char *dev, int slot,
 
 	if (token >= 0 &&
 	    crypt_token_status(cd, token, NULL) != CRYPT_TOKEN_INACTIVE) {
-		log_msg("%s: token %d is in use", dev, token);
+		log_err("%s: token %d is in use", dev, token);
 		return -EEXIST;
 	}
 	t = binding_token_write(cd, token, TOKEN_PENDING, jwe, slot, spare_of);
 	if (t < 0) {
-		log_msg("%s: cannot store the token: %s", dev, strerror(-t));
+		log_err("%s: cannot store the token: %s", dev, strerror(-t));
 		return t;
 	}
 	r = add_keyslot(cd, slot, -1, old, oldlen, key, len);
 	if (r < 0) {
 		log_add_error(dev, slot, r);
 		if (crypt_token_json_set(cd, t, NULL) < 0)
-			log_msg("%s: token %d is left pending: the next command "
-			        "removes it", dev, t);
+			log_warn("%s: token %d is left pending: the next command "
+			         "removes it", dev, t);
 		return r;
 	}
 	r = binding_token_write(cd, t, TOKEN_BINDING, jwe, slot, spare_of);
 	if (r < 0) {
-		log_msg("%s: cannot store the token: %s", dev, strerror(-r));
+		log_err("%s: cannot store the token: %s", dev, strerror(-r));
 		if (crypt_keyslot_destroy(cd, slot) < 0 ||
 		    crypt_token_json_set(cd, t, NULL) < 0)
-			log_msg("%s: keyslot %d and its pending token %d are left: "
-			        "the next command removes them", dev, slot, t);
+			log_warn("%s: keyslot %d and its pending token %d are left: "
+			         "the next command removes them", dev, slot, t);
 		return r;
 	}
 	return t;
@@ -203,12 +203,12 @@ luks_add_binding(struct crypt_device *cd, const char *dev, int slot,
 
 	r = new_key(cd, &newkey, &len);
 	if (r < 0) {
-		log_msg("%s: cannot make a key: %s", dev, strerror(-r));
+		log_err("%s: cannot make a key: %s", dev, strerror(-r));
 		return r;
 	}
 	r = pin_encrypt(pin, cfg, trust, (const uint8_t *)newkey, len, &jwe);
 	if (r == 0 && (r = set_cheap_pbkdf(cd)) < 0)
-		log_msg("%s: cannot set PBKDF2: %s", dev, strerror(-r));
+		log_err("%s: cannot set PBKDF2: %s", dev, strerror(-r));
 	if (r == 0 && is_luks2(cd))
 		r = store_luks2_binding(cd, dev, slot, token, spare_of, jwe, old,
 		                        oldlen, newkey, len);
@@ -234,7 +234,7 @@ luks1_metadata_ready(struct crypt_device *cd, const struct luks_args *a)
 
 	if (r != -ENOENT) {
 		if (r < 0)
-			log_msg("%s: its luksmeta area is corrupt: nothing changed",
+			log_err("%s: its luksmeta area is corrupt: nothing changed",
 			        a->dev);
 		return r;
 	}
@@ -245,7 +245,7 @@ luks1_metadata_ready(struct crypt_device *cd, const struct luks_args *a)
 		         "Do you wish to initialize %s? [yn] ", a->dev, a->dev);
 		r = tty_ask_yes(question);
 		if (r != 1) {
-			log_msg("%s: %s", a->dev, r < 0 ? "no terminal to confirm "
+			log_err("%s: %s", a->dev, r < 0 ? "no terminal to confirm "
 			        "setting up luksmeta on: use -f" :
 			        "not confirmed: nothing changed");
 			return -ECANCELED;
@@ -253,7 +253,7 @@ luks1_metadata_ready(struct crypt_device *cd, const struct luks_args *a)
 	}
 	r = binding_luks1_init(cd);
 	if (r < 0)
-		log_msg("%s: cannot set up luksmeta: %s", a->dev, r == -ENOSPC ?
+		log_err("%s: cannot set up luksmeta: %s", a->dev, r == -ENOSPC ?
 		        "no room after the LUKS1 header" : strerror(-r));
 	return r;
 }
@@ -266,7 +266,7 @@ parse_config(const char *pin, const char *text, json_t **cfg)
 	*cfg = json_loads(text, 0, &err);
 	if (json_is_object(*cfg))
 		return 0;
-	log_msg("%s: the configuration is not a JSON object (%s)", pin,
+	log_err("%s: the configuration is not a JSON object (%s)", pin,
 	        *cfg ? "another JSON value" : err.text);
 	json_decref(*cfg);
 	*cfg = NULL;
@@ -282,16 +282,16 @@ luks_bind(struct crypt_device *cd, const struct luks_args *a)
 	int slot = a->slot, r;
 
 	if (slot >= 0 && crypt_keyslot_status(cd, slot) != CRYPT_SLOT_INACTIVE) {
-		log_msg("%s: keyslot %d is in use", a->dev, slot);
+		log_err("%s: keyslot %d is in use", a->dev, slot);
 		return -EEXIST;
 	}
 	if (a->token >= 0 &&
 	    crypt_token_status(cd, a->token, NULL) != CRYPT_TOKEN_INACTIVE) {
-		log_msg("%s: token %d is in use", a->dev, a->token);
+		log_err("%s: token %d is in use", a->dev, a->token);
 		return -EEXIST;
 	}
 	if (slot < 0 && (slot = luks_free_slot(cd, -1)) < 0) {
-		log_msg("%s: no free keyslot", a->dev);
+		log_err("%s: no free keyslot", a->dev);
 		return slot;
 	}
 	r = parse_config(a->pin, a->config, &cfg);
@@ -415,8 +415,8 @@ add_spare(struct crypt_device *cd, const struct luks_args *a, int spare,
 
 	if (r >= 0 || trust || !untrusted(r))
 		return r;
-	log_msg("slot %d: no key the binding trusted vouches for the servers' "
-	        "keys now; trusting them as advertised, as clevis does", a->slot);
+	log_warn("slot %d: no key the binding trusted vouches for the servers' "
+	         "keys now; trusting them as advertised, as clevis does", a->slot);
 	return luks_add_binding(cd, a->dev, spare, -1, a->slot, old, oldlen,
 	                        pin, cfg, true, key, len);
 }
@@ -436,15 +436,15 @@ rebind(struct crypt_device *cd, const struct luks_args *a,
 	int spare, r;
 
 	if (luks_recover(cd, b, &old, &oldlen) < 0) {
-		log_msg("slot %d: its binding no longer recovers its key: the "
-		        "volume's passphrase is needed", b->slot);
+		log_warn("slot %d: its binding no longer recovers its key: the "
+		         "volume's passphrase is needed", b->slot);
 		r = luks_existing_key(cd, a, &old, &oldlen);
 		if (r < 0)
 			return r;
 	}
 	spare = luks_free_slot(cd, b->slot);
 	if (spare < 0) {
-		log_msg("%s: no free keyslot to verify the new binding in before "
+		log_err("%s: no free keyslot to verify the new binding in before "
 		        "the old one is replaced", a->dev);
 		free_secret(old, oldlen);
 		return spare;
@@ -453,21 +453,21 @@ rebind(struct crypt_device *cd, const struct luks_args *a,
 	if (r >= 0)
 		r = reread_binding(cd, spare, &made);
 	if (r == 0 && (r = verify_binding(cd, &made, key, len)) < 0) {
-		log_msg("%s: the new binding does not unlock: the old one is "
+		log_err("%s: the new binding does not unlock: the old one is "
 		        "kept", a->dev);
 		binding_remove(cd, &made);
 	}
 	/* Then the slot itself; until the end the spare binding opens it. */
 	if (r == 0 && (r = replace_slot(cd, a->dev, b, &made, key, len)) < 0) {
-		log_msg("%s: slot %d could not be updated (%s); the new binding "
-		        "in slot %d opens the volume", a->dev, b->slot,
-		        strerror(-r), spare);
+		log_warn("%s: slot %d could not be updated (%s); the new binding "
+		         "in slot %d opens the volume", a->dev, b->slot,
+		         strerror(-r), spare);
 		luks_clear_debris(cd, a->dev, true);
 	}
 	if (r == 0 && binding_remove(cd, &made) < 0)
-		log_msg("%s: slot %d is bound again; the spare binding in slot "
-		        "%d could not be removed: the next command removes it",
-		        a->dev, b->slot, spare);
+		log_warn("%s: slot %d is bound again; the spare binding in slot "
+		         "%d could not be removed: the next command removes it",
+		         a->dev, b->slot, spare);
 	free(made.jwe);
 	free_secret(key, len);
 	free_secret(old, oldlen);
@@ -492,7 +492,7 @@ confirm_regen(const struct luks_args *a, const struct binding *b,
 	free(text);
 	r = tty_ask_yes("Do you want to proceed? [ynYN] ");
 	if (r != 1)
-		log_msg(r < 0 ? "no terminal to confirm on: use -q" :
+		log_err(r < 0 ? "no terminal to confirm on: use -q" :
 		        "not confirmed: nothing changed");
 	return r == 1;
 }
@@ -511,7 +511,7 @@ luks_regen(struct crypt_device *cd, const struct luks_args *a)
 	if (r < 0)
 		return r;
 	if ((r = rebind_config(b->jwe, &pin, &cfg)) < 0)
-		log_msg("slot %d: %s", a->slot, r == -ENOTSUP ? "its pin is one "
+		log_err("slot %d: %s", a->slot, r == -ENOTSUP ? "its pin is one "
 		        "tether cannot bind" : "the binding's JWE is malformed");
 	if (r == 0 && !confirm_regen(a, b, pin))
 		r = -ECANCELED;
@@ -627,13 +627,13 @@ new_edit_config(const struct luks_args *a, const char *pin,
 	if (a->edit_cfg)
 		return parse_config(pin, a->edit_cfg, cfg);
 	if (!isatty(STDIN_FILENO)) {
-		log_msg("%s: no terminal to edit on: give the new configuration "
+		log_err("%s: no terminal to edit on: give the new configuration "
 		        "with -c", a->dev);
 		return -ENXIO;
 	}
 	r = edit_in_editor(cur, cfg);
 	if (r < 0) {
-		log_msg("%s: the configuration was not edited: %s", a->dev,
+		log_err("%s: the configuration was not edited: %s", a->dev,
 		        r == -EINVAL ? "not a JSON object" : strerror(-r));
 		return r;
 	}
@@ -665,13 +665,13 @@ luks_edit(struct crypt_device *cd, const struct luks_args *a)
 		return r;
 	if ((r = rebind_config(b->jwe, &pin, &full)) < 0 ||
 	    (r = listed_config(b->jwe, &cur)) < 0)
-		log_msg("slot %d: %s", a->slot, r == -ENOTSUP ? "its pin is one "
+		log_err("slot %d: %s", a->slot, r == -ENOTSUP ? "its pin is one "
 		        "tether cannot bind" : "the binding's JWE is malformed");
 	if (r == 0)
 		r = new_edit_config(a, pin, cur, &cfg);
 	if (r == 0 && json_equal(cfg, cur) && !a->force) {
-		log_msg("slot %d: no changes to the configuration: nothing done "
-		        "(-f binds again anyway)", a->slot);
+		log_warn("slot %d: no changes to the configuration: nothing done "
+		         "(-f binds again anyway)", a->slot);
 		r = -EALREADY;
 	}
 	if (r == 0) {
@@ -757,7 +757,7 @@ luks_report(struct crypt_device *cd, const struct luks_args *a)
 		bindings_free(all, n);
 	}
 	if (r == 0 && rep.failed) {
-		log_msg("slot %d: unable to verify whether there are rotated keys",
+		log_err("slot %d: unable to verify whether there are rotated keys",
 		        a->slot);
 		r = -EHOSTUNREACH;
 	}

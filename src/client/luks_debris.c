@@ -101,12 +101,12 @@ static void
 found(struct sweep *sw, int r, const char *what, const char *done)
 {
 	if (!sw->clear) {
-		log_msg("%s: %s: the next bind, unbind, regen, edit or report "
-		        "clears it", sw->dev, what);
+		log_warn("%s: %s: the next bind, unbind, regen, edit or report "
+		         "clears it", sw->dev, what);
 		sw->left++;
 	} else if (r < 0) {
-		log_msg("%s: %s: cannot clear it: %s", sw->dev, what,
-		        strerror(-r));
+		log_warn("%s: %s: cannot clear it: %s", sw->dev, what,
+		         strerror(-r));
 		sw->left++;
 	} else {
 		log_msg("%s: %s: %s", sw->dev, what, done);
@@ -193,9 +193,9 @@ sweep_pending(struct sweep *sw, int t, const char *json)
 		if (active && !slot_has_token(cd, slot))
 			added = jwe_opens(cd, slot, jwe);
 		if (added < 0) {
-			log_msg("%s: %s: its servers do not answer, so whether "
-			        "keyslot %d holds its key cannot be told: both are "
-			        "kept", sw->dev, what, slot);
+			log_warn("%s: %s: its servers do not answer, so whether "
+			         "keyslot %d holds its key cannot be told: both are "
+			         "kept", sw->dev, what, slot);
 			sw->left++;
 		} else if (added) {
 			r = binding_token_write(cd, t, TOKEN_BINDING, jwe, slot,
@@ -262,9 +262,9 @@ luks_clear_debris(struct crypt_device *cd, const char *dev, bool clear)
 	if (strcmp(crypt_get_type(cd), CRYPT_LUKS2) != 0) {
 		r = binding_luks1_debris(cd, clear);
 		if (r > 0)
-			log_msg("%s: %d luksmeta slot(s) of unused keyslots hold "
-			        "clevis bindings an interrupted bind or unbind left%s",
-			        dev, r, clear ? ": wiped" : "");
+			log_warn("%s: %d luksmeta slot(s) of unused keyslots hold "
+			         "clevis bindings an interrupted bind or unbind left%s",
+			         dev, r, clear ? ": wiped" : "");
 		return r < 0 ? r : clear ? 0 : r;
 	}
 	/* In this order: each step can leave what the next one looks at. */

@@ -49,20 +49,20 @@ cmd_luks(int argc, char **argv)
 	char path[PATH_MAX], **args;
 
 	if (helper_path(path) < 0) {
-		log_msg("luks: the path of %s is too long", LUKS_HELPER);
+		log_err("luks: the path of %s is too long", LUKS_HELPER);
 		return 1;
 	}
 	/* The helper is a whole tether: it gets "luks" and what follows. */
 	args = calloc((size_t)argc + 2, sizeof(*args));
 	if (!args) {
-		log_msg("luks: out of memory");
+		log_err("luks: out of memory");
 		return 1;
 	}
 	args[0] = path;
 	for (int i = 0; i < argc; i++)
 		args[i + 1] = argv[i];
 	execv(path, args);
-	log_msg("luks: cannot run %s: %s", path, strerror(errno));
+	log_err("luks: cannot run %s: %s", path, strerror(errno));
 	free(args);
 	return 1;
 }

@@ -88,7 +88,7 @@ token_passphrase(struct crypt_device *cd, const struct luks_args *a,
 
 	if (crypt_token_status(cd, a->existing, &type) == CRYPT_TOKEN_INACTIVE ||
 	    !type || crypt_token_json_get(cd, a->existing, &json) < 0) {
-		log_msg("%s: no token %d", a->dev, a->existing);
+		log_err("%s: no token %d", a->dev, a->existing);
 		return -ENOENT;
 	}
 	if (strcmp(type, CLEVIS_TOKEN_TYPE) == 0) {
@@ -108,7 +108,7 @@ token_passphrase(struct crypt_device *cd, const struct luks_args *a,
 		return r;
 	}
 	if (strcmp(type, "luks2-keyring") != 0) {
-		log_msg("%s: token %d is of type '%s': -e takes a luks2-keyring "
+		log_err("%s: token %d is of type '%s': -e takes a luks2-keyring "
 		        "or clevis token", a->dev, a->existing, type);
 		return -ENOTSUP;
 	}
@@ -117,7 +117,7 @@ token_passphrase(struct crypt_device *cd, const struct luks_args *a,
 	r = desc && strlen(desc) < KEY_DESC_MAX ?
 	    keyring_passphrase(desc, key, len) : -EBADMSG;
 	if (r < 0)
-		log_msg("%s: token %d: %s", a->dev, a->existing, r == -EBADMSG ?
+		log_err("%s: token %d: %s", a->dev, a->existing, r == -EBADMSG ?
 		        "no key description" : r == -ENOKEY || r == -ENOENT ?
 		        "its key is not in the kernel keyring" : strerror(-r));
 	json_decref(tok);
@@ -158,7 +158,7 @@ given_key(struct crypt_device *cd, const struct luks_args *a, char **key,
 	if (a->keyfile) {
 		r = read_keyfile(a->keyfile, key, len);
 		if (r < 0)
-			log_msg("%s: %s", strcmp(a->keyfile, "-") == 0 ?
+			log_err("%s: %s", strcmp(a->keyfile, "-") == 0 ?
 			        "standard input" : a->keyfile, strerror(-r));
 		return r;
 	}
@@ -167,7 +167,7 @@ given_key(struct crypt_device *cd, const struct luks_args *a, char **key,
 	r = passphrase_read("Enter existing LUKS password: ", PASSPHRASE_MAX,
 	                    key, len);
 	if (r < 0)
-		log_msg("%s: no passphrase: give -k KEYFILE (or -k - for stdin) "
+		log_err("%s: no passphrase: give -k KEYFILE (or -k - for stdin) "
 		        "or run on a terminal", a->dev);
 	return r;
 }
@@ -194,7 +194,7 @@ luks_existing_key(struct crypt_device *cd, const struct luks_args *a,
 	if (!a->keyfile && a->existing < 0 && binding_key(cd, key, len) == 0)
 		return 0;
 	if (r == 0) {
-		log_msg("%s: the passphrase does not open the volume", a->dev);
+		log_err("%s: the passphrase does not open the volume", a->dev);
 		r = -EPERM;
 	}
 	return r;

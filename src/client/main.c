@@ -51,7 +51,7 @@ run(int argc, char **argv)
 	for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
 		if (strcmp(argv[0], commands[i].name) == 0)
 			return commands[i].run(argc, argv);
-	log_msg("unknown command '%s'", argv[0]);
+	log_err("unknown command '%s'", argv[0]);
 	usage(stderr);
 	return 2;
 }

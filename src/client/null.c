@@ -44,12 +44,12 @@ null_decrypt(const json_t *jwe, const json_t *hdr, uint8_t **pt, size_t *len)
 	int r;
 
 	if (!json_is_object(jwk)) {
-		log_msg("null pin: the JWE holds no key");
+		log_err("null pin: the JWE holds no key");
 		return -EBADMSG;
 	}
 	r = jwe_decrypt(jwe, jwk, pt, len);
 	if (r < 0)
-		log_msg("null pin: the JWE does not decrypt (damaged or tampered)");
+		log_err("null pin: the JWE does not decrypt (damaged or tampered)");
 	return r;
 }
 

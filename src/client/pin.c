@@ -26,11 +26,11 @@ pin_encrypt(const char *name, const json_t *cfg, bool trust,
 	const struct pin *pin = pin_find(name);
 
 	if (!pin) {
-		log_msg("unknown pin '%s' (known: tang, sss, null)", name);
+		log_err("unknown pin '%s' (known: tang, sss, null)", name);
 		return -ENOENT;
 	}
 	if (!json_is_object(cfg)) {
-		log_msg("%s: the configuration must be a JSON object", name);
+		log_err("%s: the configuration must be a JSON object", name);
 		return -EINVAL;
 	}
 	return pin->encrypt(cfg, trust, pt, len, jwe);
@@ -46,7 +46,7 @@ pin_decrypt(const char *compact, size_t clen, uint8_t **pt, size_t *len)
 
 	r = jwe_parse_compact(compact, clen, &jwe, &hdr);
 	if (r < 0) {
-		log_msg("malformed JWE: not the compact form clevis writes");
+		log_err("malformed JWE: not the compact form clevis writes");
 		return r;
 	}
 	pin = pin_find(jwe_pin(hdr));
@@ -54,14 +54,14 @@ pin_decrypt(const char *compact, size_t clen, uint8_t **pt, size_t *len)
 		const char *p = jwe_pin(hdr);
 
 		log_escape(name, sizeof(name), p ? p : "", p ? strlen(p) : 0);
-		log_msg(p ? "the JWE is for pin '%s', which tether does not "
+		log_err(p ? "the JWE is for pin '%s', which tether does not "
 		        "know (known: tang, sss, null)" :
 		        "the JWE names no clevis pin%s", name);
 		r = -ENOENT;
 	} else {
 		r = pin->decrypt(jwe, hdr, pt, len);
 		if (r == -EFBIG)
-			log_msg("the JWE's compressed plaintext inflates past "
+			log_err("the JWE's compressed plaintext inflates past "
 			        "%d KiB, the most tether encrypts", JWE_PLAINTEXT_MAX /
 			        1024);
 	}

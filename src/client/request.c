@@ -16,18 +16,18 @@ server_url(const char *pin, const char *text, struct url *u)
 	int r;
 
 	if (!text) {
-		log_msg("%s: the configuration has no 'url'", pin);
+		log_err("%s: the configuration has no 'url'", pin);
 		return -EINVAL;
 	}
 	r = url_parse(text, u);
 	if (r == -EPERM) {
-		log_msg("%s: credentials in the url need https://: over http "
+		log_err("%s: credentials in the url need https://: over http "
 		        "the token would cross the network in clear", pin);
 		return r;
 	}
 	if (r < 0) {
 		log_escape(shown, sizeof(shown), text, strlen(text));
-		log_msg("%s: '%s' is not a server URL "
+		log_err("%s: '%s' is not a server URL "
 		        "(http://HOST[:PORT][/PATH], HOST a name, IPv4 or [IPv6])",
 		        pin, shown);
 		return -EINVAL;
@@ -44,31 +44,31 @@ report(const char *where, int r, const struct fetch_result *res,
 		/* The caller stopped waiting for this answer: no failure. */
 		break;
 	case -EHOSTUNREACH:
-		log_msg("%s: cannot resolve the server's name: %s", where,
+		log_err("%s: cannot resolve the server's name: %s", where,
 		        res->detail[0] ? res->detail : "no address");
 		break;
 	case -ETIMEDOUT:
-		log_msg("%s: timed out (%s %s, limits %u s to connect, %u s in "
+		log_err("%s: timed out (%s %s, limits %u s to connect, %u s in "
 		        "all)", where, res->stage, res->addr,
 		        t->connect_ms / 1000, t->total_ms / 1000);
 		break;
 	case -EBADMSG:
-		log_msg("%s: malformed HTTP reply from %s", where, res->addr);
+		log_err("%s: malformed HTTP reply from %s", where, res->addr);
 		break;
 	case -EMSGSIZE:
-		log_msg("%s: reply from %s larger than %d KiB", where,
+		log_err("%s: reply from %s larger than %d KiB", where,
 		        res->addr, RESPONSE_MAX / 1024);
 		break;
 	case -EPROTO:
 	case -EKEYREJECTED:
 		if (strcmp(res->stage, "tls") == 0) {
-			log_msg("%s: TLS with %s failed: %s", where, res->addr,
+			log_err("%s: TLS with %s failed: %s", where, res->addr,
 			        res->detail[0] ? res->detail : strerror(-r));
 			break;
 		}
 		/* fall through */
 	default:
-		log_msg("%s: %s failed (%s): %s", where, res->stage, res->addr,
+		log_err("%s: %s failed (%s): %s", where, res->stage, res->addr,
 		        strerror(-r));
 		break;
 	}
@@ -87,30 +87,30 @@ report_status(const char *where, const char *suffix, const struct url *u,
 	switch (status) {
 	case 401:
 		if (!u->user[0]) {
-			log_msg("%s: the server wants a client credential (HTTP "
+			log_err("%s: the server wants a client credential (HTTP "
 			        "401): give it in the url as https://NAME:TOKEN@HOST, "
 			        "or as the binding's \"client\" and \"token\"", where);
 			return -EACCES;
 		}
 		log_escape(name, sizeof(name), u->user, strlen(u->user));
-		log_msg("%s: the server refused the credential of client '%s' "
+		log_err("%s: the server refused the credential of client '%s' "
 		        "(HTTP 401): check its name and token", where, name);
 		return -EACCES;
 	case 404:
 		if (strncmp(suffix, "/adv/", 5) == 0)
-			log_msg("%s: the server has no signing key with thumbprint "
+			log_err("%s: the server has no signing key with thumbprint "
 			        "%s (HTTP 404); 'tether adv URL' lists its keys",
 			        where, suffix + 5);
 		else if (strncmp(suffix, "/rec/", 5) == 0)
-			log_msg("%s: the server has no exchange key with thumbprint "
+			log_err("%s: the server has no exchange key with thumbprint "
 			        "%s (HTTP 404): the key this was bound to is gone "
 			        "from it", where, suffix + 5);
 		else
-			log_msg("%s: not found (HTTP 404): is this a Tang server, "
+			log_err("%s: not found (HTTP 404): is this a Tang server, "
 			        "with its path?", where);
 		return -ENOENT;
 	default:
-		log_msg("%s: the server answered HTTP %u", where, status);
+		log_err("%s: the server answered HTTP %u", where, status);
 		return -EPROTO;
 	}
 }
@@ -129,7 +129,7 @@ server_request(const struct url *u, const char *method, const char *suffix,
 	url_format(u, where, sizeof(where));
 	strncat(where, suffix, sizeof(where) - strlen(where) - 1);
 	if (fetch_timeouts_from_env(&t) < 0) {
-		log_msg("TETHER_CONNECT_TIMEOUT and TETHER_TIMEOUT must be "
+		log_err("TETHER_CONNECT_TIMEOUT and TETHER_TIMEOUT must be "
 		        "seconds from 1 to 3600");
 		return -EINVAL;
 	}
@@ -153,7 +153,7 @@ server_request(const struct url *u, const char *method, const char *suffix,
 	obj = json_loadb(res.response.body, res.response.body_len, 0, NULL);
 	fetch_done(&res);
 	if (!json_is_object(obj)) {
-		log_msg("%s: the reply is not a JSON object", where);
+		log_err("%s: the reply is not a JSON object", where);
 		json_decref(obj);
 		return -EBADMSG;
 	}

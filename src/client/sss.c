@@ -98,12 +98,12 @@ sss_encrypt(const json_t *cfg, bool trust, const uint8_t *pt, size_t len,
 	int r;
 
 	if (!json_is_object(pins) || (t_json && !json_is_integer(t_json))) {
-		log_msg("sss: the configuration needs 'pins' (an object) and an "
+		log_err("sss: the configuration needs 'pins' (an object) and an "
 		        "integer 't'");
 		return -EINVAL;
 	}
 	if (t < 1 || (size_t)t > n || n > SHAMIR_MAX_SHARES) {
-		log_msg("sss: invalid threshold: need 1 <= t (%lld) <= pins (%zu) "
+		log_err("sss: invalid threshold: need 1 <= t (%lld) <= pins (%zu) "
 		        "<= %d", (long long)t, n, SHAMIR_MAX_SHARES);
 		return -EINVAL;
 	}
@@ -190,7 +190,7 @@ recover_share(void *arg)
 	if (r == 0)
 		r = pin_decrypt(jwe, strlen(jwe), &pt, &len);
 	if (r == 0 && len != 2 * rec->len) {
-		log_msg("sss: a share has %zu bytes, not %zu", len, 2 * rec->len);
+		log_err("sss: a share has %zu bytes, not %zu", len, 2 * rec->len);
 		r = -EBADMSG;
 	}
 	pthread_mutex_lock(&rec->lock);
@@ -324,11 +324,11 @@ sss_decrypt(const json_t *jwe, const json_t *hdr, uint8_t **pt, size_t *len)
 	int r;
 
 	if (check_sss_header(sss, &t, prime, &plen) < 0) {
-		log_msg("sss: malformed clevis.sss header (t, p, jwe)");
+		log_err("sss: malformed clevis.sss header (t, p, jwe)");
 		return -EBADMSG;
 	}
 	if (fetch_cancel_get(fds) >= FETCH_CANCEL_MAX) {
-		log_msg("sss: nested more than %d deep", FETCH_CANCEL_MAX);
+		log_err("sss: nested more than %d deep", FETCH_CANCEL_MAX);
 		return -EBADMSG;
 	}
 	total = json_array_size(json_object_get(sss, "jwe"));
@@ -338,7 +338,7 @@ sss_decrypt(const json_t *jwe, const json_t *hdr, uint8_t **pt, size_t *len)
 	for (size_t i = 0; i < total; i++) {
 		started[i] = start_share(rec, i, &threads[i]) == 0;
 		if (!started[i])
-			log_msg("sss: cannot start recovering share %zu", i + 1);
+			log_warn("sss: cannot start recovering share %zu", i + 1);
 	}
 	got = collect(rec);
 	for (size_t i = 0; i < total; i++)
@@ -349,7 +349,7 @@ sss_decrypt(const json_t *jwe, const json_t *hdr, uint8_t **pt, size_t *len)
 		/* An enclosing sss that has enough does not need to hear. */
 		if (fetch_cancelled())
 			return -ECANCELED;
-		log_msg("sss: %zu of %zu shares recovered, %lld needed",
+		log_err("sss: %zu of %zu shares recovered, %lld needed",
 		        got, total, (long long)t);
 		return -ENOKEY;
 	}
@@ -360,14 +360,14 @@ sss_decrypt(const json_t *jwe, const json_t *hdr, uint8_t **pt, size_t *len)
 	pthread_mutex_unlock(&rec->lock);
 	recovery_unref(rec);
 	if (r < 0) {
-		log_msg("sss: the shares do not combine (damaged JWE)");
+		log_err("sss: the shares do not combine (damaged JWE)");
 		return r;
 	}
 	cek = json_pack("{s:s,s:o}", "kty", "oct", "k", b64_json(secret, plen));
 	explicit_bzero(secret, sizeof(secret));
 	r = cek ? jwe_decrypt(jwe, cek, pt, len) : -ENOMEM;
 	if (r < 0)
-		log_msg("sss: the JWE does not decrypt with the recovered key "
+		log_err("sss: the JWE does not decrypt with the recovered key "
 		        "(damaged or tampered)");
 	jwk_free_secret(cek);
 	return r;

@@ -39,20 +39,20 @@ configured_adv(const json_t *adv, json_t **jws)
 		return 0;
 	}
 	if (!path) {
-		log_msg("tang: 'adv' must be a file name or a JSON object");
+		log_err("tang: 'adv' must be a file name or a JSON object");
 		return -EINVAL;
 	}
 	log_escape(shown, sizeof(shown), path, strlen(path));
 	r = read_file_at(AT_FDCWD, path, ADV_FILE_MAX, &text, &len);
 	if (r < 0) {
-		log_msg("tang: advertisement file '%s': %s", shown, strerror(-r));
+		log_err("tang: advertisement file '%s': %s", shown, strerror(-r));
 		return r;
 	}
 	*jws = json_loadb(text, len, 0, NULL);
 	free(text);
 	if (!json_is_object(*jws)) {
 		json_decref(*jws);
-		log_msg("tang: advertisement file '%s' is not a JSON object", shown);
+		log_err("tang: advertisement file '%s' is not a JSON object", shown);
 		return -EBADMSG;
 	}
 	return 0;
@@ -71,17 +71,17 @@ tang_tls_trust(const json_t *tang, struct url *u)
 	if (!pin && !ca)
 		return 0;
 	if (!u->tls) {
-		log_msg("tang: 'pin' and 'ca' need an https:// url");
+		log_err("tang: 'pin' and 'ca' need an https:// url");
 		return -EINVAL;
 	}
 	if (pin && !tls_pin_valid(json_string_value(pin))) {
-		log_msg("tang: 'pin' must be sha256// and a base64 SHA-256, as "
+		log_err("tang: 'pin' must be sha256// and a base64 SHA-256, as "
 		        "curl's --pinnedpubkey");
 		return -EINVAL;
 	}
 	if (ca && (!json_is_string(ca) ||
 	           !strstr(json_string_value(ca), "-----BEGIN CERTIFICATE-----"))) {
-		log_msg("tang: 'ca' must be PEM CA certificates");
+		log_err("tang: 'ca' must be PEM CA certificates");
 		return -EINVAL;
 	}
 	if (pin)
@@ -106,18 +106,18 @@ tang_credentials(const json_t *tang, struct url *u)
 	if (!name || !token || !*name || !*token ||
 	    strlen(name) >= sizeof(u->user) || strlen(token) >= sizeof(u->pass) ||
 	    strpbrk(name, ":\r\n") || strpbrk(token, "\r\n")) {
-		log_msg("tang: 'client' and 'token' go together, as strings of at "
+		log_err("tang: 'client' and 'token' go together, as strings of at "
 		        "most %zu and %zu characters", sizeof(u->user) - 1,
 		        sizeof(u->pass) - 1);
 		return -EINVAL;
 	}
 	if (!u->tls) {
-		log_msg("tang: 'client' and 'token' need an https:// url: over "
+		log_err("tang: 'client' and 'token' need an https:// url: over "
 		        "http the token would cross the network in clear");
 		return -EINVAL;
 	}
 	if (u->user[0]) {
-		log_msg("tang: credentials in both the url and 'client'");
+		log_err("tang: credentials in both the url and 'client'");
 		return -EINVAL;
 	}
 	snprintf(u->user, sizeof(u->user), "%s", name);
@@ -145,7 +145,7 @@ ask_trust(const json_t *jwks)
 
 	if (!tty) {
 		json_decref(signers);
-		log_msg("tang: no terminal to ask whether to trust the server's "
+		log_err("tang: no terminal to ask whether to trust the server's "
 		        "keys: give \"thp\" or \"adv\", or -y");
 		return -EPERM;
 	}
@@ -162,7 +162,7 @@ ask_trust(const json_t *jwks)
 	if ((answer[0] == 'y' || answer[0] == 'Y') &&
 	    (answer[1] == '\n' || answer[1] == '\0'))
 		return 0;
-	log_msg("tang: the server's keys were not trusted");
+	log_err("tang: the server's keys were not trusted");
 	return -EPERM;
 }
 
@@ -176,13 +176,13 @@ trusted_keys(const json_t *cfg, bool trust, const struct url *u,
 	int r;
 
 	if (json_object_get(cfg, "thp") && !adv_is_kid(thp)) {
-		log_msg("tang: 'thp' must be a key thumbprint (base64url)");
+		log_err("tang: 'thp' must be a key thumbprint (base64url)");
 		return -EINVAL;
 	}
 	if (adv) {
 		r = configured_adv(adv, &jws);
 		if (r == 0 && (r = adv_keys(jws, jwks)) < 0)
-			log_msg("tang: the configured advertisement is %s",
+			log_err("tang: the configured advertisement is %s",
 			        r == -EKEYREJECTED ? "not signed by every signing "
 			        "key it lists" : "malformed");
 	} else if (json_array_size(json_object_get(cfg, "trust")) && !trust &&
@@ -196,7 +196,7 @@ trusted_keys(const json_t *cfg, bool trust, const struct url *u,
 	if (r < 0)
 		return r;
 	if (!trust && thp && !adv_signed_by(*jwks, thp)) {
-		log_msg("tang: no signing key of the advertisement matches thp "
+		log_err("tang: no signing key of the advertisement matches thp "
 		        "'%s'", thp);
 		r = -EKEYREJECTED;
 	} else if (!trust && !thp && !adv &&
@@ -229,7 +229,7 @@ tang_encrypt(const json_t *cfg, bool trust, const uint8_t *pt, size_t len,
 		return r;
 	exc = json_deep_copy(adv_exchange_key(jwks));
 	if (!exc) {
-		log_msg("tang: %s advertises no exchange key", url);
+		log_err("tang: %s advertises no exchange key", url);
 		json_decref(jwks);
 		return -ENOKEY;
 	}
@@ -246,7 +246,7 @@ tang_encrypt(const json_t *cfg, bool trust, const uint8_t *pt, size_t len,
 		                json_object_get(cfg, "token"));
 		r = hdr ? ecdh_es_encrypt(hdr, exc, pt, len, jwe) : -ENOMEM;
 		if (r < 0)
-			log_msg("tang: encryption to %s's exchange key failed", url);
+			log_err("tang: encryption to %s's exchange key failed", url);
 	}
 	json_decref(hdr);
 	json_decref(exc);
@@ -294,7 +294,7 @@ exchange(const struct url *u, const char *kid, const struct ecmr_blinding *b,
 	jwk_free_wiped(reply);
 	if (r == -EINVAL) {
 		url_format(u, where, sizeof(where));
-		log_msg("%s: the server's reply is not a %s point", where, crv);
+		log_err("%s: the server's reply is not a %s point", where, crv);
 		return -EBADMSG;
 	}
 	return r;
@@ -315,12 +315,12 @@ tang_decrypt(const json_t *jwe, const json_t *hdr, uint8_t **pt, size_t *len)
 	int r;
 
 	if (!json_is_object(epk) || !crv || !adv_is_kid(kid) || !url) {
-		log_msg("tang: the JWE lacks epk, kid or clevis.tang.url");
+		log_err("tang: the JWE lacks epk, kid or clevis.tang.url");
 		return -EBADMSG;
 	}
 	srv = bound_key(tang, kid);
 	if (!srv) {
-		log_msg("tang: the JWE's kid is not a key of the advertisement "
+		log_err("tang: the JWE's kid is not a key of the advertisement "
 		        "it holds");
 		return -EBADMSG;
 	}
@@ -331,7 +331,7 @@ tang_decrypt(const json_t *jwe, const json_t *hdr, uint8_t **pt, size_t *len)
 		return r;
 	r = ecmr_blind(epk, srv, &blind, &xfr);
 	if (r == -EINVAL) {
-		log_msg("tang: the JWE's epk and its server's key are not both "
+		log_err("tang: the JWE's epk and its server's key are not both "
 		        "%s points", crv);
 		return -EBADMSG;
 	}
@@ -341,7 +341,7 @@ tang_decrypt(const json_t *jwe, const json_t *hdr, uint8_t **pt, size_t *len)
 	if (r == 0) {
 		r = jwe_decrypt(jwe, key, pt, len);
 		if (r < 0)
-			log_msg("tang: %s answered, but the JWE does not decrypt "
+			log_err("tang: %s answered, but the JWE does not decrypt "
 			        "with the result (damaged or tampered JWE, or the "
 			        "wrong server)", url);
 	}

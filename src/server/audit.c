@@ -31,36 +31,32 @@ open_append(const char *path)
 	return fd < 0 ? -errno : fd;
 }
 
+/*
+ * The new file is open before the old one is let go, so that a path that
+ * cannot be opened leaves the trail where it was: a rotated file is
+ * appended to until its successor opens.
+ */
 int
 audit_open(const char *path)
 {
-	int fd = open_append(path);
+	char *name = NULL;
+	int fd = -1, old;
 
-	if (fd < 0)
-		return fd;
-	free(audit_path);
-	audit_path = strdup(path);
-	if (!audit_path) {
-		close(fd);
-		return -ENOMEM;
+	if (path) {
+		fd = open_append(path);
+		if (fd < 0)
+			return fd;
+		name = strdup(path);
+		if (!name) {
+			close(fd);
+			return -ENOMEM;
+		}
 	}
-	audit_fd = fd;
-	return 0;
-}
-
-int
-audit_reopen(void)
-{
-	int fd, old;
-
-	if (!audit_path)
-		return 0;
-	fd = open_append(audit_path);
-	if (fd < 0)
-		return fd;
 	pthread_mutex_lock(&audit_lock);
 	old = audit_fd;
 	audit_fd = fd;
+	free(audit_path);
+	audit_path = name;
 	pthread_mutex_unlock(&audit_lock);
 	if (old >= 0)
 		close(old);
@@ -70,11 +66,7 @@ audit_reopen(void)
 void
 audit_close(void)
 {
-	if (audit_fd >= 0)
-		close(audit_fd);
-	audit_fd = -1;
-	free(audit_path);
-	audit_path = NULL;
+	(void)audit_open(NULL);
 }
 
 void
@@ -104,17 +96,17 @@ timestamp(char *buf, size_t len)
 static void
 write_file(const char *line, size_t len)
 {
-	ssize_t w = -1;
-	bool open;
+	ssize_t w;
 
 	pthread_mutex_lock(&audit_lock);
-	open = audit_fd >= 0;
-	if (open)
+	/* Under the lock: a reload may be replacing the path. */
+	if (audit_fd >= 0) {
 		w = write(audit_fd, line, len);
+		if (w != (ssize_t)len)
+			log_err("audit: cannot append to %s: %s", audit_path,
+			        w < 0 ? strerror(errno) : "short write");
+	}
 	pthread_mutex_unlock(&audit_lock);
-	if (open && w != (ssize_t)len)
-		log_msg("audit: cannot append to %s: %s", audit_path,
-		        w < 0 ? strerror(errno) : "short write");
 }
 
 void
@@ -122,7 +114,8 @@ audit_write(const struct audit_event *e)
 {
 	char when[40], addr[INET6_ADDRSTRLEN];
 	json_t *o;
-	char *text;
+	char *text, *line;
+	size_t n;
 
 	timestamp(when, sizeof(when));
 	audit_address(e->from, addr, sizeof(addr));
@@ -136,20 +129,17 @@ audit_write(const struct audit_event *e)
 	                      JSON_ENSURE_ASCII) : NULL;
 	json_decref(o);
 	if (!text) {
-		log_msg("audit: out of memory for a %s event", e->event);
+		log_err("audit: out of memory for a %s event", e->event);
 		return;
 	}
 	log_line("%s", text);
-	if (audit_fd >= 0) {
-		size_t n = strlen(text);
-		char *line = realloc(text, n + 2);
-
-		if (line) {
-			text = line;
-			text[n] = '\n';
-			text[n + 1] = '\0';
-			write_file(text, n + 1);
-		}
+	n = strlen(text);
+	line = realloc(text, n + 2);
+	if (line) {
+		text = line;
+		text[n] = '\n';
+		text[n + 1] = '\0';
+		write_file(text, n + 1);
 	}
 	free(text);
 }

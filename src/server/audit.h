@@ -20,13 +20,14 @@ struct audit_event {
 	const char *reason;		/* why, in a few words */
 };
 
-/* Opens (creating 0600, appending) the audit file. 0 or -errno. */
+/*
+ * Appends the trail to path from now on (creating it 0600), or to no
+ * file when path is NULL; at start, and on SIGHUP for log rotation or a
+ * new path. On failure the file open before stays in use. 0 or -errno.
+ */
 int audit_open(const char *path);
 
-/* Opens the same path again, for log rotation; on failure the old file
-   stays in use. 0 or -errno. */
-int audit_reopen(void);
-
+/* Stops appending to any file: audit_open(NULL). */
 void audit_close(void);
 
 /* Never fails visibly: an audit line that cannot be written is logged. */

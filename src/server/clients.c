@@ -237,7 +237,7 @@ load_file(const char *path, struct client_list *l)
 	r = clients_parse(text, len, l, &line);
 	free(text);
 	if (r == -EINVAL)
-		log_msg("%s: line %zu is not 'NAME enabled|disabled SHA256 "
+		log_err("%s: line %zu is not 'NAME enabled|disabled SHA256 "
 		        "[CIDR,...]'", path, line);
 	return r;
 }
@@ -280,7 +280,7 @@ read_registry(const char *path, char **copy, struct stat *st,
 		e = -ENOMEM;
 	}
 	if (e < 0)
-		log_msg("%s: cannot load clients: %s", path, strerror(-e));
+		log_err("%s: cannot load clients: %s", path, strerror(-e));
 	return e;
 }
 
@@ -321,7 +321,7 @@ refresh(struct client_registry *r)
 		e = load_file(r->path, &fresh);
 	if (e < 0) {
 		if (!r->unavailable)
-			log_msg("%s: cannot read the clients now (%s): refusing "
+			log_err("%s: cannot read the clients now (%s): refusing "
 			        "every client until it reads again", r->path,
 			        strerror(-e));
 		r->unavailable = true;

@@ -56,7 +56,7 @@ load(const char *path, struct client_list *l, int *dirfd, char **base)
 	free(copy2);
 	if (*dirfd < 0 || !*base) {
 		r = *dirfd < 0 ? -errno : -ENOMEM;
-		log_msg("%s: %s", path, strerror(-r));
+		log_err("%s: %s", path, strerror(-r));
 		return r;
 	}
 	r = read_file_at(*dirfd, *base, 64 * 1024 * 1024, &text, &len);
@@ -65,13 +65,13 @@ load(const char *path, struct client_list *l, int *dirfd, char **base)
 		return 0;
 	}
 	if (r < 0) {
-		log_msg("%s: %s", path, strerror(-r));
+		log_err("%s: %s", path, strerror(-r));
 		return r;
 	}
 	r = clients_parse(text, len, l, &line);
 	free(text);
 	if (r < 0)
-		log_msg("%s: line %zu is malformed", path, line);
+		log_err("%s: line %zu is malformed", path, line);
 	return r;
 }
 
@@ -84,7 +84,7 @@ save(int dirfd, const char *base, const char *path,
 	             : -ENOMEM;
 
 	if (r < 0)
-		log_msg("%s: cannot write: %s", path, strerror(-r));
+		log_err("%s: cannot write: %s", path, strerror(-r));
 	free(text);
 	return r;
 }
@@ -113,7 +113,7 @@ client_add(struct client_list *l, const char *name, const char *allow)
 	int r;
 
 	if (clients_find(l, name)) {
-		log_msg("clients: '%s' exists", name);
+		log_err("clients: '%s' exists", name);
 		return -EEXIST;
 	}
 	if (l->n == CLIENTS_MAX)
@@ -126,7 +126,7 @@ client_add(struct client_list *l, const char *name, const char *allow)
 	snprintf(l->c[l->n].name, sizeof(l->c[l->n].name), "%s", name);
 	l->c[l->n].enabled = true;
 	if (allow && client_allow_parse(&l->c[l->n], allow) < 0) {
-		log_msg("clients: --allow %s: expected ADDRESS[/LENGTH] blocks, "
+		log_err("clients: --allow %s: expected ADDRESS[/LENGTH] blocks, "
 		        "IPv4 or IPv6, no host bits, at most %d", allow,
 		        CLIENT_ALLOW_MAX);
 		return -EINVAL;
@@ -149,7 +149,7 @@ client_change(struct client_list *l, const char *what, const char *name)
 	struct client *c = clients_find(l, name);
 
 	if (!c) {
-		log_msg("clients: no client '%s'", name);
+		log_err("clients: no client '%s'", name);
 		return -ENOENT;
 	}
 	if (strcmp(what, "remove") == 0) {
@@ -201,7 +201,7 @@ run_configured(const char *what, const char *name, const char *config,
 	if (serve_config_read_file(config, &file) < 0)
 		goto out;
 	if (!file.clients) {
-		log_msg("%s: names no clients file: give --clients FILE",
+		log_err("%s: names no clients file: give --clients FILE",
 		        config);
 		goto out;
 	}
@@ -256,13 +256,13 @@ cmd_clients(int argc, char **argv)
 		name = argv[1 + optind++];
 	if (!known || (!path && !config) || optind < argc - 1 ||
 	    (strcmp(what, "list") == 0) != (name == NULL)) {
-		log_msg("clients: %s", !known ? "unknown subcommand" : !path ?
+		log_err("clients: %s", !known ? "unknown subcommand" : !path ?
 		        "--clients FILE or --config FILE is required" : "wrong arguments");
 		clients_usage(stderr);
 		return 2;
 	}
 	if (name && !client_name_valid(name)) {
-		log_msg("clients: a name is 1 to 64 of A-Z a-z 0-9 . _ -");
+		log_err("clients: a name is 1 to 64 of A-Z a-z 0-9 . _ -");
 		return 2;
 	}
 	return path ? run(what, name, path, allow[0] ? allow : NULL) < 0 ? 1 : 0

@@ -261,12 +261,12 @@ serve_config_read_file(const char *path, struct serve_config *c)
 
 	f = fopen(path, "re");
 	if (!f) {
-		log_msg("%s: %s", path, strerror(errno));
+		log_err("%s: %s", path, strerror(errno));
 		return -EINVAL;
 	}
 	if (fstat(fileno(f), &st) < 0 || !S_ISREG(st.st_mode) ||
 	    st.st_size > CONFIG_FILE_MAX) {
-		log_msg("%s: not a regular file of at most %d bytes", path,
+		log_err("%s: not a regular file of at most %d bytes", path,
 		        CONFIG_FILE_MAX);
 		fclose(f);
 		return -EINVAL;
@@ -288,11 +288,11 @@ serve_config_read_stream(FILE *f, const char *path, struct serve_config *c)
 	   reason quotes the file, whatever bytes it holds: escaped. */
 	log_escape(error, sizeof(error), fp.error, strlen(fp.error));
 	if (r > 0 && (!fp.error_line || (unsigned)r < fp.error_line))
-		log_msg("%s:%d: expected 'name = value'", path, r);
+		log_err("%s:%d: expected 'name = value'", path, r);
 	else if (fp.error_line)
-		log_msg("%s:%u: %s", path, fp.error_line, error);
+		log_err("%s:%u: %s", path, fp.error_line, error);
 	else if (r < 0)
-		log_msg("%s: cannot read it", path);
+		log_err("%s: cannot read it", path);
 	return r == 0 && !fp.error_line ? 0 : -EINVAL;
 }
 
@@ -348,7 +348,7 @@ static int
 check(struct serve_config *c)
 {
 	if (!c->keys) {
-		log_msg("serve: --keys DIR (or keys = DIR) is required");
+		log_err("serve: --keys DIR (or keys = DIR) is required");
 		return -EINVAL;
 	}
 	if (!c->user && set_string(&c->user, "tether") < 0)
@@ -397,12 +397,12 @@ serve_config_load(int argc, char **argv, struct serve_config *c)
 			allow_cleared = true;
 		}
 		if (apply(c, s, optarg, why, sizeof(why)) < 0) {
-			log_msg("--%s: %s", s->name, why);
+			log_err("--%s: %s", s->name, why);
 			return -EINVAL;
 		}
 	}
 	if (optind < argc) {
-		log_msg("serve: unexpected argument '%s'", argv[optind]);
+		log_err("serve: unexpected argument '%s'", argv[optind]);
 		return -EINVAL;
 	}
 	return check(c);

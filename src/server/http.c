@@ -628,7 +628,7 @@ on_library_message(void *cls, const char *fmt, va_list ap)
 	n = strlen(msg);
 	while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
 		msg[--n] = '\0';
-	log_msg("http: %s", msg);
+	log_warn("http: %s", msg);
 }
 
 /*
@@ -743,7 +743,7 @@ server_start(int fd, bool tls, const struct http_config *cfg)
 	srv->fd = fd;
 	srv->cfg = *cfg;
 	if (track_connections(srv) < 0) {
-		log_msg("cannot track the connections of a listener");
+		log_err("cannot track the connections of a listener");
 		server_free(srv);
 		return NULL;
 	}
@@ -774,7 +774,7 @@ server_start(int fd, bool tls, const struct http_config *cfg)
 		MHD_OPTION_ARRAY, tls ? tls_options : none,
 		MHD_OPTION_END);
 	if (!srv->daemon) {
-		log_msg("cannot start the HTTP%s server", tls ? "S" : "");
+		log_err("cannot start the HTTP%s server", tls ? "S" : "");
 		server_free(srv);
 		return NULL;
 	}

@@ -21,7 +21,7 @@ keydir_check_mode(const char *path, mode_t mode, bool quiet)
 	if (!(mode & S_IWOTH))
 		return 0;
 	if (!quiet)
-		log_msg("%s: every user may write to it (mode %04o), so anyone "
+		log_err("%s: every user may write to it (mode %04o), so anyone "
 		        "could add a key: refusing its keys: chmod o-w %s", path,
 		        (unsigned)(mode & 07777), path);
 	return -EPERM;
@@ -36,7 +36,7 @@ keydir_open(const char *path)
 
 	if (fd < 0) {
 		r = -errno;
-		log_msg("%s: %s", path, strerror(-r));
+		log_err("%s: %s", path, strerror(-r));
 		return r;
 	}
 	r = fstat(fd, &st) < 0 ? -errno : keydir_check_mode(path, st.st_mode,
@@ -181,8 +181,8 @@ stale_temp(int dirfd, const char *path, const char *name, int fd,
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
 		return false;
 	if (st.st_uid != dir_owner && st.st_uid != geteuid()) {
-		log_msg("%s/%s: owned by uid %u, not by the directory's owner: "
-		        "left as it is", path, name, (unsigned)st.st_uid);
+		log_warn("%s/%s: owned by uid %u, not by the directory's owner: "
+		         "left as it is", path, name, (unsigned)st.st_uid);
 		return false;
 	}
 	/* Its writer holds a lock until it renames it. */
@@ -212,9 +212,9 @@ remove_temp(int dirfd, const char *path, const char *name, uid_t dir_owner)
 			log_msg("%s/%s: removed: a key file an interrupted "
 			        "write left", path, name);
 		else
-			log_msg("%s/%s: left by an interrupted write, and "
-			        "cannot be removed: %s", path, name,
-			        strerror(errno));
+			log_warn("%s/%s: left by an interrupted write, and "
+			         "cannot be removed: %s", path, name,
+			         strerror(errno));
 	}
 	close(fd);
 }

@@ -39,11 +39,11 @@ keys_list(int dirfd, const char *path)
 	int r = keyset_load(dirfd, 0, &ks);
 
 	if (r < 0) {
-		log_msg("%s: %s", path, strerror(-r));
+		log_err("%s: %s", path, strerror(-r));
 		return 1;
 	}
 	if (!ks->adv) {
-		log_msg("%s: no advertised signing key", path);
+		log_err("%s: no advertised signing key", path);
 		keyset_unref(ks);
 		return 1;
 	}
@@ -53,9 +53,9 @@ keys_list(int dirfd, const char *path)
 			       ks->keys[i].exposed ?
 			       " (file readable by others: rotate)" : "");
 	if (ks->nexposed)
-		log_msg("%s: %zu key file%s readable by others: chmod o-rwx "
-		        "and rotate (tetherd keys rotate)", path, ks->nexposed,
-		        ks->nexposed == 1 ? " is" : "s are");
+		log_warn("%s: %zu key file%s readable by others: chmod o-rwx "
+		         "and rotate (tetherd keys rotate)", path, ks->nexposed,
+		         ks->nexposed == 1 ? " is" : "s are");
 	keyset_unref(ks);
 	return fflush(stdout) == 0 ? 0 : 1;
 }
@@ -67,7 +67,7 @@ keys_change(int dirfd, const char *path, bool rotate)
 	int r = rotate ? keydir_rotate(dirfd, thp) : keydir_create(dirfd, thp);
 
 	if (r < 0) {
-		log_msg("%s: cannot %s keys: %s", path,
+		log_err("%s: cannot %s keys: %s", path,
 		        rotate ? "rotate" : "create", strerror(-r));
 		return 1;
 	}
@@ -118,7 +118,7 @@ cmd_keys(int argc, char **argv)
 	}
 	if (strcmp(verb, "list") != 0 && strcmp(verb, "create") != 0 &&
 	    strcmp(verb, "rotate") != 0) {
-		log_msg("keys: unknown command '%s'", verb);
+		log_err("keys: unknown command '%s'", verb);
 		return 2;
 	}
 	if (!path) {
@@ -128,7 +128,7 @@ cmd_keys(int argc, char **argv)
 		}
 		path = file.keys;
 		if (!path) {
-			log_msg("%s: names no keys directory: give --keys DIR",
+			log_err("%s: names no keys directory: give --keys DIR",
 			        config);
 			serve_config_free(&file);
 			return 2;

@@ -125,18 +125,18 @@ check_exposure(int fd, const char *name, unsigned flags, const struct stat *st)
 	if ((flags & KEYSET_TIGHTEN) && st->st_nlink == 1 &&
 	    fchmod(fd, mode & ~(mode_t)S_IRWXO) == 0) {
 		if (!(flags & KEYSET_QUIET))
-			log_msg("key file %s was readable by others (mode %03o): "
-			        "made it %03o; its secret may be known: rotate "
-			        "it (tetherd keys rotate)", name,
-			        (unsigned)mode, (unsigned)(mode & ~(mode_t)S_IRWXO));
+			log_warn("key file %s was readable by others (mode %03o): "
+			         "made it %03o; its secret may be known: rotate "
+			         "it (tetherd keys rotate)", name,
+			         (unsigned)mode, (unsigned)(mode & ~(mode_t)S_IRWXO));
 		return true;
 	}
 	if (!(flags & KEYSET_QUIET))
-		log_msg("warning: key file %s is readable by others (mode %03o%s): "
-		        "serving it, but its secret may be known: chmod o-rwx "
-		        "it and rotate it (tetherd keys rotate)", name,
-		        (unsigned)mode, st->st_nlink > 1 ?
-		        ", and other names: left as it is" : "");
+		log_warn("warning: key file %s is readable by others (mode %03o%s): "
+		         "serving it, but its secret may be known: chmod o-rwx "
+		         "it and rotate it (tetherd keys rotate)", name,
+		         (unsigned)mode, st->st_nlink > 1 ?
+		         ", and other names: left as it is" : "");
 	return true;
 }
 
@@ -165,7 +165,7 @@ static void
 skip_file(const char *name, unsigned flags, const char *why)
 {
 	if (!(flags & KEYSET_QUIET))
-		log_msg("skipping key file %s: %s", name, why);
+		log_warn("skipping key file %s: %s", name, why);
 }
 
 /*
@@ -570,7 +570,7 @@ keyset_load(int dirfd, unsigned flags, struct keyset **out)
 
 	r = key_file_names(dirfd, &names, &n);
 	if (r == -E2BIG && !(flags & KEYSET_QUIET))
-		log_msg("more than %d key files: none is read",
+		log_err("more than %d key files: none is read",
 		        KEYSET_MAX_KEYS);
 	if (r < 0)
 		return r;

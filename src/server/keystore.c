@@ -123,7 +123,7 @@ create_pair(struct keystore *st, int dirfd)
 	int r = keydir_create(dirfd, thp);
 
 	if (r < 0)
-		log_msg("%s: no advertised key, and cannot create a pair: %s",
+		log_err("%s: no advertised key, and cannot create a pair: %s",
 		        st->path, strerror(-r));
 	else
 		log_msg("%s: created signing key %s and its exchange key",
@@ -177,7 +177,7 @@ read_once(struct keystore *st, unsigned kflags, struct keyset **out)
 	/* A pair that cannot be made leaves the rotated keys in service. */
 	if (r == 0 && (*out)->nadvertised == 0 && (*out)->nunreadable &&
 	    !(kflags & KEYSET_QUIET))
-		log_msg("%s: %zu advertised key files cannot be read: no new "
+		log_err("%s: %zu advertised key files cannot be read: no new "
 		        "pair is made over them; give them to the service user",
 		        st->path, (*out)->nunreadable);
 	if (r == 0 && (*out)->nadvertised == 0 && !(*out)->nunreadable &&
@@ -224,15 +224,15 @@ refresh(struct keystore *st, const struct keyset *old, const char *why)
 	if (!ks)
 		return;		/* out of memory: the next request tries again */
 	if (r == -ENOENT)
-		log_msg("%s: no such directory: serving no keys", st->path);
+		log_err("%s: no such directory: serving no keys", st->path);
 	else if (r < 0)
-		log_msg("%s: cannot read keys: %s: serving none until it "
+		log_err("%s: cannot read keys: %s: serving none until it "
 		        "changes", st->path, strerror(-r));
 	else if ((st->flags & KEYSTORE_LOG_RELOADS) && !again)
 		log_msg("reloaded keys (%s): %zu advertised, %zu in all", why,
 		        ks->nadvertised, ks->nkeys);
 	if (ks->nadvertised > 0 && !ks->adv && !again)
-		log_msg("%s: no advertised key signs: GET /adv fails until one "
+		log_err("%s: no advertised key signs: GET /adv fails until one "
 		        "does", st->path);
 	install(st, ks);
 }
@@ -270,9 +270,9 @@ keystore_open(struct keystore *st, const char *path, unsigned flags,
 	remove_temps(st);
 	r = read_directory(st, keyset_flags, &ks);
 	if (r < 0)
-		log_msg("%s: cannot load keys: %s", path, strerror(-r));
+		log_err("%s: cannot load keys: %s", path, strerror(-r));
 	else if (ks->nadvertised > 0 && !ks->adv)
-		log_msg("%s: no advertised key signs: GET /adv fails until one "
+		log_err("%s: no advertised key signs: GET /adv fails until one "
 		        "does", path);
 	/* A set, even an empty one, so that requests get answers. */
 	if (ks)

@@ -49,7 +49,7 @@ main(int argc, char **argv)
 	/* tangd's usage, "tangd <jwkdir>": one connection on stdin/stdout. */
 	if (argc == 2 && argv[1][0] != '-')
 		return cmd_standin(argv[1]);
-	log_msg("unknown command '%s'", argv[1]);
+	log_err("unknown command '%s'", argv[1]);
 	usage(stderr);
 	return 2;
 }

@@ -26,13 +26,13 @@ privilege_lookup(const char *name, struct service_user *u)
 	errno = 0;
 	pw = getpwnam(name);
 	if (!pw) {
-		log_msg("--user %s: no such user: create it (useradd --system "
+		log_err("--user %s: no such user: create it (useradd --system "
 		        "--home-dir /var/lib/tether --shell /usr/sbin/nologin "
 		        "%s) or name another", name, name);
 		return -ENOENT;
 	}
 	if (pw->pw_uid == 0 || pw->pw_gid == 0) {
-		log_msg("--user %s: tetherd never serves as root or group root",
+		log_err("--user %s: tetherd never serves as root or group root",
 		        name);
 		return -EPERM;
 	}
@@ -100,7 +100,7 @@ static int
 refuse_linked(const char *dir, const char *name, const struct stat *st,
               const struct service_user *u)
 {
-	log_msg("%s%s%s: root's, with %lu hard links: not given to %s, since "
+	log_err("%s%s%s: root's, with %lu hard links: not given to %s, since "
 	        "its other names would be too: copy it to a file of its own",
 	        dir, name ? "/" : "", name ? name : "",
 	        (unsigned long)st->st_nlink, u->name);
@@ -149,7 +149,7 @@ check_file(int dirfd, const char *name, const struct stat *st, void *arg)
 	}
 	if (st->st_uid == 0 || st->st_uid == c->u->uid)
 		return 0;
-	log_msg("%s/%s: owned by uid %u, not %s: chown %s the keys, or run "
+	log_err("%s/%s: owned by uid %u, not %s: chown %s the keys, or run "
 	        "with --user as its owner", c->path, name, (unsigned)st->st_uid,
 	        c->u->name, c->u->name);
 	return -EPERM;
@@ -163,7 +163,7 @@ privilege_check_dir(int dirfd, const char *path, const struct service_user *u)
 	if (fstat(dirfd, &st) < 0)
 		return -errno;
 	if (st.st_uid != 0 && st.st_uid != u->uid) {
-		log_msg("%s: owned by uid %u, not %s: chown -R %s %s, or run "
+		log_err("%s: owned by uid %u, not %s: chown -R %s %s, or run "
 		        "with --user as its owner", path, (unsigned)st.st_uid,
 		        u->name, u->name, path);
 		return -EPERM;
@@ -187,7 +187,7 @@ privilege_adopt_dir(int dirfd, const char *path, const struct service_user *u)
 	r = each_key_file(dirfd, adopt_file,
 	                  &(struct owner_check){ .path = path, .u = u });
 	if (r < 0)
-		log_msg("%s: cannot give its keys to %s: %s", path, u->name,
+		log_err("%s: cannot give its keys to %s: %s", path, u->name,
 		        strerror(-r));
 	return r;
 }
@@ -211,7 +211,7 @@ privilege_adopt_file(const char *path, const struct service_user *u)
 		r = refuse_linked(path, NULL, &st, u);
 	} else if (fchown(fd, u->uid, u->gid) < 0) {
 		r = -errno;
-		log_msg("%s: cannot give it to %s: %s", path, u->name,
+		log_err("%s: cannot give it to %s: %s", path, u->name,
 		        strerror(errno));
 	}
 	close(fd);
@@ -243,7 +243,7 @@ privilege_check_readable(const char *path, const struct service_user *u)
 			return -errno;
 	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
 		return 0;
-	log_msg("%s: %s cannot read it (%s) and must, to read it again: "
+	log_err("%s: %s cannot read it (%s) and must, to read it again: "
 	        "make it and each directory above it reachable by %s", path,
 	        u->name, WIFEXITED(status) ? strerror(WEXITSTATUS(status)) :
 	        "the check did not finish", u->name);
@@ -254,13 +254,13 @@ int
 privilege_drop(const struct service_user *u)
 {
 	if (setgroups(0, NULL) < 0 || setgid(u->gid) < 0 || setuid(u->uid) < 0) {
-		log_msg("cannot become %s: %s", u->name, strerror(errno));
+		log_err("cannot become %s: %s", u->name, strerror(errno));
 		return -EPERM;
 	}
 	/* Dropped for good: neither id can come back. */
 	if (setuid(0) == 0 || setgid(0) == 0 || geteuid() != u->uid ||
 	    getegid() != u->gid) {
-		log_msg("root could be regained after becoming %s", u->name);
+		log_err("root could be regained after becoming %s", u->name);
 		return -EPERM;
 	}
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
@@ -331,12 +331,12 @@ sandbox_enter(void)
 
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) {
 		r = -errno;
-		log_msg("cannot forbid new privileges: %s", strerror(-r));
+		log_err("cannot forbid new privileges: %s", strerror(-r));
 		return r;
 	}
 	ctx = seccomp_init(SCMP_ACT_KILL_PROCESS);
 	if (!ctx) {
-		log_msg("cannot make a system call filter");
+		log_err("cannot make a system call filter");
 		return -ENOMEM;
 	}
 	r = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_TSYNC, 1);
@@ -350,7 +350,7 @@ sandbox_enter(void)
 		r = seccomp_load(ctx);
 	seccomp_release(ctx);
 	if (r < 0)
-		log_msg("cannot install the system call filter: %s",
+		log_err("cannot install the system call filter: %s",
 		        strerror(-r));
 	return r;
 }

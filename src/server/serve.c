@@ -65,17 +65,17 @@ read_pem(const char *option, const char *path, bool secret, char **out)
 	int r;
 
 	if (secret && stat(path, &st) == 0 && (st.st_mode & 0077)) {
-		log_msg("%s %s: readable by others (mode %03o): chmod 600 it",
+		log_err("%s %s: readable by others (mode %03o): chmod 600 it",
 		        option, path, (unsigned)(st.st_mode & 0777));
 		return -EPERM;
 	}
 	r = read_file_at(AT_FDCWD, path, TLS_FILE_MAX, out, &len);
 	if (r < 0) {
-		log_msg("%s %s: %s", option, path, strerror(-r));
+		log_err("%s %s: %s", option, path, strerror(-r));
 		return r;
 	}
 	if (!strstr(*out, "-----BEGIN ")) {
-		log_msg("%s %s: not a PEM file", option, path);
+		log_err("%s %s: not a PEM file", option, path);
 		free_secret(*out, len);
 		*out = NULL;
 		return -EINVAL;
@@ -94,7 +94,7 @@ load_tls(const struct serve_config *c, struct tls_identity **id)
 	if (!c->tls_cert && !c->tls_key)
 		return 0;
 	if (!c->tls_cert || !c->tls_key) {
-		log_msg("serve: --tls-cert and --tls-key go together");
+		log_err("serve: --tls-cert and --tls-key go together");
 		return -EINVAL;
 	}
 	r = read_pem("--tls-cert", c->tls_cert, false, &cert);
@@ -143,7 +143,7 @@ take_activated(struct server *s)
 
 	n = sd_listen_fds_with_names(1, &names);
 	if (n < 0) {
-		log_msg("socket activation: %s", strerror(-n));
+		log_err("socket activation: %s", strerror(-n));
 		return n;
 	}
 	for (int i = 0; i < n && r == 0; i++) {
@@ -155,11 +155,11 @@ take_activated(struct server *s)
 			(void)listen(fd, SOMAXCONN);
 		if (s->nfds == MAX_LISTENERS ||
 		    sd_is_socket(fd, AF_UNSPEC, SOCK_STREAM, 1) <= 0) {
-			log_msg("socket activation: fd %d is not a listening "
+			log_err("socket activation: fd %d is not a listening "
 			        "stream socket, or too many", fd);
 			r = -EINVAL;
 		} else if (tls && !s->tls_ready) {
-			log_msg("socket activation: the socket named %s needs "
+			log_err("socket activation: the socket named %s needs "
 			        "tls-cert and tls-key", names[i]);
 			r = -EINVAL;
 		} else {
@@ -182,19 +182,19 @@ open_sockets(struct server *s)
 
 	for (size_t i = 0; i < c->nlisten; i++) {
 		if (listen_url_parse(c->listen[i], &url) < 0) {
-			log_msg("--listen %s: expected http://ADDR:PORT or "
+			log_err("--listen %s: expected http://ADDR:PORT or "
 			        "https://ADDR:PORT with an IPv4 or [IPv6] address "
 			        "and a port from 1 to 65535", c->listen[i]);
 			return -EINVAL;
 		}
 		if (url.tls && !s->tls_ready) {
-			log_msg("--listen %s: https needs --tls-cert and --tls-key",
+			log_err("--listen %s: https needs --tls-cert and --tls-key",
 			        c->listen[i]);
 			return -EINVAL;
 		}
 		fd = listen_open(&url);
 		if (fd < 0) {
-			log_msg("--listen %s: %s", c->listen[i], strerror(-fd));
+			log_err("--listen %s: %s", c->listen[i], strerror(-fd));
 			return fd;
 		}
 		s->tls[s->nfds] = url.tls;
@@ -205,7 +205,7 @@ open_sockets(struct server *s)
 	if (n < 0)
 		return n;
 	if (s->nfds == 0) {
-		log_msg("serve: nothing to listen on: give --listen URL or "
+		log_err("serve: nothing to listen on: give --listen URL or "
 		        "start from a systemd socket");
 		return -EINVAL;
 	}
@@ -250,9 +250,9 @@ raise_open_files(struct server *s)
 		return;
 	rl.rlim_cur = rl.rlim_max < need ? rl.rlim_max : need;
 	if (setrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur < need)
-		log_msg("open files limited to %llu; the connection caps "
-		        "need %llu", (unsigned long long)rl.rlim_cur,
-		        (unsigned long long)need);
+		log_warn("open files limited to %llu; the connection caps "
+		         "need %llu", (unsigned long long)rl.rlim_cur,
+		         (unsigned long long)need);
 }
 
 static int
@@ -325,16 +325,16 @@ copy_string(char **to, const char *from)
 /*
  * Keeps what only a restart can change (the sockets and the servers on
  * them with their threads, timeout and connection limits, the keys
- * directory, the user, the audit file) at the running values, saying
- * so; the running settings are not touched, so a reload that fails
- * later leaves them whole.
+ * directory, the user) at the running values, saying so; the running
+ * settings are not touched, so a reload that fails later leaves them
+ * whole.
  */
 static int
 keep_fixed(const struct server *s, struct serve_config *fresh)
 {
 	bool same = fresh->nlisten == s->cfg.nlisten;
-	char *const *running[] = { &s->cfg.keys, &s->cfg.user, &s->cfg.audit_log };
-	char **wanted[] = { &fresh->keys, &fresh->user, &fresh->audit_log };
+	char *const *running[] = { &s->cfg.keys, &s->cfg.user };
+	char **wanted[] = { &fresh->keys, &fresh->user };
 	const unsigned *run_n[] = { &s->cfg.threads, &s->cfg.timeout,
 	                            &s->cfg.request_timeout,
 	                            &s->cfg.connections,
@@ -351,18 +351,17 @@ keep_fixed(const struct server *s, struct serve_config *fresh)
 		*want_n[i] = *run_n[i];
 	}
 	if (kept)
-		log_msg("reload: threads, timeout and connection limits change "
-		        "only on restart");
+		log_warn("reload: threads, timeout and connection limits change "
+		         "only on restart");
 
 	for (size_t i = 0; same && i < fresh->nlisten; i++)
 		same = strcmp(fresh->listen[i], s->cfg.listen[i]) == 0 &&
 		       fresh->open[i] == s->cfg.open[i];
 	if (!same)
-		log_msg("reload: listeners change only on restart");
+		log_warn("reload: listeners change only on restart");
 	for (size_t i = 0; i < ARRAY_SIZE(running); i++) {
 		if (!same_string(*running[i], *wanted[i]))
-			log_msg("reload: keys, user and audit-log change only on "
-			        "restart");
+			log_warn("reload: keys and user change only on restart");
 		if (r == 0)
 			r = copy_string(wanted[i], *running[i]);
 	}
@@ -393,9 +392,9 @@ reload_clients(struct server *s, const struct serve_config *fresh)
 /*
  * SIGHUP: the config file and command line are read again; clients,
  * policy and certificate change at once, for requests on open
- * connections too, with the servers left running; the rate-limit
- * buckets stay, at the new rates. Anything wrong keeps the running
- * settings.
+ * connections too, with the servers left running; the audit file is
+ * opened again, rotated or moved; the rate-limit buckets stay, at the
+ * new rates. Anything wrong keeps the running settings.
  */
 static void
 reload(struct server *s)
@@ -403,13 +402,14 @@ reload(struct server *s)
 	struct serve_config fresh;
 	struct tls_identity *id = NULL;
 	struct policy *p = NULL, *old;
+	int r;
 
 	if (serve_config_load(s->argc, s->argv, &fresh) != 0 ||
 	    keep_fixed(s, &fresh) < 0 || load_tls(&fresh, &id) < 0 ||
 	    reload_clients(s, &fresh) < 0) {
 		tls_identity_unref(id);
 		serve_config_free(&fresh);
-		log_msg("reload failed: still serving with the running settings");
+		log_warn("reload failed: still serving with the running settings");
 		return;
 	}
 	old = policy_slot_get(&s->policy);
@@ -418,10 +418,13 @@ reload(struct server *s)
 	if (!p) {
 		tls_identity_unref(id);
 		serve_config_free(&fresh);
-		log_msg("reload failed: out of memory: still serving with the "
-		        "running policy");
+		log_warn("reload failed: out of memory: still serving with the "
+		         "running policy");
 		return;
 	}
+	if (s->cfg.audit_log && !fresh.audit_log)
+		log_msg("reload: no audit-log now: the audit trail goes to "
+		        "the log only");
 	serve_config_free(&s->cfg);
 	s->cfg = fresh;
 	/* With no certificate named now, https goes on with the one it has. */
@@ -433,9 +436,12 @@ reload(struct server *s)
 
 		http_listener_reload(s->listeners[i], &cfg);
 	}
-	if (audit_reopen() < 0)
-		log_msg("reload: cannot open %s again: still appending to the "
-		        "old file", s->cfg.audit_log);
+	/* The same path again after rotation, or a new one; opened as the
+	   service user, who must be able to create it. */
+	r = audit_open(s->cfg.audit_log);
+	if (r < 0)
+		log_warn("reload: --audit-log %s: %s: still appending to the "
+		         "file open before", s->cfg.audit_log, strerror(-r));
 	log_msg("reloaded settings%s%s", s->cfg.config ? " from " : "",
 	        s->cfg.config ? s->cfg.config : "");
 	keystore_reload(&s->store, "SIGHUP");
@@ -512,7 +518,7 @@ event_loop(struct server *s)
 		};
 
 		if (poll(pfd, 2, -1) < 0 && errno != EINTR) {
-			log_msg("poll: %s", strerror(errno));
+			log_err("poll: %s", strerror(errno));
 			return;
 		}
 		if (pfd[0].revents & POLLIN) {
@@ -576,7 +582,7 @@ prepare(struct server *s)
 	if (r == 0 && s->cfg.audit_log) {
 		r = audit_open(s->cfg.audit_log);
 		if (r < 0)
-			log_msg("--audit-log %s: %s", s->cfg.audit_log,
+			log_err("--audit-log %s: %s", s->cfg.audit_log,
 			        strerror(-r));
 	}
 	if (r == 0) {
@@ -615,7 +621,7 @@ cmd_serve(int argc, char **argv)
 		if (r == 0)
 			r = watch_directory(&s, s.cfg.keys);
 		if (r < 0)
-			log_msg("cannot watch signals or %s: %s", s.cfg.keys,
+			log_err("cannot watch signals or %s: %s", s.cfg.keys,
 			        strerror(-r));
 	}
 	if (r == 0) {
@@ -642,9 +648,9 @@ cmd_serve(int argc, char **argv)
 		        "%u threads per listener", ks ? ks->nadvertised : 0,
 		        ks ? ks->nkeys : 0, s.cfg.keys, s.cfg.threads);
 		if (ks && ks->nexposed)
-			log_msg("%zu key file%s readable by others: rotate the "
-			        "keys (tetherd keys rotate)", ks->nexposed,
-			        ks->nexposed == 1 ? " is" : "s are");
+			log_warn("%zu key file%s readable by others: rotate the "
+			         "keys (tetherd keys rotate)", ks->nexposed,
+			         ks->nexposed == 1 ? " is" : "s are");
 		keyset_unref(ks);
 		sd_notify(0, "READY=1\nSTATUS=serving");
 		event_loop(&s);

@@ -232,8 +232,8 @@ static unsigned
 store_flags(const char *path, const struct stat *st)
 {
 	if (geteuid() == 0 && st->st_uid != 0) {
-		log_msg("%s: owned by uid %u: as root, no key is created in it",
-		        path, (unsigned)st->st_uid);
+		log_warn("%s: owned by uid %u: as root, no key is created in it",
+		         path, (unsigned)st->st_uid);
 		return 0;
 	}
 	return KEYSTORE_CREATE;
@@ -247,7 +247,7 @@ cmd_standin(const char *path)
 	struct stat sb;
 
 	if (stat(path, &sb) < 0 || !S_ISDIR(sb.st_mode)) {
-		log_msg("%s: not a directory (usage: tetherd KEYSDIR, as "
+		log_err("%s: not a directory (usage: tetherd KEYSDIR, as "
 		        "tangd)", path);
 		return 1;
 	}

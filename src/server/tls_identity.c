@@ -57,7 +57,7 @@ tls_identity_new(const char *cert_pem, const char *cert_name,
 	r = gnutls_pcert_list_import_x509_raw(id->chain, &id->nchain, &cert,
 	                                      GNUTLS_X509_FMT_PEM, 0);
 	if (r < 0) {
-		log_msg("--tls-cert %s: %s", cert_name, gnutls_strerror(r));
+		log_err("--tls-cert %s: %s", cert_name, gnutls_strerror(r));
 		free(id);
 		return -EINVAL;
 	}
@@ -66,9 +66,9 @@ tls_identity_new(const char *cert_pem, const char *cert_name,
 		r = gnutls_privkey_import_x509_raw(id->key, &key,
 		                                   GNUTLS_X509_FMT_PEM, NULL, 0);
 	if (r < 0) {
-		log_msg("--tls-key %s: %s", key_name, gnutls_strerror(r));
+		log_err("--tls-key %s: %s", key_name, gnutls_strerror(r));
 	} else if (!key_matches(id)) {
-		log_msg("--tls-key %s: not the key of the certificate in %s",
+		log_err("--tls-key %s: not the key of the certificate in %s",
 		        key_name, cert_name);
 		r = -1;
 	}

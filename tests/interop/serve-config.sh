@@ -154,7 +154,7 @@ write_conf 127.0.0.1/32
 sed -i "s|^keys = .*|keys = $TEST_DIR/elsewhere|; s|^tls-key = .*|tls-key = $d/gone.key|" "$conf"
 kill -HUP "$srv_PID"
 check "a reload naming another keys directory says it needs a restart" \
-	wait_for "restart" grep -q "keys, user and audit-log change only on restart" \
+	wait_for "restart" grep -q "keys and user change only on restart" \
 	"$TEST_DIR/srv.log"
 check "... and one with a missing TLS key fails, naming it" \
 	grep -q "gone.key: No such file" "$TEST_DIR/srv.log"

@@ -12,6 +12,7 @@
 #include <luksmeta.h>
 
 #include "client/jwe.h"
+#include "client/luks1_journal.h"
 #include "common/util.h"
 
 /* cb6e8904-81ff-40da-a84a-07ab9ab5715e: clevis's luksmeta slot owner. */
@@ -250,6 +251,31 @@ keyslot_in_use(struct crypt_device *cd, int slot)
 	}
 }
 
+int
+binding_luks1_jwe(struct crypt_device *cd, int slot, char **out)
+{
+	luksmeta_uuid_t uuid;
+	char *jwe;
+	int len;
+
+	len = luksmeta_load(cd, slot, uuid, NULL, 0);
+	if (len < 0)
+		return len;
+	if (len == 0 || (size_t)len > JWE_MAX ||
+	    memcmp(uuid, clevis_luksmeta_uuid, sizeof(uuid)) != 0)
+		return -ENODATA;
+	jwe = calloc(1, (size_t)len + 1);
+	if (!jwe)
+		return -ENOMEM;
+	if (luksmeta_load(cd, slot, uuid, jwe, (size_t)len) != len ||
+	    memchr(jwe, '\0', (size_t)len)) {
+		free(jwe);
+		return -ENODATA;
+	}
+	*out = jwe;
+	return 0;
+}
+
 /* clevis's LUKS1 bindings: the JWE, compact, in a luksmeta slot. */
 static int
 load_luks1(struct crypt_device *cd, struct binding **b, size_t *n)
@@ -259,25 +285,17 @@ load_luks1(struct crypt_device *cd, struct binding **b, size_t *n)
 	if (luksmeta_test(cd) < 0)
 		return 0;
 	for (int slot = 0; slot < max; slot++) {
-		luksmeta_uuid_t uuid;
 		char *jwe;
-		int len, r;
+		int r;
 
 		/* Metadata of an inactive keyslot is debris, as to clevis. */
 		if (!keyslot_in_use(cd, slot))
 			continue;
-		len = luksmeta_load(cd, slot, uuid, NULL, 0);
-		if (len <= 0 || (size_t)len > JWE_MAX ||
-		    memcmp(uuid, clevis_luksmeta_uuid, sizeof(uuid)) != 0)
+		r = binding_luks1_jwe(cd, slot, &jwe);
+		if (r == -ENOMEM)
+			return r;
+		if (r < 0)
 			continue;
-		jwe = calloc(1, (size_t)len + 1);
-		if (!jwe)
-			return -ENOMEM;
-		if (luksmeta_load(cd, slot, uuid, jwe, (size_t)len) != len ||
-		    memchr(jwe, '\0', (size_t)len)) {
-			free(jwe);
-			continue;
-		}
 		r = binding_add(b, n, slot, -1, jwe);
 		if (r < 0)
 			return r;
@@ -415,11 +433,12 @@ binding_erase(struct crypt_device *cd, const struct binding *b)
 int
 binding_remove(struct crypt_device *cd, const struct binding *b)
 {
-	int r = 0;
+	int r;
 
-	if (is_luks2(cd))
-		r = binding_token_write(cd, b->token, TOKEN_REMOVING, b->jwe,
-		                        b->slot, -1);
+	if (!is_luks2(cd))
+		return luks1_remove(cd, b->slot);
+	r = binding_token_write(cd, b->token, TOKEN_REMOVING, b->jwe, b->slot,
+	                        -1);
 	if (r >= 0)
 		r = crypt_keyslot_destroy(cd, b->slot);
 	if (r >= 0)

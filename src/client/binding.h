@@ -101,11 +101,11 @@ int binding_store(struct crypt_device *cd, int slot, int token,
 int binding_erase(struct crypt_device *cd, const struct binding *b);
 
 /*
- * Removes b's keyslot, then its token or luksmeta data. On LUKS2 the
- * token first becomes TOKEN_REMOVING: libcryptsetup wipes a keyslot's key
- * material before the header stops listing it, and a run killed in
- * between leaves a keyslot no key opens, which only this token tells the
- * next command is one to remove.
+ * Removes b's keyslot and its token or luksmeta data. libcryptsetup wipes
+ * a keyslot's key material before the header stops listing it, and a run
+ * killed in between leaves a keyslot no key opens: on LUKS2 the token
+ * first becomes TOKEN_REMOVING, which tells the next command it is one to
+ * remove; on LUKS1 a record does (luks1_journal.h).
  */
 int binding_remove(struct crypt_device *cd, const struct binding *b);
 
@@ -123,6 +123,12 @@ int binding_luks1_init(struct crypt_device *cd);
  * interrupted bind or unbind): how many, wiped first when wipe is true.
  */
 int binding_luks1_debris(struct crypt_device *cd, bool wipe);
+
+/*
+ * LUKS1 only: the JWE clevis's luksmeta data of keyslot slot holds,
+ * whether the keyslot is in use or not. -ENODATA when it holds none.
+ */
+int binding_luks1_jwe(struct crypt_device *cd, int slot, char **jwe);
 
 /* The binding of slot among b, or NULL. */
 const struct binding *bindings_find(const struct binding *b, size_t n,

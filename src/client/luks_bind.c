@@ -20,6 +20,7 @@
 
 #include "client/adv.h"
 #include "client/describe.h"
+#include "client/luks1_journal.h"
 #include "client/pin.h"
 #include "client/request.h"
 #include "client/tty.h"
@@ -145,6 +146,26 @@ store_luks1_binding(struct crypt_device *cd, const char *dev, int slot,
 	return slot;
 }
 
+/* LUKS1: a spare binding is recorded first (luks1_journal.h). */
+static int
+store_luks1_spare_or_binding(struct crypt_device *cd, const char *dev,
+                             int slot, int spare_of, const char *jwe,
+                             const char *old, size_t oldlen, const char *key,
+                             size_t len)
+{
+	int r = spare_of >= 0 ? luks1_record_spare(cd, slot, spare_of, jwe) : 0;
+
+	if (r < 0 && r != -ENOSPC) {
+		log_err("%s: cannot record the spare binding: %s", dev,
+		        store_error(r));
+		return r;
+	}
+	r = store_luks1_binding(cd, dev, slot, -1, jwe, old, oldlen, key, len);
+	if (r < 0 && spare_of >= 0)
+		luks1_forget(cd, slot);
+	return r;
+}
+
 /*
  * LUKS2: a token must name a keyslot that exists, so a pending token
  * carrying the JWE comes first, then the keyslot, then the pending token
@@ -213,8 +234,8 @@ luks_add_binding(struct crypt_device *cd, const char *dev, int slot,
 		r = store_luks2_binding(cd, dev, slot, token, spare_of, jwe, old,
 		                        oldlen, newkey, len);
 	else if (r == 0)
-		r = store_luks1_binding(cd, dev, slot, -1, jwe, old, oldlen,
-		                        newkey, len);
+		r = store_luks1_spare_or_binding(cd, dev, slot, spare_of, jwe,
+		                                 old, oldlen, newkey, len);
 	free(jwe);
 	if (r >= 0 && key) {
 		*key = newkey;
@@ -359,8 +380,9 @@ verify_binding(struct crypt_device *cd, const struct binding *b,
  * for the new JWE, assigned to the keyslot (TOKEN_REMOVING); the keyslot
  * is destroyed, which leaves the token pending, unassigned; the keyslot
  * is added, unlocked through the spare; the token becomes its binding.
- * LUKS1: the keyslot goes, then its luksmeta data is replaced, then the
- * keyslot comes back. Throughout, the spare binding opens the volume.
+ * LUKS1: the binding and keyslot go (luks1_remove()), then the new
+ * binding is stored and the keyslot comes back. Throughout, the spare
+ * binding opens the volume.
  */
 static int
 replace_slot(struct crypt_device *cd, const char *dev,
@@ -370,7 +392,7 @@ replace_slot(struct crypt_device *cd, const char *dev,
 	int r = set_cheap_pbkdf(cd);
 
 	if (r == 0 && !is_luks2(cd)) {
-		r = crypt_keyslot_destroy(cd, b->slot);
+		r = luks1_remove(cd, b->slot);
 		if (r >= 0)
 			r = store_luks1_binding(cd, dev, b->slot, spare->slot,
 			                        spare->jwe, key, len, key, len);
@@ -468,6 +490,8 @@ rebind(struct crypt_device *cd, const struct luks_args *a,
 		log_warn("%s: slot %d is bound again; the spare binding in slot "
 		         "%d could not be removed: the next command removes it",
 		         a->dev, b->slot, spare);
+	else if (!is_luks2(cd))
+		luks1_forget(cd, spare);
 	free(made.jwe);
 	free_secret(key, len);
 	free_secret(old, oldlen);

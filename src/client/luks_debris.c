@@ -25,8 +25,10 @@
  * - a clevis token naming no keyslot (cryptsetup luksKillSlot, or clevis
  *   stopped half way): it opens nothing and goes, as clevis's bind does.
  *
- * LUKS1 has no tokens: clevis's luksmeta data of a keyslot not in use is
- * what an interrupted bind or unbind leaves, and is wiped.
+ * LUKS1 has no tokens: tether's records in luksmeta (luks1_journal.h) say
+ * what a removal or a spare binding was about, and clevis's luksmeta data
+ * of a keyslot not in use is what an interrupted bind leaves, and is
+ * wiped.
  */
 #include "client/luks.h"
 
@@ -34,6 +36,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "client/luks1_journal.h"
 #include "client/pin.h"
 #include "common/log.h"
 #include "common/util.h"
@@ -260,12 +263,13 @@ luks_clear_debris(struct crypt_device *cd, const char *dev, bool clear)
 	int r;
 
 	if (strcmp(crypt_get_type(cd), CRYPT_LUKS2) != 0) {
+		sw.left = luks1_sweep(cd, dev, clear);
 		r = binding_luks1_debris(cd, clear);
 		if (r > 0)
 			log_warn("%s: %d luksmeta slot(s) of unused keyslots hold "
 			         "clevis bindings an interrupted bind or unbind left%s",
 			         dev, r, clear ? ": wiped" : "");
-		return r < 0 ? r : clear ? 0 : r;
+		return r < 0 ? r : sw.left + (clear ? 0 : r);
 	}
 	/* In this order: each step can leave what the next one looks at. */
 	sweep_tokens(&sw, CLEVIS_TOKEN_TYPE, sweep_dangling);

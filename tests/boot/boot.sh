@@ -33,15 +33,15 @@ LOOP=$(losetup -f --show "$W/case1.img") || bail "a loop device for the image"
 loops+=("$LOOP")
 printf 'root UUID=%s none luks,initramfs\n' "$UUID" >"$W/crypttab"
 conf_dir "$W/conf"
-for v in tether clevis none; do
+for v in tether clevis none both; do
 	share_tree "$W/share-$v" "$v"
 done
-for v in tether clevis none; do
+for v in tether clevis none both; do
 	mkinitrd "$W/share-$v" "$W/conf" "$W/crypttab" "$W/initrd-$v" \
 		>"$W/mkinitramfs-$v.log" 2>&1 ||
 		bail "mkinitramfs ($v)" "$(tail -n 20 "$W/mkinitramfs-$v.log")"
 done
-ok "mkinitramfs builds images with tether's hook, with clevis's, and with neither"
+ok "mkinitramfs builds images with tether's hook, with clevis's, with both, and with neither"
 loop_detach "$LOOP"
 
 initrd_files "$W/initrd-tether" >"$W/files-tether"
@@ -53,6 +53,9 @@ check "... and its boot scripts" has tether '^scripts/local-top/tether$'
 check "... and no clevis, curl, bash or jose" sh -c "! grep -Eq '(clevis$|bin/curl$|bin/bash$|bin/jose$)' '$W/files-tether'"
 check "... and no CA bundle: the binding is plain http" sh -c "! grep -q 'ca-certificates.crt' '$W/files-tether'"
 check "the clevis image holds clevis's scripts (the comparison is real)" has clevis '^scripts/local-top/clevis$'
+initrd_files "$W/initrd-both" >"$W/files-both"
+check "the image with both holds clevis's boot scripts and tether's" sh -c \
+	"grep -qx 'scripts/local-top/clevis' '$W/files-both' && grep -qx 'scripts/local-top/tether' '$W/files-both'"
 
 size() { stat -c %s "$1"; }
 base=$(size "$W/initrd-none")
@@ -168,6 +171,45 @@ boot case5b "$W/case5.img" "$W/initrd-tether" "$APPEND_STATIC" -nic "user,model=
 wait_console case5b 'Please unlock disk root'
 typed_boot case5b "case 5: the passphrase typed at once, before the attempts, boots it"
 clean case5b
+
+# ------------------------------------------------ beside clevis-initramfs
+# Both packages installed: both hooks fill the image and both local-top
+# scripts run. Two unlockers would answer one prompt through one fifo,
+# each bringing the network up; tether's local-top runs after clevis's
+# and stops its unlocker, so tether alone unlocks and releases the
+# network. The boots reuse case 1's image (server up) and case 5's
+# (server unreachable).
+recs_before=$(grep -c 'POST /rec/' "$TEST_DIR/srv.log")
+boot both1 "$W/case1.img" "$W/initrd-both" "" -nic "user,model=virtio-net-pci"
+unattended both1 "beside clevis-initramfs, server up: the root unlocks with no typing"
+check "... tether says it stopped clevis-initramfs's unlocker" \
+	grep -q "tether: clevis-initramfs's unlocker stopped" "$W/both1.log"
+check "... and clevis unlocked nothing" sh -c "! grep -q 'with clevis' '$W/both1.log'"
+check_eq "... tetherd answered exactly one recovery" 1 \
+	"$(($(grep -c 'POST /rec/' "$TEST_DIR/srv.log") - recs_before))"
+check "... cryptsetup reported no error" sh -c \
+	"! grep -Eq 'cryptsetup: ERROR|already exists' '$W/both1.log'"
+check_eq "... one script brought the network up (configure_networking ran once)" 1 \
+	"$(grep -c 'Waiting up to [0-9]* secs for' "$W/both1.log")"
+check_eq "... with one DHCP exchange" 1 \
+	"$(grep -c 'IP-Config: .* complete' "$W/both1.log")"
+check_eq "... and taken down once, by tether" 1 \
+	"$(grep -c 'tether: took .* down' "$W/both1.log")"
+check "... so the real system starts with no address on ens3" \
+	sh -c "! grep -q 'init address: .*ens3' '$W/both1.log'"
+clean both1
+
+boot both5 "$W/case5.img" "$W/initrd-both" "$APPEND_STATIC tether.keep-network" \
+	-nic "user,model=virtio-net-pci"
+wait_console both5 'tether: root: no server gave a key'
+check "beside clevis-initramfs, server unreachable: the root is not open yet" \
+	sh -c "! grep -q '$MARKER' '$W/both5.log'"
+typed_boot both5 "... the passphrase typed on the console boots it"
+check "... tether had stopped clevis-initramfs's unlocker" \
+	grep -q "tether: clevis-initramfs's unlocker stopped" "$W/both5.log"
+check "... and tether.keep-network kept ens3's address for the real system" \
+	grep -q 'init address: .*ens3 *inet 10\.0\.2\.15/' "$W/both5.log"
+clean both5
 
 # ------------------------------------------------ case 6: client disabled
 PIN="sha256//$(openssl x509 -in "$d/srv.pem" -pubkey -noout |

@@ -38,7 +38,8 @@ check "one bound over https with a key pin" image pin.img \
 check "one with no binding" image plain.img
 
 # hook NAME CONF SOURCE...: runs the hook into $W/NAME with a crypttab
-# naming each SOURCE, and CONF as conf.d/tether.
+# naming each SOURCE, and CONF as conf.d/tether; clevis-initramfs's hook
+# is not installed unless CLEVIS_HOOK names one.
 hook() {
 	local name=$1 d=$W/$1 conf=$2 i=0 src
 	shift 2
@@ -51,7 +52,13 @@ hook() {
 	[ -z "$conf" ] || printf '%s\n' "$conf" >"$W/conf/conf.d/tether"
 	DESTDIR=$d CONFDIR=$W/conf version=$(uname -r) verbose=n MODULES=list \
 		TETHER_BIN="$TETHER" TETHER_TOKEN_PLUGIN="$TETHER_TOKEN_PLUGIN" \
+		TETHER_CLEVIS_HOOK="${CLEVIS_HOOK:-$W/no-clevis-hook}" \
 		sh "$TETHER_INITRAMFS_HOOK" >"$W/$name.log" 2>&1
+}
+# with_clevis COMMAND...: COMMAND with clevis-initramfs's hook installed.
+with_clevis() {
+	local CLEVIS_HOOK=$W/clevis-hook
+	"$@"
 }
 in_image() { [ -e "$W/$1/${2#/}" ] || [ -e "$W/$1/usr/${2#/}" ] || [ -L "$W/$1/${2#/}" ]; }
 not_in_image() { ! in_image "$@"; }
@@ -85,6 +92,44 @@ check "... and copies nothing" sh -c "[ -z \"\$(find '$W/plain' -type f ! -path 
 check "a source it cannot read at build time" hook unknown "" UUID=00000000-0000-0000-0000-000000000000
 check "... counts as bound: tether is copied" in_image unknown usr/bin/tether
 check "... saying why" grep -q "cannot read" "$W/unknown.log"
+
+# Beside clevis-initramfs: a volume bound with tpm2 (a pin tether does
+# not have) is left to clevis when clevis's hook is installed, since
+# tether's local-top would stop clevis's unlocker. The tpm2 binding is
+# written the way clevis writes one (a clevis token whose JWE header
+# names the pin); reading it needs no TPM.
+tpm2_binding() { # IMAGE: adds a keyslot and a clevis tpm2 token for it
+	local jwe slot
+	jose jwk gen -i '{"alg":"A256GCM"}' -o "$W/tpm2.jwk" &&
+		jwe=$(printf tpm2-key | jose jwe enc -k "$W/tpm2.jwk" -I- -o- \
+			-i '{"protected":{"clevis":{"pin":"tpm2","tpm2":{"hash":"sha256","key":"ecc"}}}}') &&
+		printf %s "$PASS" | cryptsetup luksAddKey --pbkdf pbkdf2 \
+			--pbkdf-force-iterations 1000 --key-file - "$1" <(printf tpm2-key) &&
+		slot=$(cryptsetup luksDump --dump-json-metadata "$1" |
+			jq -r '.keyslots | keys | map(tonumber) | max') &&
+		jq -cn --argjson jwe "$jwe" --arg slot "$slot" \
+			'{type:"clevis",keyslots:[$slot],jwe:$jwe}' |
+		cryptsetup token import "$1"
+}
+cp "$W/http.img" "$W/tpm2.img"
+check "an image bound over http and with tpm2" tpm2_binding "$W/tpm2.img"
+check "... whose tpm2 binding tether luks list shows" sh -c \
+	"'$TETHER' luks list -d '$W/tpm2.img' | grep -q '^[0-9]*: tpm2 '"
+check "without clevis-initramfs, the hook runs for it" hook alone "" \
+	"$W/http.img" "$W/tpm2.img"
+check "... and copies tether, for the http binding" in_image alone usr/bin/tether
+: >"$W/clevis-hook"
+check "beside clevis-initramfs's hook, the hook runs for it" with_clevis hook beside "" \
+	"$W/http.img" "$W/tpm2.img"
+check "... and copies no tether: clevis unlocks" not_in_image beside usr/bin/tether
+check "... saying which volume and pin need clevis" \
+	grep -q 'vol1 (tpm2): a binding only clevis can use' "$W/beside.log"
+check "beside clevis-initramfs's hook, with tang bindings only" with_clevis hook \
+	beside2 "" "$W/http.img"
+check "... tether is copied, as without clevis" in_image beside2 usr/bin/tether
+check "TETHER_INITRAMFS=y beside clevis, with tpm2" with_clevis hook forced \
+	"TETHER_INITRAMFS=y" "$W/tpm2.img"
+check "... copies tether" in_image forced usr/bin/tether
 
 check "TETHER_INITRAMFS=n in conf.d/tether" hook off "TETHER_INITRAMFS=n" "$W/http.img"
 check "... copies nothing" not_in_image off usr/bin/tether

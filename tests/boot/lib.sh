@@ -63,8 +63,9 @@ KVER=${KVER:-$(find /lib/modules -mindepth 1 -maxdepth 1 -printf '%f\n' |
 	sort -V | tail -n 1)}
 VMLINUZ=/boot/vmlinuz-$KVER
 
-# root_dir DIR: a root file system whose /sbin/init prints the marker
-# with the uptime and powers off.
+# root_dir DIR: a root file system whose /sbin/init prints the IPv4
+# addresses the initramfs left configured, then the marker with the
+# uptime, and powers off.
 root_dir() {
 	mkdir -p "$1/bin" "$1/sbin" "$1/proc" "$1/dev" "$1/sys" "$1/run"
 	cp /bin/busybox "$1/bin/busybox"
@@ -72,6 +73,7 @@ root_dir() {
 		#!/bin/busybox sh
 		/bin/busybox mount -t proc proc /proc
 		read -r up _ </proc/uptime
+		/bin/busybox ip -4 -o addr show | /bin/busybox sed 's/^/init address: /'
 		echo "$MARKER \$up"
 		/bin/busybox poweroff -f
 	EOF
@@ -151,7 +153,8 @@ bind() {
 
 # share_tree DIR WITH: a copy of /usr/share/initramfs-tools without any
 # NBDE client's files, then with tether's (WITH=tether), clevis's
-# (WITH=clevis) or neither (WITH=none). mkinitramfs runs every hook and
+# (WITH=clevis), both (WITH=both: tether-initramfs-tools installed beside
+# clevis-initramfs) or neither (WITH=none). mkinitramfs runs every hook and
 # copies every boot script of /usr/share/initramfs-tools whatever its -d
 # says, and clevis's hook checks nothing: an image without clevis needs a
 # tree without it, lent in a private mount namespace (see mkinitrd).
@@ -161,11 +164,11 @@ share_tree() {
 	for f in hooks/tether scripts/local-top/tether scripts/local-bottom/tether; do
 		rm -f "$d/$f"
 	done
-	if [ "$2" != clevis ]; then
+	if [ "$2" != clevis ] && [ "$2" != both ]; then
 		rm -f "$d/hooks/clevis" "$d/scripts/local-top/clevis" \
 			"$d/scripts/local-bottom/clevis"
 	fi
-	if [ "$2" = tether ]; then
+	if [ "$2" = tether ] || [ "$2" = both ]; then
 		install -m 755 "$TETHER_INITRAMFS_HOOK" "$d/hooks/tether"
 		install -m 755 "$TETHER_INITRAMFS_SCRIPTS/local-top/tether" \
 			"$d/scripts/local-top/tether"

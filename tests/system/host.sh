@@ -47,7 +47,7 @@ chroot "$R" chown -R tether:tether /etc/tether/tls
 printf 'tls-cert = /etc/tether/tls/chain.pem\ntls-key = /etc/tether/tls/key.pem\n' \
 	>>"$R/etc/tether/tetherd.conf"
 chroot "$R" systemctl enable tetherd-https.socket tetherd-open.socket >/dev/null 2>&1
-jq -n --rawfile ca "$R/etc/tether/tls/chain.pem" '{url: "https://localhost", ca: $ca}' \
+jq -cn --rawfile ca "$R/etc/tether/tls/chain.pem" '{url: "https://127.0.0.1", ca: $ca}' \
 	>"$R/etc/tether-test/https.json"
 
 # The guest: DHCP by systemd-networkd, the check service, no getty on

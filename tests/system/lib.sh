@@ -20,16 +20,33 @@ bail() { # DESCRIPTION [DETAIL...]: a failed step nothing after can use
 }
 
 # build_debs DIR: dpkg-buildpackage on a copy of the source tree (what git
-# tracks, as it is in the working tree); the .deb files land in DIR.
+# tracks, as it is in the working tree); the .deb files land in DIR. The
+# same tree builds the same packages: they are kept in $SYSTEM_CACHE by
+# the tree's hash, so the second test of a run takes the first's.
 build_debs() {
-	local out=$1 src=$1/src
-	mkdir -p "$src"
+	local out=$1 src=$1/src key cache
+	mkdir -p "$src" "$SYSTEM_CACHE"
 	git -C "$TETHER_SOURCE_ROOT" ls-files -z --cached --others \
 		--exclude-standard | (cd "$TETHER_SOURCE_ROOT" &&
 		xargs -0 cp --parents -t "$src" 2>/dev/null)
 	[ -f "$src/debian/control" ] || return 1
-	(cd "$src" && DEB_BUILD_OPTIONS="nocheck parallel=2" \
-		dpkg-buildpackage -us -uc -b) >"$out/build.log" 2>&1
+	key=$(cd "$src" && find . -type f -print0 | sort -z |
+		xargs -0 sha256sum | sha256sum | cut -c1-16)
+	cache=$SYSTEM_CACHE/debs-$key
+	(
+		flock 9
+		if [ -f "$cache/built" ]; then
+			echo "# packages of this tree, built before: $cache" >"$out/build.log"
+			cp "$cache"/* "$out/"
+			rm -f "$out/built"
+			exit
+		fi
+		(cd "$src" && DEB_BUILD_OPTIONS="nocheck parallel=2" \
+			dpkg-buildpackage -us -uc -b) >"$out/build.log" 2>&1 || exit 1
+		rm -rf "$cache" && mkdir "$cache" &&
+			cp "$out"/*.deb "$out"/*.changes "$out"/*.buildinfo "$cache/" &&
+			touch "$cache/built"
+	) 9>"$SYSTEM_CACHE/debs.lock"
 }
 
 # The packages tether's sit beside in the tests: Debian's own NBDE stack.

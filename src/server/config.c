@@ -38,6 +38,7 @@ static const struct setting {
 	  offsetof(struct serve_config, policy.fail_rate), 0, 1000000, 0 },
 	{ "auth-fail-burst", NUMBER,
 	  offsetof(struct serve_config, policy.fail_burst), 1, 100000, 0 },
+	{ "metrics", STRING, offsetof(struct serve_config, metrics), 0, 0, 0 },
 	{ "audit-log", STRING, offsetof(struct serve_config, audit_log), 0, 0, 0 },
 	{ "user", STRING, offsetof(struct serve_config, user), 0, 0, 0 },
 	{ "threads", NUMBER, offsetof(struct serve_config, threads), 1, 256, 't' },
@@ -80,6 +81,8 @@ serve_usage(FILE *f)
 	        "                        address and per name (default: 10)\n"
 	        "      --auth-fail-burst N  (default: 5)\n"
 	        "      --audit-log FILE  append the audit trail (JSON lines) to FILE\n"
+	        "      --metrics URL     serve Prometheus metrics at http://ADDR:PORT\n"
+	        "                        /metrics, apart from the Tang listeners\n"
 	        "      --user NAME       started as root: bind, then run as NAME\n"
 	        "                        (default: tether)\n"
 	        "  -t, --threads N       worker threads per listener (default: cores)\n"
@@ -418,6 +421,7 @@ serve_config_free(struct serve_config *c)
 	free(c->tls_key);
 	free(c->clients);
 	free(c->audit_log);
+	free(c->metrics);
 	free(c->user);
 	memset(c, 0, sizeof(*c));
 }

@@ -28,6 +28,7 @@ struct serve_config {
 	char *tls_key;
 	char *clients;
 	char *audit_log;
+	char *metrics;			/* the metrics listener's URL, or NULL */
 	char *user;			/* to drop to when started as root */
 	struct policy_config policy;
 	unsigned threads;

@@ -20,6 +20,7 @@
 #include "server/audit.h"
 #include "server/conntrack.h"
 #include "server/listen.h"
+#include "server/metrics.h"
 #include "server/route.h"
 #include "server/tls_identity.h"
 
@@ -59,7 +60,8 @@ struct request {
 	size_t body_len;
 	bool too_large;
 	unsigned status;
-	char client[CLIENT_NAME_MAX + 1];	/* authenticated, for the log */
+	char client[CLIENT_NAME_MAX + 1];	/* claimed, for the log */
+	bool authenticated;	/* client is who the credentials say */
 	const char *denied;	/* why the request was refused, for the audit */
 	struct policy *policy;	/* the one in force when it arrived */
 };
@@ -330,8 +332,10 @@ authenticate(struct MHD_Connection *conn, struct request *rq,
 	free(user);
 	if (pass)
 		free_secret_str(pass);
-	if (c == CLIENT_OK)
+	if (c == CLIENT_OK) {
+		rq->authenticated = true;
 		return 0;
+	}
 	/* Not the client's failure: no bucket is charged. */
 	if (c == CLIENT_UNAVAILABLE) {
 		*ret = deny(conn, rq, MHD_HTTP_SERVICE_UNAVAILABLE,
@@ -508,6 +512,21 @@ audit_request(struct MHD_Connection *conn, const struct request *rq)
 	if (rec)
 		e.kid = rq->match.kid;
 	audit_write(&e);
+	if (rq->denied)
+		metrics_denial(rq->denied);
+	if (rec)
+		metrics_recovery(e.outcome, rq->authenticated ? rq->client : NULL);
+}
+
+static enum metrics_route
+metrics_route_of(enum route r)
+{
+	switch (r) {
+	case ROUTE_ADV:
+	case ROUTE_ADV_KID: return METRICS_ROUTE_ADV;
+	case ROUTE_REC: return METRICS_ROUTE_REC;
+	default: return METRICS_ROUTE_OTHER;
+	}
 }
 
 static void
@@ -544,6 +563,7 @@ on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
 	         toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" :
 	         " (connection closed early)");
 	audit_request(conn, rq);
+	metrics_latency(metrics_route_of(rq->match.route), us);
 	policy_unref(rq->policy);
 	free(rq->body);
 	free(rq);
@@ -600,10 +620,14 @@ on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
 
 	if (code == MHD_CONNECTION_NOTIFY_STARTED) {
 		*socket_context = connection_started(cls, conn);
+		if (*socket_context)
+			metrics_connection(true);
 		return;
 	}
-	if (cs)
+	if (cs) {
 		end = conntrack_close(cs->track, cs->id);
+		metrics_connection(false);
+	}
 	if (cs && cs->requests == 0) {
 		client_address(conn, addr, sizeof(addr));
 		us = now_usec() - cs->start;
@@ -617,18 +641,17 @@ on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
 	*socket_context = NULL;
 }
 
-static void __attribute__((format(printf, 2, 0)))
-on_library_message(void *cls, const char *fmt, va_list ap)
+void
+http_library_message(void *cls, const char *fmt, va_list ap)
 {
 	char msg[512];
 	size_t n;
 
-	(void)cls;
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	n = strlen(msg);
 	while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
 		msg[--n] = '\0';
-	log_warn("http: %s", msg);
+	log_warn("%s: %s", (const char *)cls, msg);
 }
 
 /*
@@ -656,6 +679,7 @@ on_accept(void *cls, const struct sockaddr *addr, socklen_t addrlen)
 	log_line("%s - - - refused: not in --allow", name);
 	audit_write(&(struct audit_event){ .event = "denied", .from = addr,
 	            .outcome = "denied", .reason = "address not allowed" });
+	metrics_denial("address not allowed");
 	return MHD_NO;
 }
 
@@ -761,7 +785,7 @@ server_start(int fd, bool tls, const struct http_config *cfg)
 		MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC |
 		MHD_USE_ERROR_LOG | (tls ? MHD_USE_TLS : 0),
 		0, on_accept, &srv->cfg, on_request_tracked, &srv->cfg,
-		MHD_OPTION_EXTERNAL_LOGGER, on_library_message, NULL,
+		MHD_OPTION_EXTERNAL_LOGGER, http_library_message, "http",
 		MHD_OPTION_LISTEN_SOCKET, fd,
 		MHD_OPTION_ARRAY, pool,
 		MHD_OPTION_CONNECTION_TIMEOUT, cfg->timeout,

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <sys/inotify.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -25,6 +26,8 @@
 #include "server/keydir.h"
 #include "server/keystore.h"
 #include "server/listen.h"
+#include "server/metrics.h"
+#include "server/metrics_listener.h"
 #include "server/policy.h"
 #include "server/privilege.h"
 #include "server/tls_identity.h"
@@ -52,6 +55,8 @@ struct server {
 	bool registry_ready;		/* clients read at least once */
 	bool tls_ready;			/* a certificate is in force */
 	struct http_listener *listeners[MAX_LISTENERS];
+	int metrics_fd;			/* until its listener takes it */
+	struct metrics_listener *metrics;
 	bool as_root;			/* started as root: drops to user */
 	struct service_user user;	/* name borrowed: for start-up only */
 };
@@ -172,6 +177,80 @@ take_activated(struct server *s)
 	return r;
 }
 
+/* Whether a and b (IPv4 or IPv6, with ports) would take the same port:
+   the same address, or either a wildcard of the same family. */
+static bool
+same_port(const struct sockaddr *a, const struct sockaddr *b)
+{
+	static const uint8_t any[16];
+	int fa, fb;
+	const uint8_t *ia = sockaddr_ip(a, &fa), *ib = sockaddr_ip(b, &fb);
+	size_t n = fa == AF_INET ? 4 : 16;
+	in_port_t pa, pb;
+
+	if (!ia || !ib || fa != fb)
+		return false;
+	pa = fa == AF_INET ? ((const struct sockaddr_in *)a)->sin_port
+	                   : ((const struct sockaddr_in6 *)a)->sin6_port;
+	pb = fa == AF_INET ? ((const struct sockaddr_in *)b)->sin_port
+	                   : ((const struct sockaddr_in6 *)b)->sin6_port;
+	return pa == pb && (memcmp(ia, ib, n) == 0 || memcmp(ia, any, n) == 0 ||
+	                    memcmp(ib, any, n) == 0);
+}
+
+/*
+ * The metrics listener: plain HTTP, never where a Tang listener is, so
+ * that what Tang clients reach never changes and the metrics can be kept
+ * to a monitoring address.
+ */
+static int
+open_metrics(struct server *s)
+{
+	const char *m = s->cfg.metrics;
+	struct listen_url url;
+
+	if (!m)
+		return 0;
+	if (listen_url_parse(m, &url) < 0 || url.tls) {
+		log_err("--metrics %s: expected http://ADDR:PORT with an IPv4 "
+		        "or [IPv6] address and a port from 1 to 65535", m);
+		return -EINVAL;
+	}
+	for (size_t i = 0; i < s->nfds; i++) {
+		struct sockaddr_storage ss;
+		socklen_t len = sizeof(ss);
+
+		if (getsockname(s->fds[i], (struct sockaddr *)&ss, &len) == 0 &&
+		    same_port((struct sockaddr *)&ss,
+		              (struct sockaddr *)&url.addr)) {
+			log_err("--metrics %s: a Tang listener is there: give "
+			        "the metrics an address of their own", m);
+			return -EINVAL;
+		}
+	}
+	s->metrics_fd = listen_open(&url);
+	if (s->metrics_fd < 0) {
+		log_err("--metrics %s: %s", m, strerror(-s->metrics_fd));
+		return s->metrics_fd;
+	}
+	return 0;
+}
+
+static int
+start_metrics(struct server *s)
+{
+	struct metrics_source src = { .keys = &s->store };
+
+	if (s->metrics_fd < 0)
+		return 0;
+	s->metrics = metrics_listener_start(s->metrics_fd, &src);
+	s->metrics_fd = -1;
+	if (!s->metrics)
+		return -EIO;
+	log_msg("metrics at %s/metrics", s->cfg.metrics);
+	return 0;
+}
+
 /* Binds every --listen address and takes the socket-activation fds. */
 static int
 open_sockets(struct server *s)
@@ -209,7 +288,7 @@ open_sockets(struct server *s)
 		        "start from a systemd socket");
 		return -EINVAL;
 	}
-	return 0;
+	return open_metrics(s);
 }
 
 /* What listener i runs with now. */
@@ -333,8 +412,13 @@ static int
 keep_fixed(const struct server *s, struct serve_config *fresh)
 {
 	bool same = fresh->nlisten == s->cfg.nlisten;
-	char *const *running[] = { &s->cfg.keys, &s->cfg.user };
-	char **wanted[] = { &fresh->keys, &fresh->user };
+	char *const *running[] = { &s->cfg.keys, &s->cfg.user,
+	                           &s->cfg.metrics };
+	char **wanted[] = { &fresh->keys, &fresh->user, &fresh->metrics };
+	static const char *const what[] = {
+		"keys and user change", "keys and user change",
+		"the metrics listener changes",
+	};
 	const unsigned *run_n[] = { &s->cfg.threads, &s->cfg.timeout,
 	                            &s->cfg.request_timeout,
 	                            &s->cfg.connections,
@@ -361,7 +445,7 @@ keep_fixed(const struct server *s, struct serve_config *fresh)
 		log_warn("reload: listeners change only on restart");
 	for (size_t i = 0; i < ARRAY_SIZE(running); i++) {
 		if (!same_string(*running[i], *wanted[i]))
-			log_warn("reload: keys and user change only on restart");
+			log_warn("reload: %s only on restart", what[i]);
 		if (r == 0)
 			r = copy_string(wanted[i], *running[i]);
 	}
@@ -410,6 +494,7 @@ reload(struct server *s)
 		tls_identity_unref(id);
 		serve_config_free(&fresh);
 		log_warn("reload failed: still serving with the running settings");
+		metrics_reload(false);
 		return;
 	}
 	old = policy_slot_get(&s->policy);
@@ -420,6 +505,7 @@ reload(struct server *s)
 		serve_config_free(&fresh);
 		log_warn("reload failed: out of memory: still serving with the "
 		         "running policy");
+		metrics_reload(false);
 		return;
 	}
 	if (s->cfg.audit_log && !fresh.audit_log)
@@ -445,6 +531,7 @@ reload(struct server *s)
 	log_msg("reloaded settings%s%s", s->cfg.config ? " from " : "",
 	        s->cfg.config ? s->cfg.config : "");
 	keystore_reload(&s->store, "SIGHUP");
+	metrics_reload(true);
 }
 
 /* Returns 1 on a request to stop, 0 after SIGHUP. */
@@ -597,7 +684,7 @@ int
 cmd_serve(int argc, char **argv)
 {
 	struct server s = { .dirfd = -1, .sigfd = -1, .inofd = -1,
-	                    .argc = argc, .argv = argv };
+	                    .metrics_fd = -1, .argc = argc, .argv = argv };
 	int r;
 
 	r = serve_config_load(argc, argv, &s.cfg);
@@ -606,6 +693,7 @@ cmd_serve(int argc, char **argv)
 		return r > 0 ? 0 : 2;
 	}
 	pthread_mutex_init(&s.policy.lock, NULL);
+	metrics_reset();
 	/* Everything that can refuse comes before anything is written: the
 	   first key pair, a key file's mode, the owners of the files. */
 	r = prepare(&s);
@@ -640,6 +728,8 @@ cmd_serve(int argc, char **argv)
 		r = start_listeners(&s);
 	}
 	if (r == 0)
+		r = start_metrics(&s);
+	if (r == 0)
 		r = sandbox_enter();
 	if (r == 0) {
 		struct keyset *ks = keystore_get(&s.store);
@@ -656,6 +746,9 @@ cmd_serve(int argc, char **argv)
 		event_loop(&s);
 		sd_notify(0, "STOPPING=1");
 	}
+	metrics_listener_stop(s.metrics);
+	if (s.metrics_fd >= 0)
+		close(s.metrics_fd);
 	for (size_t i = 0; i < s.nfds; i++) {
 		http_listener_stop(s.listeners[i]);
 		if (s.fds[i] >= 0)

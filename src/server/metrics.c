@@ -63,6 +63,7 @@ static struct {
 	long long reload_time;			/* seconds since the epoch */
 	int reload_ok;
 	long long start_time;
+	unsigned long long notify_dropped;
 	struct client_slot clients[CLIENT_SLOTS];
 } m;
 
@@ -179,6 +180,12 @@ metrics_reload(bool ok)
 	add(&m.reloads[ok]);
 	__atomic_store_n(&m.reload_time, (long long)time(NULL), RELAXED);
 	__atomic_store_n(&m.reload_ok, ok, RELAXED);
+}
+
+void
+metrics_notify_dropped(unsigned n)
+{
+	__atomic_add_fetch(&m.notify_dropped, n, RELAXED);
 }
 
 void
@@ -299,6 +306,9 @@ write_state(FILE *f, const struct metrics_gauges *g)
 	fprintf(f, "tether_reloads_total{result=\"ok\"} %llu\n"
 	        "tether_reloads_total{result=\"failed\"} %llu\n",
 	        get(&m.reloads[1]), get(&m.reloads[0]));
+	header(f, "tether_notify_dropped_total", "counter", "Events the "
+	       "notify program was not run for: too many were running.");
+	fprintf(f, "tether_notify_dropped_total %llu\n", get(&m.notify_dropped));
 }
 
 int

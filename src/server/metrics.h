@@ -43,6 +43,9 @@ void metrics_connection(bool opened);
 /* A reload's result, at the wall-clock time it ended. */
 void metrics_reload(bool ok);
 
+/* Events the notify program was not run for. */
+void metrics_notify_dropped(unsigned n);
+
 /* What a scrape reads from the server beside the counters. */
 struct metrics_gauges {
 	size_t keys_advertised;

@@ -28,6 +28,7 @@
 #include "server/listen.h"
 #include "server/metrics.h"
 #include "server/metrics_listener.h"
+#include "server/notify.h"
 #include "server/policy.h"
 #include "server/privilege.h"
 #include "server/tls_identity.h"
@@ -413,11 +414,12 @@ keep_fixed(const struct server *s, struct serve_config *fresh)
 {
 	bool same = fresh->nlisten == s->cfg.nlisten;
 	char *const *running[] = { &s->cfg.keys, &s->cfg.user,
-	                           &s->cfg.metrics };
-	char **wanted[] = { &fresh->keys, &fresh->user, &fresh->metrics };
+	                           &s->cfg.metrics, &s->cfg.notify };
+	char **wanted[] = { &fresh->keys, &fresh->user, &fresh->metrics,
+	                    &fresh->notify };
 	static const char *const what[] = {
 		"keys and user change", "keys and user change",
-		"the metrics listener changes",
+		"the metrics listener changes", "the notify settings change",
 	};
 	const unsigned *run_n[] = { &s->cfg.threads, &s->cfg.timeout,
 	                            &s->cfg.request_timeout,
@@ -443,6 +445,11 @@ keep_fixed(const struct server *s, struct serve_config *fresh)
 		       fresh->open[i] == s->cfg.open[i];
 	if (!same)
 		log_warn("reload: listeners change only on restart");
+	if (fresh->notify_timeout != s->cfg.notify_timeout ||
+	    fresh->notify_max != s->cfg.notify_max)
+		log_warn("reload: the notify settings change only on restart");
+	fresh->notify_timeout = s->cfg.notify_timeout;
+	fresh->notify_max = s->cfg.notify_max;
 	for (size_t i = 0; i < ARRAY_SIZE(running); i++) {
 		if (!same_string(*running[i], *wanted[i]))
 			log_warn("reload: %s only on restart", what[i]);
@@ -599,12 +606,13 @@ static void
 event_loop(struct server *s)
 {
 	for (;;) {
-		struct pollfd pfd[2] = {
+		struct pollfd pfd[3] = {
 			{ .fd = s->sigfd, .events = POLLIN },
 			{ .fd = s->inofd, .events = POLLIN },
+			{ .fd = notify_report_fd(), .events = POLLIN },
 		};
 
-		if (poll(pfd, 2, -1) < 0 && errno != EINTR) {
+		if (poll(pfd, 3, -1) < 0 && errno != EINTR) {
 			log_err("poll: %s", strerror(errno));
 			return;
 		}
@@ -615,6 +623,8 @@ event_loop(struct server *s)
 		}
 		if (pfd[1].revents & POLLIN)
 			read_inotify(s);
+		if (pfd[2].revents & (POLLIN | POLLHUP))
+			notify_read_reports();
 	}
 }
 
@@ -720,6 +730,11 @@ cmd_serve(int argc, char **argv)
 	}
 	if (r == 0)
 		r = become_service_user(&s);
+	/* Forked as the service user, while this is the only thread. */
+	if (r == 0)
+		r = notify_start(&(struct notify_config){
+			.program = s.cfg.notify, .timeout = s.cfg.notify_timeout,
+			.max_running = s.cfg.notify_max });
 	/* Giving the keys to the user changed the directory: not news. */
 	if (r == 0)
 		drain_inotify(s.inofd);
@@ -754,6 +769,7 @@ cmd_serve(int argc, char **argv)
 		if (s.fds[i] >= 0)
 			close(s.fds[i]);
 	}
+	notify_stop();
 	if (s.store_open)
 		keystore_close(&s.store);
 	policy_slot_set(&s.policy, NULL);

@@ -51,11 +51,7 @@ check_eq "/metrics on the Tang listener is not served" 404 \
 	"$(http_status GET "$AUTH/metrics")"
 
 kid=$(key_thps "$TEST_DIR/keys" deriveKey | head -n1)
-jose jwk gen -i '{"alg":"ECMR"}' | jose jwk pub -i- -o "$TEST_DIR/req.jwk"
-rec() { # URL KID: one recovery
-	http_status POST "$1/rec/$2" -H 'Content-Type: application/jwk+json' \
-		--data-binary "@$TEST_DIR/req.jwk"
-}
+rec() { rec_status "$@"; }
 
 # Recoveries made, each answered as expected: 7 as web1 (5 recovered, 2
 # for a key that is not there), 4 refused (2 wrong tokens, one with a

@@ -178,6 +178,31 @@ replace_file_at(int dirfd, const char *name, const void *buf, size_t len,
 	return write_file_flags(dirfd, name, buf, len, mode, 0);
 }
 
+int
+text_each_line(const char *text, size_t len, char *buf, size_t size,
+               int (*fn)(char *line, void *arg), void *arg, size_t *line)
+{
+	size_t pos = 0;
+	int r;
+
+	*line = 0;
+	while (pos < len) {
+		const char *nl = memchr(text + pos, '\n', len - pos);
+		size_t n = nl ? (size_t)(nl - text - pos) : len - pos;
+
+		(*line)++;
+		if (n >= size)
+			return -EINVAL;
+		memcpy(buf, text + pos, n);
+		buf[n] = '\0';
+		pos += n + 1;
+		r = fn(buf, arg);
+		if (r != 0)
+			return r;
+	}
+	return 0;
+}
+
 void
 free_secret(void *p, size_t len)
 {

@@ -14,13 +14,16 @@
  * Client credentials: a name and a random token the client sends with
  * HTTP Basic. The server keeps only the token's SHA-256 (a token has 256
  * bits of entropy: no slow hash is needed). The file has one line per
- * client, "NAME enabled|disabled SHA256HEX [CIDR,...]", and is mode 0600;
- * with CIDRs, the client is accepted only from those addresses.
+ * client, "NAME enabled|disabled SHA256HEX [CIDR,...] [approval=manual]",
+ * and is mode 0600; with CIDRs, the client is accepted only from those
+ * addresses; with approval=manual, its recoveries wait for an operator
+ * (see approvals.h).
  */
 #define CLIENT_NAME_MAX 64
 #define CLIENT_HASH_HEX 64
 #define CLIENTS_MAX 4096
 #define CLIENT_ALLOW_MAX 8
+#define CLIENT_APPROVAL_WORD "approval=manual"
 
 struct client {
 	char name[CLIENT_NAME_MAX + 1];
@@ -28,6 +31,7 @@ struct client {
 	bool enabled;
 	struct cidr allow[CLIENT_ALLOW_MAX];
 	size_t nallow;
+	bool approval;		/* recoveries wait for an operator */
 };
 
 struct client_list {
@@ -70,6 +74,13 @@ enum client_check {
 enum client_check clients_check(const struct client_list *l, const char *name,
                                 const char *token, const struct sockaddr *from);
 
+/* The same, saying for CLIENT_OK whether the client's recoveries need
+   an operator's approval (approval may be NULL). */
+enum client_check clients_check_approval(const struct client_list *l,
+                                         const char *name, const char *token,
+                                         const struct sockaddr *from,
+                                         bool *approval);
+
 /*
  * The registry a server consults: the file is read again whenever it
  * changed (checked at each request, so that disabling a client takes
@@ -91,10 +102,15 @@ struct client_registry {
 int client_registry_open(struct client_registry *r, const char *path);
 
 /* Checks credentials against the current file; CLIENT_UNAVAILABLE while
-   it is unreadable or malformed (logged when that starts and ends). */
+   it is unreadable or malformed (logged when that starts and ends).
+   approval (may be NULL) as clients_check_approval. */
 enum client_check client_registry_check(struct client_registry *r,
                                         const char *name, const char *token,
-                                        const struct sockaddr *from);
+                                        const struct sockaddr *from,
+                                        bool *approval);
+
+/* Copies the file's path now into buf. 0 or -ENAMETOOLONG. */
+int client_registry_path(struct client_registry *r, char *buf, size_t len);
 
 /* Reads path (copied) and serves from it from now on; on failure,
    logged, the registry goes on as it was. 0 or -errno. */

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <microhttpd.h>
@@ -17,6 +18,7 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "server/answer.h"
+#include "server/approvals.h"
 #include "server/audit.h"
 #include "server/conntrack.h"
 #include "server/listen.h"
@@ -62,6 +64,8 @@ struct request {
 	unsigned status;
 	char client[CLIENT_NAME_MAX + 1];	/* claimed, for the log */
 	bool authenticated;	/* client is who the credentials say */
+	bool approval;		/* its recoveries wait for an operator */
+	bool pending;		/* held for approval */
 	const char *denied;	/* why the request was refused, for the audit */
 	struct policy *policy;	/* the one in force when it arrived */
 };
@@ -326,7 +330,8 @@ authenticate(struct MHD_Connection *conn, struct request *rq,
 	unsigned wait;
 
 	if (user && pass && client_name_valid(user))
-		c = client_registry_check(clients, user, pass, from);
+		c = client_registry_check(clients, user, pass, from,
+		                          &rq->approval);
 	if (user && client_name_valid(user))
 		snprintf(rq->client, sizeof(rq->client), "%s", user);
 	free(user);
@@ -365,6 +370,42 @@ authenticate(struct MHD_Connection *conn, struct request *rq,
 }
 
 /*
+ * A recovery by a client marked approval=manual: on with an operator's
+ * approval, else held (503 with Retry-After, which boot scripts retry
+ * on; audited as pending) or refused. Returns 1 with the reply queued.
+ */
+static int
+held(struct MHD_Connection *conn, struct client_registry *clients,
+     struct request *rq, enum MHD_Result *ret)
+{
+	struct reply rep = { .status = MHD_HTTP_SERVICE_UNAVAILABLE,
+	                     .retry_after = APPROVAL_RETRY_AFTER };
+	enum approval_decision d = APPROVAL_UNAVAILABLE;
+	char path[4096], addr[INET6_ADDRSTRLEN];
+
+	audit_address(client_sockaddr(conn), addr, sizeof(addr));
+	if (client_registry_path(clients, path, sizeof(path)) == 0)
+		d = approvals_decide(path, rq->client, addr, rq->match.kid,
+		                     (long long)time(NULL));
+	switch (d) {
+	case APPROVAL_GRANTED:
+		return 0;
+	case APPROVAL_HELD:
+		rq->pending = true;
+		*ret = send_reply(conn, rq, &rep);
+		return 1;
+	case APPROVAL_REFUSED:
+		*ret = deny(conn, rq, MHD_HTTP_FORBIDDEN, "approval denied", 0);
+		return 1;
+	case APPROVAL_UNAVAILABLE:
+		break;
+	}
+	*ret = deny(conn, rq, MHD_HTTP_SERVICE_UNAVAILABLE,
+	            "approvals file unreadable", 0);
+	return 1;
+}
+
+/*
  * The policy, before anything else is read: an address over its failed
  * logins is turned away before its credentials cost a hash, then the
  * credentials, then the recovery rate. Returns 1 with the refusal queued.
@@ -388,11 +429,12 @@ refused(struct MHD_Connection *conn, const struct http_config *cfg,
 	if (rq->match.route != ROUTE_REC || !rq->match.method_ok)
 		return 0;
 	wait = policy_limit_rec(rq->policy, from, clients ? rq->client : NULL);
-	if (!wait)
-		return 0;
-	*ret = deny(conn, rq, MHD_HTTP_TOO_MANY_REQUESTS, "recovery rate limit",
-	            wait);
-	return 1;
+	if (wait) {
+		*ret = deny(conn, rq, MHD_HTTP_TOO_MANY_REQUESTS,
+		            "recovery rate limit", wait);
+		return 1;
+	}
+	return clients && rq->approval ? held(conn, clients, rq, ret) : 0;
 }
 
 static enum MHD_Result
@@ -502,6 +544,10 @@ audit_request(struct MHD_Connection *conn, const struct request *rq)
 		e.event = "denied";
 		e.outcome = "denied";
 		e.reason = rq->denied;
+	} else if (rq->pending) {
+		e.event = "pending";
+		e.outcome = "pending";
+		e.reason = "approval pending";
 	} else if (rec) {
 		e.event = "recovery";
 		e.outcome = rq->status == MHD_HTTP_OK ? "ok" : "failed";

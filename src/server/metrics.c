@@ -11,7 +11,7 @@
 
 #define RELAXED __ATOMIC_RELAXED
 
-static const char *const outcomes[] = { "ok", "failed", "denied" };
+static const char *const outcomes[] = { "ok", "failed", "denied", "pending" };
 #define OUTCOMES ARRAY_SIZE(outcomes)
 
 /* Every reason the audit gives a refusal, and "other" last. */
@@ -20,8 +20,8 @@ static const char *const reasons[] = {
 	"client disabled", "client address not allowed",
 	"clients file unreadable", "too many failed authentications",
 	"recovery rate limit", "ambiguous body length",
-	"transfer coding not supported", "approval pending",
-	"approval denied", "other",
+	"transfer coding not supported", "approval denied",
+	"approvals file unreadable", "other",
 };
 #define REASONS ARRAY_SIZE(reasons)
 

@@ -22,8 +22,8 @@ enum metrics_route {
 };
 
 /*
- * A recovery's outcome as the audit records it ("ok", "failed" or
- * "denied"), for the client when one authenticated (NULL or "" for none:
+ * A recovery's outcome as the audit records it ("ok", "failed",
+ * "denied" or "pending"), for the client when one authenticated (NULL or "" for none:
  * a name that did not authenticate is never a label, so that nobody can
  * grow the table by guessing). Names past the table's room are counted
  * with no client.

@@ -18,6 +18,7 @@
 
 #include "common/log.h"
 #include "common/util.h"
+#include "server/approvals.h"
 #include "server/audit.h"
 #include "server/clients.h"
 #include "server/config.h"
@@ -237,10 +238,26 @@ open_metrics(struct server *s)
 	return 0;
 }
 
+static size_t
+approvals_pending(void *arg)
+{
+	struct server *s = arg;
+	char path[4096];
+
+	return client_registry_path(&s->clients, path, sizeof(path)) == 0 ?
+	       approvals_count_pending(path) : 0;
+}
+
 static int
 start_metrics(struct server *s)
 {
 	struct metrics_source src = { .keys = &s->store };
+
+	/* Approvals live beside the clients file: none without one. */
+	if (s->registry_ready) {
+		src.approvals_pending = approvals_pending;
+		src.arg = s;
+	}
 
 	if (s->metrics_fd < 0)
 		return 0;
@@ -639,6 +656,7 @@ become_service_user(struct server *s)
 	const char *files[] = { s->cfg.clients, s->cfg.audit_log,
 	                        s->cfg.tls_cert, s->cfg.tls_key };
 	const struct service_user *u = &s->user;
+	char approvals[4096];
 	int r;
 
 	if (!s->as_root)
@@ -647,6 +665,11 @@ become_service_user(struct server *s)
 	for (size_t i = 0; r == 0 && i < ARRAY_SIZE(files); i++)
 		if (files[i])
 			r = privilege_adopt_file(files[i], u);
+	/* Written by the server too, when a held recovery comes. */
+	if (r == 0 && s->cfg.clients &&
+	    snprintf(approvals, sizeof(approvals), "%s" APPROVALS_SUFFIX,
+	             s->cfg.clients) < (int)sizeof(approvals))
+		r = privilege_adopt_file(approvals, u);
 	/* Revocation is read from it: unreadable later, nobody recovers. */
 	if (r == 0 && s->cfg.clients)
 		r = privilege_check_readable(s->cfg.clients, u);

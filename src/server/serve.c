@@ -140,6 +140,20 @@ free_names(char **names, int n)
 	free(names);
 }
 
+static int
+take_metrics_socket(struct server *s, int fd)
+{
+	if (s->cfg.metrics || s->metrics_fd >= 0 ||
+	    sd_is_socket(fd, AF_UNSPEC, SOCK_STREAM, 1) <= 0) {
+		log_err("socket activation: the socket named metrics must be "
+		        "a listening stream socket, the only one, with no "
+		        "metrics setting");
+		return -EINVAL;
+	}
+	s->metrics_fd = fd;
+	return 0;
+}
+
 /* Takes the sockets systemd passed, each as its name says. */
 static int
 take_activated(struct server *s)
@@ -155,6 +169,13 @@ take_activated(struct server *s)
 	}
 	for (int i = 0; i < n && r == 0; i++) {
 		fd = SD_LISTEN_FDS_START + i;
+		/* The metrics listener's own socket (tetherd-metrics.socket):
+		   under a unit with a network of its own, the only way to one
+		   a monitoring host reaches. */
+		if (names && strcmp(names[i], "metrics") == 0) {
+			r = take_metrics_socket(s, fd);
+			continue;
+		}
 		activation_kind(names ? names[i] : NULL, &tls, &open);
 		/* A server that stopped before us shut the socket systemd keeps
 		   for us down: listening again on it revives it. */
@@ -265,7 +286,8 @@ start_metrics(struct server *s)
 	s->metrics_fd = -1;
 	if (!s->metrics)
 		return -EIO;
-	log_msg("metrics at %s/metrics", s->cfg.metrics);
+	log_msg("metrics at %s/metrics", s->cfg.metrics ? s->cfg.metrics :
+	        "the socket named metrics");
 	return 0;
 }
 

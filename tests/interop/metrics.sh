@@ -126,4 +126,34 @@ check_eq "... the last one did not succeed" 0 "$(value "$TEST_DIR/m3" tether_las
 check "... and promtool still accepts it" sh -c "promtool check metrics <'$TEST_DIR/m3'"
 
 check_log_clean srv "$srv_PID"
+
+# The metrics socket from systemd (tetherd-metrics.socket): the one way
+# to a metrics listener under tetherd.service's private network.
+tp=$(free_port)
+mp=$(free_port)
+while [ "$mp" = "$tp" ]; do mp=$(free_port); done
+systemd-socket-activate -l "127.0.0.1:$tp" -l "127.0.0.1:$mp" \
+	--fdname=tetherd:metrics "$TETHERD" serve --keys "$TEST_DIR/keys" \
+	>>"$TEST_DIR/sa.log" 2>&1 &
+sa_PID=$!
+test_pids+=("$sa_PID")
+check "a socket-activated tetherd with a socket named metrics answers" \
+	wait_http "http://127.0.0.1:$tp/adv"
+check_eq "... serves the metrics on that socket" 200 \
+	"$(http_status GET "http://127.0.0.1:$mp/metrics")"
+check "... which promtool accepts" sh -c \
+	"curl -s 'http://127.0.0.1:$mp/metrics' | promtool check metrics"
+check_eq "... and not on the Tang socket" 404 \
+	"$(http_status GET "http://127.0.0.1:$tp/metrics")"
+check_log_clean sa "$sa_PID"
+tp=$(free_port)
+mp=$(free_port)
+while [ "$mp" = "$tp" ]; do mp=$(free_port); done
+check "a socket named metrics and a metrics setting together are refused" \
+	sh -c "! timeout 20 systemd-socket-activate -l '127.0.0.1:$tp' \
+	-l '127.0.0.1:$mp' --fdname=tetherd:metrics '$TETHERD' serve \
+	--keys '$TEST_DIR/keys' --metrics 'http://127.0.0.1:$(free_port)' \
+	>'$TEST_DIR/both.log' 2>&1 </dev/null & pid=\$!; sleep 0.1; \
+	curl -s -o /dev/null --max-time 5 'http://127.0.0.1:$tp/adv'; wait \$pid"
+check "... saying so" grep -q "the socket named metrics must be" "$TEST_DIR/both.log"
 done_testing

@@ -92,6 +92,15 @@ else
 	ok "a duration that is not N[smhdw] is refused"
 fi
 
+# Approved once, asked by many at once: one recovers, the rest are held.
+"$TETHERD" approve box --clients "$C"
+for i in 1 2 3 4 5 6 7 8; do
+	{ rec_status "$BOX" "$kid"; echo; } >"$TEST_DIR/race.$i" &
+done
+wait_for "the racers" sh -c "[ \$(cat '$TEST_DIR'/race.* | wc -w) -eq 8 ]"
+check_eq "once approves exactly one of eight recoveries at once" \
+	"1 200 7 503" "$(cat "$TEST_DIR"/race.* | sort | uniq -c | tr -s ' \n' '  ' | sed 's/^ //; s/ $//')"
+
 # Real clevis: held, then approved once, then recovers.
 head -c 32 /dev/urandom >"$TEST_DIR/plain"
 clevis encrypt tang "{\"url\":\"$BOX\"}" -y <"$TEST_DIR/plain" >"$TEST_DIR/jwe"

@@ -25,6 +25,7 @@ f=$out/\$\$
 cat >"\$f.json"
 env | grep '^TETHER_' | sort >"\$f.env"
 ls /proc/\$\$/fd >"\$f.fds"
+{ id -u; grep '^NoNewPrivs:' /proc/\$\$/status; } >"\$f.who"
 [ -e "$TEST_DIR/hang" ] || exit 0
 sleep 1000 &
 echo \$! >"\$f.sleep"
@@ -62,6 +63,13 @@ check_eq "... and the audit line on its standard input" \
 	"recovery web1 $kid ok 200" \
 	"$(jq -r '[.event, .client, .kid, .outcome, .status] | join(" ")' "$f.json")"
 check "... which the log has too" grep -qF "$(cat "$f.json")" "$TEST_DIR/srv.log"
+if [ "$(id -u)" -eq 0 ]; then
+	check_eq "... as the service user, with no new privileges" \
+		"$(id -u "$SERVICE_USER") NoNewPrivs: 1" "$(tr '\t\n' '  ' <"$f.who" | sed 's/ *$//')"
+else
+	check_eq "... as the server's user, with no new privileges" \
+		"$(id -u) NoNewPrivs: 1" "$(tr '\t\n' '  ' <"$f.who" | sed 's/ *$//')"
+fi
 check "... whose descriptors it listed" test -s "$f.fds"
 check_eq "... none of the server's beyond 0, 1 and 2 (and the shell's own)" "" \
 	"$(grep -vxE '[0-2]|1[0-9]|2[0-9][0-9]' "$f.fds")"

@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -164,6 +166,63 @@ test_first_seen(void **state)
 	assert_int_equal(rmdir(d.dir), 0);
 }
 
+/* Whether some process waits for a lock now: /proc/locks marks each
+   waiter with "->". */
+static bool
+lock_waited_for(void)
+{
+	char line[256];
+	bool waiting = false;
+	FILE *f = fopen("/proc/locks", "r");
+
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f))
+		waiting |= strstr(line, "->") != NULL;
+	fclose(f);
+	return waiting;
+}
+
+/*
+ * A decision waits for the lock another writer holds, and then sees what
+ * that writer wrote: neither's change is lost. The child decides while
+ * the parent holds the lock with "denied" on file; the parent, once the
+ * child waits, writes "once" and lets go: the child must be granted.
+ */
+static void
+test_lock(void **state)
+{
+	struct timespec tick = { 0, 10 * 1000 * 1000 };
+	struct approvals_file f;
+	struct dir d;
+	int status, tries = 0;
+	pid_t pid;
+
+	(void)state;
+	make_dir(&d);
+	write_text(d.approvals, "box denied 1\n");
+	assert_int_equal(approvals_lock(d.clients, &f), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	/* The child lets go of the parent's lock: flock(2) holds it while
+	   any descriptor of the open directory does. */
+	if (pid == 0 && close(f.dirfd) == 0)
+		_exit(approvals_decide(d.clients, "box", "192.0.2.7", "k1",
+		                       1000) == APPROVAL_GRANTED ? 0 : 1);
+	if (pid == 0)
+		_exit(2);
+	/* Bounded: 1000 looks, 10 s; a child that never waits fails. */
+	while (!lock_waited_for() && tries++ < 1000)
+		nanosleep(&tick, NULL);
+	assert_true(tries < 1000);
+	write_text(d.approvals, "box once 2\n");
+	approvals_unlock(&f);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	unlink(d.approvals);
+	assert_int_equal(rmdir(d.dir), 0);
+}
+
 int
 main(void)
 {
@@ -172,6 +231,7 @@ main(void)
 		cmocka_unit_test(test_malformed),
 		cmocka_unit_test(test_decide),
 		cmocka_unit_test(test_first_seen),
+		cmocka_unit_test(test_lock),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

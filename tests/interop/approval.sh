@@ -5,8 +5,9 @@
 # lets one recovery through, --for a period, deny refuses; each takes
 # effect at the next try with no signal and survives a restart; a state
 # file that cannot be read approves nothing. Real clevis recovers once
-# approved. Clients without approval are not held.
+# approved, and so does tether. Clients without approval are not held.
 . "$(dirname "$0")/lib.sh"
+: "${TETHER:?TETHER must name the tether binary}"
 
 mkdir -m 0700 "$TEST_DIR/keys"
 # The server writes the approvals next to the clients file: the
@@ -36,11 +37,17 @@ mkdir -m 0700 "$out"
 [ "$(id -u)" -ne 0 ] || chown "$SERVICE_USER" "$out"
 printf '#!/bin/sh\ncat >"%s/$TETHER_EVENT.$$"\n' "$out" >"$TEST_DIR/record"
 chmod 755 "$TEST_DIR/record"
+d=$TEST_DIR/pki
+test_ca "$d" && test_cert "$d" srv 127.0.0.1 IP:127.0.0.1
+export CURL_CA_BUNDLE=$d/ca.pem SSL_CERT_FILE=$d/ca.pem
 MPORT=$(free_port)
+TPORT=$(free_port)
 PORT=$(free_port)
 export WANT_PORT=$PORT
 start() {
 	start_tetherd "$1" "$TEST_DIR/keys" --clients "$C" --auth-fail-rate 0 \
+		--listen "https://127.0.0.1:$TPORT" --tls-cert "$d/srv.pem" \
+		--tls-key "$d/srv.key" \
 		--audit-log "$TEST_DIR/audit.log" --notify "$TEST_DIR/record" \
 		--metrics "http://127.0.0.1:$MPORT" ||
 		{ not_ok "tetherd starts"; cat "$TEST_DIR/$1.log"; done_testing; exit 1; }
@@ -111,6 +118,16 @@ check "clevis decrypt gets no key while box is denied" sh -c \
 "$TETHERD" approve box --clients "$C"
 check "clevis decrypt recovers once box is approved" sh -c \
 	"clevis decrypt <'$TEST_DIR/jwe' | cmp -s - '$TEST_DIR/plain'"
+# tether sends credentials over https only.
+check "tether binds box over https" sh -c "'$TETHER' encrypt tang \
+	'{\"url\":\"https://box:$tok@127.0.0.1:$TPORT\"}' -y \
+	<'$TEST_DIR/plain' >'$TEST_DIR/t.jwe'"
+check "tether decrypt gets no key while box waits for approval" sh -c \
+	"! '$TETHER' decrypt <'$TEST_DIR/t.jwe' >/dev/null 2>'$TEST_DIR/tether.err'"
+check "... told the server answered 503" grep -q 503 "$TEST_DIR/tether.err"
+check "tether decrypt recovers once box is approved" sh -c \
+	"'$TETHERD' approve box --clients '$C' &&
+	'$TETHER' decrypt <'$TEST_DIR/t.jwe' | cmp -s - '$TEST_DIR/plain'"
 
 # Across a restart: a pending request and an approval stay.
 check_eq "held before the restart" 503 "$(box)"

@@ -179,6 +179,30 @@ replace_file_at(int dirfd, const char *name, const void *buf, size_t len,
 }
 
 int
+parse_duration(const char *s, unsigned long long max, unsigned long long *out)
+{
+	static const struct { char unit; unsigned long mult; } units[] = {
+		{ 's', 1 }, { 'm', 60 }, { 'h', 3600 }, { 'd', 86400 },
+		{ 'w', 604800 },
+	};
+	char num[24];
+	size_t n = strlen(s);
+	unsigned long v;
+
+	if (n < 2 || n >= sizeof(num))
+		return -EINVAL;
+	memcpy(num, s, n - 1);
+	num[n - 1] = '\0';
+	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++)
+		if (units[i].unit == s[n - 1] && max / units[i].mult >= 1 &&
+		    parse_ulong(num, 1, max / units[i].mult, &v) == 0) {
+			*out = (unsigned long long)v * units[i].mult;
+			return 0;
+		}
+	return -EINVAL;
+}
+
+int
 text_each_line(const char *text, size_t len, char *buf, size_t size,
                int (*fn)(char *line, void *arg), void *arg, size_t *line)
 {

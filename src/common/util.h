@@ -24,6 +24,11 @@ int parse_ulong(const char *s, unsigned long min, unsigned long max,
 int read_file_at(int dirfd, const char *name, size_t max, char **buf,
                  size_t *len);
 
+/* A duration, "N" followed by s, m, h, d or w, of 1 s to max seconds.
+   0 or -EINVAL. */
+int parse_duration(const char *s, unsigned long long max,
+                   unsigned long long *out);
+
 /*
  * Calls fn with each line of text (len bytes; lines end at '\n', the last
  * needs none), copied NUL-terminated into buf (size bytes), until fn

@@ -21,6 +21,7 @@
 static const char *const state_words[] = {
 	[APPROVAL_PENDING] = "pending", [APPROVAL_ONCE] = "once",
 	[APPROVAL_UNTIL] = "until", [APPROVAL_DENIED] = "denied",
+	[APPROVAL_SEEN] = "seen",
 };
 
 static bool
@@ -58,6 +59,14 @@ split(char *line, char **words, size_t max)
 	return max + 1;		/* more than max */
 }
 
+/* The one time of a line that has one: "until" and "seen" keep it in
+   last, "once" and "denied" in first. */
+static bool
+keeps_last(enum approval_state state)
+{
+	return state == APPROVAL_UNTIL || state == APPROVAL_SEEN;
+}
+
 static int
 parse_line(char *line, struct approval *a)
 {
@@ -88,9 +97,11 @@ parse_line(char *line, struct approval *a)
 		a->state = APPROVAL_DENIED;
 	else if (strcmp(w[1], "until") == 0)
 		a->state = APPROVAL_UNTIL;
+	else if (strcmp(w[1], "seen") == 0)
+		a->state = APPROVAL_SEEN;
 	else
 		return -EINVAL;
-	return parse_time(w[2], a->state == APPROVAL_UNTIL ? &a->last : &a->first);
+	return parse_time(w[2], keeps_last(a->state) ? &a->last : &a->first);
 }
 
 /* One line into the list: -EINVAL for a bad line or a name twice. */
@@ -100,7 +111,8 @@ add_line(char *buf, void *arg)
 	struct approval_list *l = arg;
 	struct approval a;
 
-	if (parse_line(buf, &a) < 0 || approvals_find(l, a.name))
+	if (parse_line(buf, &a) < 0 ||
+	    approvals_find(l, a.name, a.state == APPROVAL_SEEN))
 		return -EINVAL;
 	return approvals_set(l, &a) < 0 ? -EINVAL : 0;
 }
@@ -138,7 +150,7 @@ approvals_format(const struct approval_list *l)
 			fprintf(f, " %s %s %lld %lld\n", a->address, a->kid,
 			        a->first, a->last);
 		else
-			fprintf(f, " %lld\n", a->state == APPROVAL_UNTIL ?
+			fprintf(f, " %lld\n", keeps_last(a->state) ?
 			        a->last : a->first);
 	}
 	if (fclose(f) != 0) {
@@ -157,10 +169,11 @@ approvals_free(struct approval_list *l)
 }
 
 struct approval *
-approvals_find(const struct approval_list *l, const char *name)
+approvals_find(const struct approval_list *l, const char *name, bool seen)
 {
 	for (size_t i = 0; i < l->n; i++)
-		if (strcmp(l->a[i].name, name) == 0)
+		if ((l->a[i].state == APPROVAL_SEEN) == seen &&
+		    strcmp(l->a[i].name, name) == 0)
 			return &l->a[i];
 	return NULL;
 }
@@ -168,13 +181,16 @@ approvals_find(const struct approval_list *l, const char *name)
 int
 approvals_set(struct approval_list *l, const struct approval *a)
 {
-	struct approval *have = approvals_find(l, a->name), *grown;
+	struct approval *have = approvals_find(l, a->name,
+	                                       a->state == APPROVAL_SEEN);
+	struct approval *grown;
 
 	if (have) {
 		*have = *a;
 		return 0;
 	}
-	if (l->n == APPROVALS_MAX)
+	/* A decision and a heartbeat for each client. */
+	if (l->n == 2 * APPROVALS_MAX)
 		return -ENOSPC;
 	grown = realloc(l->a, (l->n + 1) * sizeof(*l->a));
 	if (!grown)
@@ -185,9 +201,9 @@ approvals_set(struct approval_list *l, const struct approval *a)
 }
 
 void
-approvals_remove(struct approval_list *l, const char *name)
+approvals_remove(struct approval_list *l, const char *name, bool seen)
 {
-	struct approval *a = approvals_find(l, name);
+	struct approval *a = approvals_find(l, name, seen);
 
 	if (a)
 		*a = l->a[--l->n];
@@ -271,50 +287,82 @@ approvals_unlock(struct approvals_file *f)
 	f->dirfd = -1;
 }
 
-/* The decision for name's line a (NULL for none) at now; changes l as
-   the decision records it; *changed when it did. */
-static enum approval_decision
-decide(struct approval_list *l, struct approval *a, const struct approval *ask,
-       long long now, bool *changed)
+bool
+approvals_expired(const struct approval *seen, unsigned long heartbeat,
+                  long long now)
 {
-	struct approval pending = *ask;
+	return heartbeat && seen && now - seen->last > (long long)heartbeat;
+}
+
+/* The decision on ask given its lines in l; changes l as the decision
+   records it; *changed when it did. */
+static enum approval_decision
+decide(struct approval_list *l, const struct approval_ask *ask, bool *changed)
+{
+	struct approval *a = approvals_find(l, ask->name, false);
+	const struct approval *seen = approvals_find(l, ask->name, true);
+	bool expired = approvals_expired(seen, ask->heartbeat, ask->now);
+	struct approval pending = { .state = APPROVAL_PENDING };
 
 	*changed = false;
 	if (a && a->state == APPROVAL_DENIED)
 		return APPROVAL_REFUSED;
-	if (a && a->state == APPROVAL_UNTIL && now < a->last)
+	if (a && a->state == APPROVAL_UNTIL && ask->now < a->last)
 		return APPROVAL_GRANTED;
-	*changed = true;
 	if (a && a->state == APPROVAL_ONCE) {
-		approvals_remove(l, a->name);
+		*changed = true;
+		approvals_remove(l, ask->name, false);
 		return APPROVAL_GRANTED;
 	}
-	pending.state = APPROVAL_PENDING;
-	pending.first = a && a->state == APPROVAL_PENDING ? a->first : now;
-	pending.last = now;
-	return approvals_set(l, &pending) < 0 ? APPROVAL_UNAVAILABLE
-	                                      : APPROVAL_HELD;
+	if (!ask->approval && !expired)
+		return APPROVAL_GRANTED;
+	/* Held: listed for an operator, who approves to let it go. */
+	*changed = true;
+	snprintf(pending.name, sizeof(pending.name), "%s", ask->name);
+	snprintf(pending.address, sizeof(pending.address), "%s", ask->address);
+	snprintf(pending.kid, sizeof(pending.kid), "%s", ask->kid);
+	pending.first = a && a->state == APPROVAL_PENDING ? a->first : ask->now;
+	pending.last = ask->now;
+	if (approvals_set(l, &pending) < 0)
+		return APPROVAL_UNAVAILABLE;
+	return expired ? APPROVAL_EXPIRED : APPROVAL_HELD;
 }
 
-enum approval_decision
-approvals_decide(const char *clients_path, const char *name,
-                 const char *address, const char *kid, long long now)
+/* A heartbeat: recorded unless the client's presence expired. */
+static enum approval_decision
+beat(struct approval_list *l, const struct approval_ask *ask, bool *changed)
+{
+	struct approval seen = { .state = APPROVAL_SEEN, .last = ask->now };
+
+	*changed = false;
+	if (approvals_expired(approvals_find(l, ask->name, true),
+	                      ask->heartbeat, ask->now))
+		return APPROVAL_EXPIRED;
+	snprintf(seen.name, sizeof(seen.name), "%s", ask->name);
+	*changed = true;
+	return approvals_set(l, &seen) < 0 ? APPROVAL_UNAVAILABLE
+	                                   : APPROVAL_GRANTED;
+}
+
+/* Reads the state of clients_path, applies fn, writes what it changed,
+   all under the lock. */
+static enum approval_decision
+update(const char *clients_path, const struct approval_ask *ask,
+       enum approval_decision (*fn)(struct approval_list *l,
+                                    const struct approval_ask *ask,
+                                    bool *changed))
 {
 	struct approvals_file f;
 	struct approval_list l = { 0 };
-	struct approval ask = { 0 };
 	enum approval_decision d = APPROVAL_UNAVAILABLE;
 	bool changed = false;
 	int r;
 
-	snprintf(ask.name, sizeof(ask.name), "%s", name);
-	snprintf(ask.address, sizeof(ask.address), "%s", address);
-	snprintf(ask.kid, sizeof(ask.kid), "%s", kid);
 	r = approvals_lock(clients_path, &f);
 	if (r == 0)
 		r = approvals_read(&f, &l);
 	if (r == 0)
-		d = decide(&l, approvals_find(&l, name), &ask, now, &changed);
+		d = fn(&l, ask, &changed);
 	/* A use of "once" that cannot be recorded would approve again. */
 	if (r == 0 && changed && approvals_write(&f, &l, (uid_t)-1, 0) < 0)
 		d = APPROVAL_UNAVAILABLE;
@@ -324,6 +372,18 @@ approvals_decide(const char *clients_path, const char *name,
 	approvals_unlock(&f);
 	approvals_free(&l);
 	return d;
+}
+
+enum approval_decision
+approvals_decide(const char *clients_path, const struct approval_ask *ask)
+{
+	return update(clients_path, ask, decide);
+}
+
+enum approval_decision
+approvals_heartbeat(const char *clients_path, const struct approval_ask *ask)
+{
+	return update(clients_path, ask, beat);
 }
 
 size_t
@@ -339,4 +399,42 @@ approvals_count_pending(const char *clients_path)
 	approvals_unlock(&f);
 	approvals_free(&l);
 	return n;
+}
+
+struct past {
+	const struct approval_list *l;
+	long long now;
+	size_t n;
+};
+
+static void
+count_past(const struct client *c, void *arg)
+{
+	struct past *p = arg;
+
+	p->n += approvals_expired(approvals_find(p->l, c->name, true),
+	                          c->heartbeat, p->now);
+}
+
+size_t
+approvals_count_past_heartbeat(struct client_registry *r, long long now)
+{
+	struct approvals_file f;
+	struct approval_list l = { 0 };
+	struct past p = { .l = &l, .now = now };
+	char path[4096];
+	int e = client_registry_path(r, path, sizeof(path));
+
+	if (e == 0)
+		e = approvals_lock(path, &f);
+	if (e == 0) {
+		e = approvals_read(&f, &l);
+		approvals_unlock(&f);
+	}
+	/* The file's lock is let go first: the registry's is never taken
+	   inside it. */
+	if (e == 0)
+		client_registry_each(r, count_past, &p);
+	approvals_free(&l);
+	return p.n;
 }

@@ -22,6 +22,14 @@
  *   NAME once WHEN                        the next recovery is approved
  *   NAME until EXPIRY                     recoveries approved until EXPIRY
  *   NAME denied WHEN                      refused until approved again
+ *   NAME seen LAST                        its last heartbeat
+ *
+ * A client has at most one line of the first four kinds and one "seen".
+ * A client with a heartbeat period whose last heartbeat is older than
+ * that gets no recovery and no heartbeat accepted (presence expired)
+ * until an operator approves it, which also forgets the old heartbeat:
+ * its next one counts from then. A client that never sent one is not
+ * held for it.
  *
  * The server (adding and refreshing pending lines, using up "once") and
  * the approve and deny commands both write it, each holding an exclusive
@@ -39,6 +47,7 @@ enum approval_state {
 	APPROVAL_ONCE,
 	APPROVAL_UNTIL,
 	APPROVAL_DENIED,
+	APPROVAL_SEEN,		/* a heartbeat, in last */
 };
 
 struct approval {
@@ -47,7 +56,8 @@ struct approval {
 	char address[INET6_ADDRSTRLEN];	/* pending: the last address */
 	char kid[JWK_THP_MAX + 1];	/* pending: the last key asked for */
 	long long first;		/* pending: first seen; once, denied: when */
-	long long last;			/* pending: last seen; until: the expiry */
+	long long last;			/* pending: last seen; until: the expiry;
+					   seen: the last heartbeat */
 };
 
 struct approval_list {
@@ -64,14 +74,16 @@ char *approvals_format(const struct approval_list *l);
 
 void approvals_free(struct approval_list *l);
 
+/* name's decision or pending line (seen false), or its heartbeat. */
 struct approval *approvals_find(const struct approval_list *l,
-                                const char *name);
+                                const char *name, bool seen);
 
-/* Sets name's line to a (adding it). 0 or -ENOSPC, -ENOMEM. */
+/* Sets name's line of a's kind (decision or heartbeat) to a, adding it.
+   0 or -ENOSPC, -ENOMEM. */
 int approvals_set(struct approval_list *l, const struct approval *a);
 
-/* Removes name's line, if any. */
-void approvals_remove(struct approval_list *l, const char *name);
+/* Removes name's line of that kind, if any. */
+void approvals_remove(struct approval_list *l, const char *name, bool seen);
 
 /* The state file of the clients file at clients_path, open and locked. */
 struct approvals_file {
@@ -99,21 +111,45 @@ enum approval_decision {
 	APPROVAL_HELD,		/* pending: 503 with Retry-After */
 	APPROVAL_REFUSED,	/* denied by an operator: 403 */
 	APPROVAL_UNAVAILABLE,	/* the state cannot be read or written: 503 */
+	APPROVAL_EXPIRED,	/* presence expired: 403 */
+};
+
+/* A recovery to decide on, or a heartbeat to record. */
+struct approval_ask {
+	const char *name;
+	const char *address;
+	const char *kid;
+	bool approval;			/* the client's approval=manual */
+	unsigned long heartbeat;	/* its heartbeat period, or 0 */
+	long long now;			/* epoch seconds */
 };
 
 /*
- * The server's decision on a recovery by name (approval=manual) from
- * address for kid at now (epoch seconds), recorded in the state file:
- * a pending line added or refreshed, a "once" used up, an expired
- * "until" become pending. Fails closed: what cannot be read, or a "once"
- * whose use cannot be recorded, approves nothing.
+ * The server's decision on a recovery by a client with approval=manual
+ * or a heartbeat period, recorded in the state file: a pending line added
+ * or refreshed, a "once" used up, an expired "until" become pending.
+ * Fails closed: what cannot be read, or a "once" whose use cannot be
+ * recorded, approves nothing.
  */
 enum approval_decision approvals_decide(const char *clients_path,
-                                        const char *name, const char *address,
-                                        const char *kid, long long now);
+                                        const struct approval_ask *ask);
+
+/* A heartbeat: recorded (APPROVAL_GRANTED), APPROVAL_EXPIRED (not
+   recorded) or APPROVAL_UNAVAILABLE. */
+enum approval_decision approvals_heartbeat(const char *clients_path,
+                                           const struct approval_ask *ask);
 
 /* Pending lines in the state file of clients_path; 0 when unreadable. */
 size_t approvals_count_pending(const char *clients_path);
+
+/* Whether a client with heartbeat period `heartbeat` and line `seen`
+   (NULL: none yet) is past it at now. */
+bool approvals_expired(const struct approval *seen, unsigned long heartbeat,
+                       long long now);
+
+/* Clients of r with a heartbeat period whose last heartbeat is older. */
+size_t approvals_count_past_heartbeat(struct client_registry *r,
+                                      long long now);
 
 /* tetherd approvals list, approve NAME, deny NAME: exit statuses. */
 int cmd_approvals(int argc, char **argv);

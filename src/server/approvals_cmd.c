@@ -31,7 +31,9 @@ approvals_usage(FILE *f)
 	        "approved: --once (the default) for the next one, --for DURATION\n"
 	        "(N followed by s, m, h, d or w) for all until then. deny refuses\n"
 	        "them until the client is approved again. The server sees a\n"
-	        "decision at the client's next try, with no signal.\n");
+	        "decision at the client's next try, with no signal. Approving a\n"
+	        "client whose heartbeat is overdue lets it recover and forgets\n"
+	        "the old heartbeat.\n");
 }
 
 struct args {
@@ -41,31 +43,6 @@ struct args {
 	bool once;
 	unsigned long long seconds;	/* --for */
 };
-
-/* "N" followed by s, m, h, d or w. */
-static int
-parse_duration(const char *s, unsigned long long *out)
-{
-	static const struct { char unit; unsigned long mult; } units[] = {
-		{ 's', 1 }, { 'm', 60 }, { 'h', 3600 }, { 'd', 86400 },
-		{ 'w', 604800 },
-	};
-	char num[24];
-	size_t n = strlen(s);
-	unsigned long v;
-
-	if (n < 2 || n >= sizeof(num))
-		return -EINVAL;
-	memcpy(num, s, n - 1);
-	num[n - 1] = '\0';
-	for (size_t i = 0; i < ARRAY_SIZE(units); i++)
-		if (units[i].unit == s[n - 1] &&
-		    parse_ulong(num, 1, APPROVAL_FOR_MAX / units[i].mult, &v) == 0) {
-			*out = (unsigned long long)v * units[i].mult;
-			return 0;
-		}
-	return -EINVAL;
-}
 
 /* Options after the command's own word; 0, 1 for --help, or -EINVAL. */
 static int
@@ -95,7 +72,7 @@ parse_args(int argc, char **argv, bool with_name, bool decision,
 		else if (c == 'o' && decision)
 			have_once = true;
 		else if (c == 'f' && decision &&
-		         parse_duration(optarg, &a->seconds) == 0)
+		         parse_duration(optarg, APPROVAL_FOR_MAX, &a->seconds) == 0)
 			continue;
 		else
 			return -EINVAL;
@@ -163,6 +140,9 @@ print_approval(const struct approval *a)
 		break;
 	case APPROVAL_DENIED:
 		print_time("denied since", a->first);
+		break;
+	case APPROVAL_SEEN:
+		print_time("heartbeat last", a->last);
 		break;
 	}
 	putchar('\n');
@@ -245,6 +225,10 @@ run(const struct args *a, const char *path, const char *verb)
 			                       .last = now + (long long)a->seconds };
 		snprintf(d.name, sizeof(d.name), "%s", a->name);
 		file_owner(path, &uid, &gid);
+		/* An operator's word outweighs an old heartbeat: the next
+		   one counts from now on. */
+		if (d.state != APPROVAL_DENIED)
+			approvals_remove(&l, a->name, true);
 		r = approvals_set(&l, &d);
 		if (r == 0)
 			r = approvals_write(&f, &l, uid, gid);

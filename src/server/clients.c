@@ -14,7 +14,8 @@
 #include "common/util.h"
 
 #define CLIENT_LINE_MAX (CLIENT_NAME_MAX + CLIENT_HASH_HEX + 16 + \
-	CLIENT_ALLOW_MAX * (CIDR_TEXT_MAX + 1) + sizeof(CLIENT_APPROVAL_WORD))
+	CLIENT_ALLOW_MAX * (CIDR_TEXT_MAX + 1) + sizeof(CLIENT_APPROVAL_WORD) + \
+	sizeof(CLIENT_HEARTBEAT_WORD) + 24)
 #define CLIENTS_FILE_MAX (CLIENTS_MAX * CLIENT_LINE_MAX)
 
 bool
@@ -65,24 +66,38 @@ client_allow_parse(struct client *c, const char *list)
 	return 0;
 }
 
-/* The words after the hash: a CIDR list, then approval=manual, each at
-   most once and in that order. */
+/* "heartbeat=SECONDS", once. */
+static bool
+parse_heartbeat(const char *word, struct client *c)
+{
+	size_t n = strlen(CLIENT_HEARTBEAT_WORD);
+
+	return strncmp(word, CLIENT_HEARTBEAT_WORD, n) == 0 && !c->heartbeat &&
+	       parse_ulong(word + n, 1, CLIENT_HEARTBEAT_MAX, &c->heartbeat) == 0;
+}
+
+/* The words after the hash: a CIDR list first, then approval=manual and
+   heartbeat=SECONDS, each at most once. */
 static int
 parse_options(char *rest, struct client *c)
 {
+	bool first = true;
 	char *word;
 
 	c->nallow = 0;
 	c->approval = false;
-	while (rest) {
+	c->heartbeat = 0;
+	for (; rest; first = false) {
 		word = rest;
 		rest = strchr(word, ' ');
 		if (rest)
 			*rest++ = '\0';
 		if (strcmp(word, CLIENT_APPROVAL_WORD) == 0 && !c->approval)
 			c->approval = true;
-		else if (c->nallow == 0 && !c->approval && *word &&
-		         client_allow_parse(c, word) == 0 && c->nallow > 0)
+		else if (parse_heartbeat(word, c))
+			continue;
+		else if (first && *word && client_allow_parse(c, word) == 0 &&
+		         c->nallow > 0)
 			continue;
 		else
 			return -EINVAL;
@@ -159,6 +174,15 @@ clients_parse(const char *text, size_t len, struct client_list *out,
 }
 
 void
+client_print_rules(FILE *f, const struct client *c)
+{
+	if (c->approval)
+		fputs(" " CLIENT_APPROVAL_WORD, f);
+	if (c->heartbeat)
+		fprintf(f, " " CLIENT_HEARTBEAT_WORD "%lu", c->heartbeat);
+}
+
+void
 client_print_allow(FILE *f, const struct client *c)
 {
 	for (size_t j = 0; j < c->nallow; j++) {
@@ -182,8 +206,7 @@ clients_format(const struct client_list *l)
 		fprintf(f, "%s %s %s", l->c[i].name,
 		        l->c[i].enabled ? "enabled" : "disabled", l->c[i].hash);
 		client_print_allow(f, &l->c[i]);
-		if (l->c[i].approval)
-			fputs(" " CLIENT_APPROVAL_WORD, f);
+		client_print_rules(f, &l->c[i]);
 		fputc('\n', f);
 	}
 	if (fclose(f) != 0) {
@@ -227,13 +250,13 @@ enum client_check
 clients_check(const struct client_list *l, const char *name, const char *token,
               const struct sockaddr *from)
 {
-	return clients_check_approval(l, name, token, from, NULL);
+	return clients_check_rules(l, name, token, from, NULL);
 }
 
 enum client_check
-clients_check_approval(const struct client_list *l, const char *name,
-                       const char *token, const struct sockaddr *from,
-                       bool *approval)
+clients_check_rules(const struct client_list *l, const char *name,
+                    const char *token, const struct sockaddr *from,
+                    struct client_rules *rules)
 {
 	char hex[CLIENT_HASH_HEX + 1];
 	const struct client *c = clients_find(l, name);
@@ -248,8 +271,9 @@ clients_check_approval(const struct client_list *l, const char *name,
 		return CLIENT_DISABLED;
 	if (c->nallow && !cidr_any(c->allow, c->nallow, from))
 		return CLIENT_ELSEWHERE;
-	if (approval)
-		*approval = c->approval;
+	if (rules)
+		*rules = (struct client_rules){ .approval = c->approval,
+		                                .heartbeat = c->heartbeat };
 	return CLIENT_OK;
 }
 
@@ -270,7 +294,8 @@ load_file(const char *path, struct client_list *l)
 	free(text);
 	if (r == -EINVAL)
 		log_err("%s: line %zu is not 'NAME enabled|disabled SHA256 "
-		        "[CIDR,...] [approval=manual]'", path, line);
+		        "[CIDR,...] [approval=manual] [heartbeat=SECONDS]'", path,
+		        line);
 	return r;
 }
 
@@ -392,16 +417,27 @@ client_registry_repoint(struct client_registry *r, const char *path)
 enum client_check
 client_registry_check(struct client_registry *r, const char *name,
                       const char *token, const struct sockaddr *from,
-                      bool *approval)
+                      struct client_rules *rules)
 {
 	enum client_check c;
 
 	pthread_mutex_lock(&r->lock);
 	refresh(r);
 	c = r->unavailable ? CLIENT_UNAVAILABLE :
-	    clients_check_approval(&r->list, name, token, from, approval);
+	    clients_check_rules(&r->list, name, token, from, rules);
 	pthread_mutex_unlock(&r->lock);
 	return c;
+}
+
+void
+client_registry_each(struct client_registry *r,
+                     void (*fn)(const struct client *c, void *arg), void *arg)
+{
+	pthread_mutex_lock(&r->lock);
+	refresh(r);
+	for (size_t i = 0; !r->unavailable && i < r->list.n; i++)
+		fn(&r->list.c[i], arg);
+	pthread_mutex_unlock(&r->lock);
 }
 
 int

@@ -24,8 +24,11 @@ clients_usage(FILE *f)
 {
 	fprintf(f,
 	        "usage: tetherd clients add NAME [--allow CIDR[,CIDR]]... "
-	        "[--approval manual|auto] --clients FILE\n"
-	        "       tetherd clients set NAME --approval manual|auto --clients FILE\n"
+	        "[--approval manual|auto]\n"
+	        "                           [--heartbeat DURATION|off] --clients FILE\n"
+	        "       tetherd clients set NAME [--approval manual|auto] "
+	        "[--heartbeat DURATION|off]\n"
+	        "                           --clients FILE\n"
 	        "       tetherd clients list --clients FILE\n"
 	        "       tetherd clients enable|disable|remove NAME --clients FILE\n"
 	        "\n"
@@ -35,7 +38,9 @@ clients_usage(FILE *f)
 	        "add prints the client's token once; the file keeps only its\n"
 	        "SHA-256. Changes take effect at the next request, no signal.\n"
 	        "--approval manual holds the client's recoveries until an\n"
-	        "operator approves them (tetherd approve).\n"
+	        "operator approves them (tetherd approve). --heartbeat DURATION\n"
+	        "(N followed by s, m, h, d or w) refuses them once the client's\n"
+	        "last heartbeat is older than that, until an operator approves it.\n"
 	        "Clients send NAME and the token with HTTP Basic, e.g. clevis\n"
 	        "with the url https://NAME:TOKEN@HOST.\n");
 }
@@ -109,9 +114,24 @@ new_token(char *out, size_t cap)
 	return 0;
 }
 
+/* What add and set change: -1 for what was not given. */
+struct rules_change {
+	int approval;		/* 1 manual, 0 automatic */
+	long long heartbeat;	/* seconds, 0 for none */
+};
+
+static void
+apply_rules(struct client *c, const struct rules_change *ch)
+{
+	if (ch->approval >= 0)
+		c->approval = ch->approval == 1;
+	if (ch->heartbeat >= 0)
+		c->heartbeat = (unsigned long)ch->heartbeat;
+}
+
 static int
 client_add(struct client_list *l, const char *name, const char *allow,
-           int approval)
+           const struct rules_change *ch)
 {
 	char token[64];
 	struct client *grown;
@@ -130,7 +150,7 @@ client_add(struct client_list *l, const char *name, const char *allow,
 	memset(&l->c[l->n], 0, sizeof(l->c[l->n]));
 	snprintf(l->c[l->n].name, sizeof(l->c[l->n].name), "%s", name);
 	l->c[l->n].enabled = true;
-	l->c[l->n].approval = approval == 1;
+	apply_rules(&l->c[l->n], ch);
 	if (allow && client_allow_parse(&l->c[l->n], allow) < 0) {
 		log_err("clients: --allow %s: expected ADDRESS[/LENGTH] blocks, "
 		        "IPv4 or IPv6, no host bits, at most %d", allow,
@@ -151,7 +171,7 @@ client_add(struct client_list *l, const char *name, const char *allow,
 
 static int
 client_change(struct client_list *l, const char *what, const char *name,
-              int approval)
+              const struct rules_change *ch)
 {
 	struct client *c = clients_find(l, name);
 
@@ -163,17 +183,16 @@ client_change(struct client_list *l, const char *what, const char *name,
 		*c = l->c[l->n - 1];
 		l->n--;
 	} else if (strcmp(what, "set") == 0) {
-		c->approval = approval == 1;
+		apply_rules(c, ch);
 	} else {
 		c->enabled = strcmp(what, "enable") == 0;
 	}
 	return 0;
 }
 
-/* approval: 1 manual, 0 automatic, -1 not given. */
 static int
 run(const char *what, const char *name, const char *path, const char *allow,
-    int approval)
+    const struct rules_change *ch)
 {
 	struct client_list l = { 0 };
 	char *base = NULL;
@@ -185,15 +204,14 @@ run(const char *what, const char *name, const char *path, const char *allow,
 			printf("%s %s", l.c[i].name,
 			       l.c[i].enabled ? "enabled" : "disabled");
 			client_print_allow(stdout, &l.c[i]);
-			if (l.c[i].approval)
-				fputs(" " CLIENT_APPROVAL_WORD, stdout);
+			client_print_rules(stdout, &l.c[i]);
 			putchar('\n');
 		}
 		r = fflush(stdout) == 0 ? 0 : -EIO;
 	} else if (r == 0) {
 		r = strcmp(what, "add") == 0 ?
-		    client_add(&l, name, allow, approval) :
-		    client_change(&l, what, name, approval);
+		    client_add(&l, name, allow, ch) :
+		    client_change(&l, what, name, ch);
 		if (r == 0)
 			r = save(dirfd, base, path, &l);
 	}
@@ -207,7 +225,7 @@ run(const char *what, const char *name, const char *path, const char *allow,
 /* The clients file tetherd.conf names; --clients would have won. */
 static int
 run_configured(const char *what, const char *name, const char *config,
-               const char *allow, int approval)
+               const char *allow, const struct rules_change *ch)
 {
 	struct serve_config file = { 0 };
 	int status = 2;
@@ -220,10 +238,17 @@ run_configured(const char *what, const char *name, const char *config,
 		goto out;
 	}
 	status = run(what, name, file.clients, allow[0] ? allow : NULL,
-	             approval) < 0;
+	             ch) < 0;
 out:
 	serve_config_free(&file);
 	return status;
+}
+
+/* The verbs that take --approval and --heartbeat. */
+static bool
+rules_verb(const char *what)
+{
+	return strcmp(what, "add") == 0 || strcmp(what, "set") == 0;
 }
 
 int
@@ -234,6 +259,7 @@ cmd_clients(int argc, char **argv)
 		{ "config", required_argument, NULL, 'C' },
 		{ "allow", required_argument, NULL, 'a' },
 		{ "approval", required_argument, NULL, 'A' },
+		{ "heartbeat", required_argument, NULL, 'H' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -243,7 +269,9 @@ cmd_clients(int argc, char **argv)
 	const char *path = NULL, *config = NULL, *what, *name = NULL;
 	char allow[CLIENT_ALLOW_MAX * (CIDR_TEXT_MAX + 1)] = "";
 	bool known = false;
-	int c, approval = -1;
+	struct rules_change ch = { -1, -1 };
+	unsigned long long period;
+	int c;
 
 	if (argc < 2 || strcmp(argv[1], "--help") == 0) {
 		clients_usage(argc < 2 ? stderr : stdout);
@@ -258,11 +286,16 @@ cmd_clients(int argc, char **argv)
 			path = optarg;
 		} else if (c == 'C') {
 			config = optarg;
-		} else if (c == 'A' && (strcmp(what, "add") == 0 ||
-		                        strcmp(what, "set") == 0) &&
+		} else if (c == 'A' && rules_verb(what) &&
 		           (strcmp(optarg, "manual") == 0 ||
 		            strcmp(optarg, "auto") == 0)) {
-			approval = strcmp(optarg, "manual") == 0;
+			ch.approval = strcmp(optarg, "manual") == 0;
+		} else if (c == 'H' && rules_verb(what) &&
+		           (strcmp(optarg, "off") == 0 ||
+		            parse_duration(optarg, CLIENT_HEARTBEAT_MAX,
+		                           &period) == 0)) {
+			ch.heartbeat = strcmp(optarg, "off") == 0 ? 0 :
+			               (long long)period;
 		} else if (c == 'a' && strcmp(what, "add") == 0 &&
 		           strlen(allow) + strlen(optarg) + 2 < sizeof(allow)) {
 			if (allow[0])
@@ -277,7 +310,7 @@ cmd_clients(int argc, char **argv)
 		name = argv[1 + optind++];
 	if (!known || (!path && !config) || optind < argc - 1 ||
 	    (strcmp(what, "list") == 0) != (name == NULL) ||
-	    (strcmp(what, "set") == 0 && approval < 0)) {
+	    (strcmp(what, "set") == 0 && ch.approval < 0 && ch.heartbeat < 0)) {
 		log_err("clients: %s", !known ? "unknown subcommand" : !path ?
 		        "--clients FILE or --config FILE is required" : "wrong arguments");
 		clients_usage(stderr);
@@ -288,6 +321,6 @@ cmd_clients(int argc, char **argv)
 		return 2;
 	}
 	return path ? run(what, name, path, allow[0] ? allow : NULL,
-	                  approval) < 0 ? 1 : 0
-	            : run_configured(what, name, config, allow, approval);
+	                  &ch) < 0 ? 1 : 0
+	            : run_configured(what, name, config, allow, &ch);
 }

@@ -64,7 +64,7 @@ struct request {
 	unsigned status;
 	char client[CLIENT_NAME_MAX + 1];	/* claimed, for the log */
 	bool authenticated;	/* client is who the credentials say */
-	bool approval;		/* its recoveries wait for an operator */
+	struct client_rules rules;	/* the authenticated client's */
 	bool pending;		/* held for approval */
 	const char *denied;	/* why the request was refused, for the audit */
 	struct policy *policy;	/* the one in force when it arrived */
@@ -331,7 +331,7 @@ authenticate(struct MHD_Connection *conn, struct request *rq,
 
 	if (user && pass && client_name_valid(user))
 		c = client_registry_check(clients, user, pass, from,
-		                          &rq->approval);
+		                          &rq->rules);
 	if (user && client_name_valid(user))
 		snprintf(rq->client, sizeof(rq->client), "%s", user);
 	free(user);
@@ -369,10 +369,33 @@ authenticate(struct MHD_Connection *conn, struct request *rq,
 	return 1;
 }
 
+/* Decides on the request with the approvals state beside the clients
+   file: fn is approvals_decide or approvals_heartbeat. */
+static enum approval_decision
+ask_approvals(struct MHD_Connection *conn, struct client_registry *clients,
+              const struct request *rq,
+              enum approval_decision (*fn)(const char *clients_path,
+                                           const struct approval_ask *ask))
+{
+	char path[4096], addr[INET6_ADDRSTRLEN];
+	struct approval_ask ask = {
+		.name = rq->client, .address = addr, .kid = rq->match.kid,
+		.approval = rq->rules.approval, .heartbeat = rq->rules.heartbeat,
+		.now = (long long)time(NULL),
+	};
+
+	audit_address(client_sockaddr(conn), addr, sizeof(addr));
+	if (client_registry_path(clients, path, sizeof(path)) < 0)
+		return APPROVAL_UNAVAILABLE;
+	return fn(path, &ask);
+}
+
 /*
- * A recovery by a client marked approval=manual: on with an operator's
- * approval, else held (503 with Retry-After, which boot scripts retry
- * on; audited as pending) or refused. Returns 1 with the reply queued.
+ * A recovery by a client with approval=manual or a heartbeat period: on
+ * with an operator's approval, or while its presence holds; else held
+ * (503 with Retry-After, which boot scripts retry on; audited as
+ * pending), or refused: presence expired, or denied. Returns 1 with the
+ * reply queued.
  */
 static int
 held(struct MHD_Connection *conn, struct client_registry *clients,
@@ -380,14 +403,8 @@ held(struct MHD_Connection *conn, struct client_registry *clients,
 {
 	struct reply rep = { .status = MHD_HTTP_SERVICE_UNAVAILABLE,
 	                     .retry_after = APPROVAL_RETRY_AFTER };
-	enum approval_decision d = APPROVAL_UNAVAILABLE;
-	char path[4096], addr[INET6_ADDRSTRLEN];
 
-	audit_address(client_sockaddr(conn), addr, sizeof(addr));
-	if (client_registry_path(clients, path, sizeof(path)) == 0)
-		d = approvals_decide(path, rq->client, addr, rq->match.kid,
-		                     (long long)time(NULL));
-	switch (d) {
+	switch (ask_approvals(conn, clients, rq, approvals_decide)) {
 	case APPROVAL_GRANTED:
 		return 0;
 	case APPROVAL_HELD:
@@ -397,12 +414,40 @@ held(struct MHD_Connection *conn, struct client_registry *clients,
 	case APPROVAL_REFUSED:
 		*ret = deny(conn, rq, MHD_HTTP_FORBIDDEN, "approval denied", 0);
 		return 1;
+	case APPROVAL_EXPIRED:
+		*ret = deny(conn, rq, MHD_HTTP_FORBIDDEN, "presence expired", 0);
+		return 1;
 	case APPROVAL_UNAVAILABLE:
 		break;
 	}
 	*ret = deny(conn, rq, MHD_HTTP_SERVICE_UNAVAILABLE,
 	            "approvals file unreadable", 0);
 	return 1;
+}
+
+/*
+ * POST /tether/heartbeat by an authenticated client: 204 once recorded,
+ * 403 when its presence expired (refused until an operator approves it),
+ * 503 when the state cannot be written. Returns 1 with the reply queued.
+ */
+static int
+heartbeat(struct MHD_Connection *conn, struct client_registry *clients,
+          struct request *rq, enum MHD_Result *ret)
+{
+	struct reply rep = { .status = MHD_HTTP_NO_CONTENT };
+
+	switch (ask_approvals(conn, clients, rq, approvals_heartbeat)) {
+	case APPROVAL_GRANTED:
+		*ret = send_reply(conn, rq, &rep);
+		return 1;
+	case APPROVAL_EXPIRED:
+		*ret = deny(conn, rq, MHD_HTTP_FORBIDDEN, "presence expired", 0);
+		return 1;
+	default:
+		*ret = deny(conn, rq, MHD_HTTP_SERVICE_UNAVAILABLE,
+		            "approvals file unreadable", 0);
+		return 1;
+	}
 }
 
 /*
@@ -426,15 +471,21 @@ refused(struct MHD_Connection *conn, const struct http_config *cfg,
 	}
 	if (clients && authenticate(conn, rq, clients, ret))
 		return 1;
-	if (rq->match.route != ROUTE_REC || !rq->match.method_ok)
+	if ((rq->match.route != ROUTE_REC && rq->match.route != ROUTE_HEARTBEAT) ||
+	    !rq->match.method_ok)
 		return 0;
+	/* Heartbeats draw on the recoveries' buckets: one limit per client. */
 	wait = policy_limit_rec(rq->policy, from, clients ? rq->client : NULL);
 	if (wait) {
 		*ret = deny(conn, rq, MHD_HTTP_TOO_MANY_REQUESTS,
 		            "recovery rate limit", wait);
 		return 1;
 	}
-	return clients && rq->approval ? held(conn, clients, rq, ret) : 0;
+	if (rq->match.route == ROUTE_HEARTBEAT)
+		return clients && rq->authenticated ?
+		       heartbeat(conn, clients, rq, ret) : 0;
+	return clients && (rq->rules.approval || rq->rules.heartbeat) ?
+	       held(conn, clients, rq, ret) : 0;
 }
 
 static enum MHD_Result

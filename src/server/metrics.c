@@ -21,7 +21,7 @@ static const char *const reasons[] = {
 	"clients file unreadable", "too many failed authentications",
 	"recovery rate limit", "ambiguous body length",
 	"transfer coding not supported", "approval denied",
-	"approvals file unreadable", "other",
+	"approvals file unreadable", "presence expired", "other",
 };
 #define REASONS ARRAY_SIZE(reasons)
 
@@ -291,9 +291,13 @@ write_state(FILE *f, const struct metrics_gauges *g)
 	      (long long)g->keys_advertised);
 	gauge(f, "tether_keys", "Keys in the keys directory, rotated ones "
 	      "included.", (long long)g->keys_total);
-	if (g->approvals)
+	if (g->approvals) {
 		gauge(f, "tether_approvals_pending", "Recoveries held for an "
 		      "operator's approval.", (long long)g->approvals_pending);
+		gauge(f, "tether_clients_past_heartbeat", "Clients whose last "
+		      "heartbeat is older than their period.",
+		      (long long)g->past_heartbeat);
+	}
 	gauge(f, "tether_start_time_seconds", "When the server started, "
 	      "in seconds since the epoch.", m.start_time);
 	gauge(f, "tether_last_reload_time_seconds", "When the last reload "

@@ -52,6 +52,7 @@ struct metrics_gauges {
 	size_t keys_total;
 	bool approvals;			/* approvals exist: pending counted */
 	size_t approvals_pending;
+	size_t past_heartbeat;		/* clients, with approvals */
 };
 
 /* Writes every metric to f. 0, or -EIO when f failed. */

@@ -35,8 +35,10 @@ read_gauges(const struct metrics_source *src, struct metrics_gauges *g)
 		keyset_unref(ks);
 	}
 	g->approvals = src->approvals_pending != NULL;
-	if (g->approvals)
+	if (g->approvals) {
 		g->approvals_pending = src->approvals_pending(src->arg);
+		g->past_heartbeat = src->past_heartbeat(src->arg);
+	}
 }
 
 /* The exposition, in a buffer the reply takes over; NULL when out of

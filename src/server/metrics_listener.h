@@ -7,8 +7,10 @@
 /* What a scrape reads beside the counters; both outlive the listener. */
 struct metrics_source {
 	struct keystore *keys;
-	/* Recoveries held for approval now, or NULL while none can be. */
+	/* Recoveries held for approval now, and clients past their
+	   heartbeat, or both NULL while there can be none. */
 	size_t (*approvals_pending)(void *arg);
+	size_t (*past_heartbeat)(void *arg);
 	void *arg;
 };
 

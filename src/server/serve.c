@@ -12,6 +12,7 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/signalfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <systemd/sd-daemon.h>
@@ -269,6 +270,15 @@ approvals_pending(void *arg)
 	       approvals_count_pending(path) : 0;
 }
 
+static size_t
+past_heartbeat(void *arg)
+{
+	struct server *s = arg;
+
+	return approvals_count_past_heartbeat(&s->clients,
+	                                      (long long)time(NULL));
+}
+
 static int
 start_metrics(struct server *s)
 {
@@ -277,6 +287,7 @@ start_metrics(struct server *s)
 	/* Approvals live beside the clients file: none without one. */
 	if (s->registry_ready) {
 		src.approvals_pending = approvals_pending;
+		src.past_heartbeat = past_heartbeat;
 		src.arg = s;
 	}
 

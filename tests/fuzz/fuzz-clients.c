@@ -20,7 +20,7 @@ same_client(const struct client *a, const struct client *b)
 {
 	if (strcmp(a->name, b->name) != 0 || strcmp(a->hash, b->hash) != 0 ||
 	    a->enabled != b->enabled || a->nallow != b->nallow ||
-	    a->approval != b->approval)
+	    a->approval != b->approval || a->heartbeat != b->heartbeat)
 		return false;
 	for (size_t i = 0; i < a->nallow; i++)
 		if (a->allow[i].family != b->allow[i].family ||

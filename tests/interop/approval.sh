@@ -12,10 +12,8 @@
 mkdir -m 0700 "$TEST_DIR/keys"
 # The server writes the approvals next to the clients file: the
 # directory is the service user's, as /var/lib/tether is.
-cdir=$TEST_DIR/state
-mkdir -m 0700 "$cdir"
-[ "$(id -u)" -ne 0 ] || chown "$SERVICE_USER" "$cdir"
-C=$cdir/clients
+service_dir "$TEST_DIR/state"
+C=$TEST_DIR/state/clients
 A=$C.approvals
 tok=$("$TETHERD" clients add box --approval manual --clients "$C")
 web=$("$TETHERD" clients add web1 --clients "$C")
@@ -33,8 +31,7 @@ else
 fi
 
 out=$TEST_DIR/out
-mkdir -m 0700 "$out"
-[ "$(id -u)" -ne 0 ] || chown "$SERVICE_USER" "$out"
+service_dir "$out"
 printf '#!/bin/sh\ncat >"%s/$TETHER_EVENT.$$"\n' "$out" >"$TEST_DIR/record"
 chmod 755 "$TEST_DIR/record"
 d=$TEST_DIR/pki

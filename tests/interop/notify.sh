@@ -10,9 +10,8 @@
 
 mkdir -m 0700 "$TEST_DIR/keys"
 out=$TEST_DIR/out
-mkdir -m 0700 "$out"
 # tetherd started as root runs the program as its service user.
-[ "$(id -u)" -ne 0 ] || chown "$SERVICE_USER" "$out"
+service_dir "$out"
 C=$TEST_DIR/clients
 tok=$("$TETHERD" clients add web1 --clients "$C")
 

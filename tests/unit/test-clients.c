@@ -130,16 +130,22 @@ test_approval(void **state)
 #define H "2bb80d537b1da3e38bd30361aa855686bde0eacd7162fef6a25fe97bf527a25b"
 	static const char good[] = "box enabled " H " approval=manual\n"
 		"db enabled " H " 192.0.2.0/24 approval=manual\n"
-		"web1 enabled " H " 192.0.2.0/24\n";
+		"web1 enabled " H " 192.0.2.0/24\n"
+		"pc enabled " H " heartbeat=3600\n"
+		"pc2 enabled " H " 192.0.2.0/24 approval=manual heartbeat=60\n";
 	static const char *const bad[] = {
 		"box enabled " H " approval=manual 192.0.2.0/24\n",
 		"box enabled " H " approval=manual approval=manual\n",
 		"box enabled " H " approval=auto\n",
 		"box enabled " H " 192.0.2.0/24 192.0.2.0/24\n",
 		"box enabled " H " \n",
+		"box enabled " H " heartbeat=0\n",
+		"box enabled " H " heartbeat=60 heartbeat=60\n",
+		"box enabled " H " heartbeat=1h\n",
+		"box enabled " H " heartbeat=60 192.0.2.0/24\n",
 	};
 	struct client_list l;
-	bool approval = false;
+	struct client_rules rules = { 0 };
 	size_t line;
 	char *again;
 
@@ -149,6 +155,9 @@ test_approval(void **state)
 	assert_true(l.c[1].approval);
 	assert_int_equal(l.c[1].nallow, 1);
 	assert_false(l.c[2].approval);
+	assert_int_equal(l.c[3].heartbeat, 3600);
+	assert_int_equal(l.c[4].heartbeat, 60);
+	assert_true(l.c[4].approval);
 	again = clients_format(&l);
 	assert_string_equal(again, good);
 	free(again);
@@ -157,14 +166,14 @@ test_approval(void **state)
 		assert_int_equal(clients_parse(bad[i], strlen(bad[i]), &l, &line),
 		                 -EINVAL);
 	assert_int_equal(clients_parse(good, strlen(good), &l, &line), 0);
-	assert_int_equal(clients_check_approval(&l, "box", "nope", NULL,
-	                                        &approval), CLIENT_UNKNOWN);
-	assert_false(approval);
-	assert_int_equal(clients_check_approval(&l, "box", "secret", NULL,
-	                                        &approval), CLIENT_OK);
-	assert_true(approval);
-	assert_int_equal(clients_check_approval(&l, "web1", "secret", NULL,
-	                                        &approval), CLIENT_ELSEWHERE);
+	assert_int_equal(clients_check_rules(&l, "box", "nope", NULL,
+	                                        &rules), CLIENT_UNKNOWN);
+	assert_false(rules.approval);
+	assert_int_equal(clients_check_rules(&l, "box", "secret", NULL,
+	                                        &rules), CLIENT_OK);
+	assert_true(rules.approval);
+	assert_int_equal(clients_check_rules(&l, "web1", "secret", NULL,
+	                                        &rules), CLIENT_ELSEWHERE);
 	clients_free(&l);
 #undef H
 }

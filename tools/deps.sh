@@ -15,7 +15,7 @@ libinih-dev zlib1g-dev"
 # packages with; strace places the kills of luks-kill.sh and holds a
 # `tetherd keys create` mid-write in keyfiles.sh; logrotate runs the
 # shipped snippet in journal.sh.
-TETHER_TEST_DEPS="tang clevis jose curl socat systemd iproute2 procps
+TETHER_TEST_DEPS="tang clevis jose curl socat systemd iproute2 procps prometheus
 python3 openssl wrk clevis-luks cryptsetup-bin luksmeta jq util-linux
 qemu-system-x86 linux-image-amd64 initramfs-tools cryptsetup-initramfs
 busybox-static klibc-utils e2fsprogs zstd lvm2 clevis-initramfs dnsmasq-base

@@ -178,6 +178,55 @@ replace_file_at(int dirfd, const char *name, const void *buf, size_t len,
 	return write_file_flags(dirfd, name, buf, len, mode, 0);
 }
 
+int
+parse_duration(const char *s, unsigned long long max, unsigned long long *out)
+{
+	static const struct { char unit; unsigned long mult; } units[] = {
+		{ 's', 1 }, { 'm', 60 }, { 'h', 3600 }, { 'd', 86400 },
+		{ 'w', 604800 },
+	};
+	char num[24];
+	size_t n = strlen(s);
+	unsigned long v;
+
+	if (n < 2 || n >= sizeof(num))
+		return -EINVAL;
+	memcpy(num, s, n - 1);
+	num[n - 1] = '\0';
+	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++)
+		if (units[i].unit == s[n - 1] && max / units[i].mult >= 1 &&
+		    parse_ulong(num, 1, max / units[i].mult, &v) == 0) {
+			*out = (unsigned long long)v * units[i].mult;
+			return 0;
+		}
+	return -EINVAL;
+}
+
+int
+text_each_line(const char *text, size_t len, char *buf, size_t size,
+               int (*fn)(char *line, void *arg), void *arg, size_t *line)
+{
+	size_t pos = 0;
+	int r;
+
+	*line = 0;
+	while (pos < len) {
+		const char *nl = memchr(text + pos, '\n', len - pos);
+		size_t n = nl ? (size_t)(nl - text - pos) : len - pos;
+
+		(*line)++;
+		if (n >= size)
+			return -EINVAL;
+		memcpy(buf, text + pos, n);
+		buf[n] = '\0';
+		pos += n + 1;
+		r = fn(buf, arg);
+		if (r != 0)
+			return r;
+	}
+	return 0;
+}
+
 void
 free_secret(void *p, size_t len)
 {

@@ -24,6 +24,20 @@ int parse_ulong(const char *s, unsigned long min, unsigned long max,
 int read_file_at(int dirfd, const char *name, size_t max, char **buf,
                  size_t *len);
 
+/* A duration, "N" followed by s, m, h, d or w, of 1 s to max seconds.
+   0 or -EINVAL. */
+int parse_duration(const char *s, unsigned long long max,
+                   unsigned long long *out);
+
+/*
+ * Calls fn with each line of text (len bytes; lines end at '\n', the last
+ * needs none), copied NUL-terminated into buf (size bytes), until fn
+ * returns non-zero. *line is the number of the last line read. Returns 0,
+ * -EINVAL for a line that does not fit buf, or what fn returned.
+ */
+int text_each_line(const char *text, size_t len, char *buf, size_t size,
+                   int (*fn)(char *line, void *arg), void *arg, size_t *line);
+
 /* Reads the regular file open at fd, as read_file_at does. */
 int read_file_fd(int fd, size_t max, char **buf, size_t *len);
 

@@ -30,7 +30,8 @@ answer_request(struct keyset *ks, const struct route_match *m,
                char rec[ECMR_REPLY_MAX], struct answer *out)
 {
 	*out = (struct answer){ .status = 404 };
-	if (m->route == ROUTE_NONE)
+	/* What Tang has not is not found, whatever the method. */
+	if (m->route == ROUTE_NONE || m->route == ROUTE_HEARTBEAT)
 		return;
 	if (!m->method_ok) {
 		out->status = 405;
@@ -56,6 +57,7 @@ answer_request(struct keyset *ks, const struct route_match *m,
 		}
 		break;
 	case ROUTE_NONE:
+	case ROUTE_HEARTBEAT:
 		break;
 	}
 }

@@ -17,6 +17,7 @@
 
 #include "common/log.h"
 #include "common/util.h"
+#include "server/notify.h"
 
 static pthread_mutex_t audit_lock = PTHREAD_MUTEX_INITIALIZER;
 static int audit_fd = -1;
@@ -134,6 +135,7 @@ audit_write(const struct audit_event *e)
 	}
 	log_line("%s", text);
 	n = strlen(text);
+	notify_event(e, addr, text, n);
 	line = realloc(text, n + 2);
 	if (line) {
 		text = line;

@@ -11,11 +11,11 @@
  * token.
  */
 struct audit_event {
-	const char *event;		/* "recovery" or "denied" */
+	const char *event;		/* "recovery", "denied" or "pending" */
 	const struct sockaddr *from;	/* the peer; NULL if unknown */
 	const char *client;		/* authenticated or claimed name, or NULL */
 	const char *kid;		/* the key asked for, or NULL */
-	const char *outcome;		/* "ok", "failed" or "denied" */
+	const char *outcome;		/* "ok", "failed", "denied", "pending" */
 	unsigned status;		/* the HTTP status, 0 for none */
 	const char *reason;		/* why, in a few words */
 };

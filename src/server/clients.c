@@ -13,8 +13,10 @@
 #include "common/log.h"
 #include "common/util.h"
 
-#define CLIENTS_FILE_MAX (CLIENTS_MAX * (CLIENT_NAME_MAX + CLIENT_HASH_HEX + \
-	16 + CLIENT_ALLOW_MAX * (CIDR_TEXT_MAX + 1)))
+#define CLIENT_LINE_MAX (CLIENT_NAME_MAX + CLIENT_HASH_HEX + 16 + \
+	CLIENT_ALLOW_MAX * (CIDR_TEXT_MAX + 1) + sizeof(CLIENT_APPROVAL_WORD) + \
+	sizeof(CLIENT_HEARTBEAT_WORD) + 24)
+#define CLIENTS_FILE_MAX (CLIENTS_MAX * CLIENT_LINE_MAX)
 
 bool
 client_name_valid(const char *name)
@@ -64,11 +66,50 @@ client_allow_parse(struct client *c, const char *list)
 	return 0;
 }
 
-/* One line: NAME STATE HASH [CIDRS], single spaces. */
+/* "heartbeat=SECONDS", once. */
+static bool
+parse_heartbeat(const char *word, struct client *c)
+{
+	size_t n = strlen(CLIENT_HEARTBEAT_WORD);
+
+	return strncmp(word, CLIENT_HEARTBEAT_WORD, n) == 0 && !c->heartbeat &&
+	       parse_ulong(word + n, 1, CLIENT_HEARTBEAT_MAX, &c->heartbeat) == 0;
+}
+
+/* The words after the hash: a CIDR list first, then approval=manual and
+   heartbeat=SECONDS, each at most once. */
+static int
+parse_options(char *rest, struct client *c)
+{
+	bool first = true;
+	char *word;
+
+	c->nallow = 0;
+	c->approval = false;
+	c->heartbeat = 0;
+	for (; rest; first = false) {
+		word = rest;
+		rest = strchr(word, ' ');
+		if (rest)
+			*rest++ = '\0';
+		if (strcmp(word, CLIENT_APPROVAL_WORD) == 0 && !c->approval)
+			c->approval = true;
+		else if (parse_heartbeat(word, c))
+			continue;
+		else if (first && *word && client_allow_parse(c, word) == 0 &&
+		         c->nallow > 0)
+			continue;
+		else
+			return -EINVAL;
+	}
+	return 0;
+}
+
+/* One line: NAME STATE HASH [CIDRS] [approval=manual], single spaces. */
 static int
 parse_line(char *line, struct client *c)
 {
-	char *name = line, *state, *hash, *allow;
+	char *name = line, *state, *hash, *rest;
 
 	state = strchr(name, ' ');
 	if (!state)
@@ -78,14 +119,11 @@ parse_line(char *line, struct client *c)
 	if (!hash)
 		return -EINVAL;
 	*hash++ = '\0';
-	allow = strchr(hash, ' ');
-	if (allow) {
-		*allow++ = '\0';
-		if (!*allow || client_allow_parse(c, allow) < 0)
-			return -EINVAL;
-	} else {
-		c->nallow = 0;
-	}
+	rest = strchr(hash, ' ');
+	if (rest)
+		*rest++ = '\0';
+	if (parse_options(rest, c) < 0)
+		return -EINVAL;
 	if (!client_name_valid(name) || !hash_valid(hash))
 		return -EINVAL;
 	if (strcmp(state, "enabled") == 0)
@@ -100,42 +138,48 @@ parse_line(char *line, struct client *c)
 	return 0;
 }
 
+/* One line into the list: -EINVAL for a bad line or a name twice. */
+static int
+add_line(char *buf, void *arg)
+{
+	struct client_list *l = arg;
+	struct client *grown;
+
+	if (l->n == CLIENTS_MAX)
+		return -EINVAL;
+	grown = realloc(l->c, (l->n + 1) * sizeof(*l->c));
+	if (!grown)
+		return -ENOMEM;
+	l->c = grown;
+	if (parse_line(buf, &l->c[l->n]) < 0 || clients_find(l, buf))
+		return -EINVAL;
+	l->n++;
+	return 0;
+}
+
 int
 clients_parse(const char *text, size_t len, struct client_list *out,
               size_t *line)
 {
 	struct client_list l = { 0 };
-	char buf[CLIENT_NAME_MAX + CLIENT_HASH_HEX + 16 +
-	         CLIENT_ALLOW_MAX * (CIDR_TEXT_MAX + 1)];
-	size_t pos = 0;
+	char buf[CLIENT_LINE_MAX];
+	int r = text_each_line(text, len, buf, sizeof(buf), add_line, &l, line);
 
-	*line = 0;
-	while (pos < len) {
-		const char *nl = memchr(text + pos, '\n', len - pos);
-		size_t n = nl ? (size_t)(nl - text - pos) : len - pos;
-		struct client *grown;
-
-		(*line)++;
-		if (n >= sizeof(buf) || l.n == CLIENTS_MAX)
-			goto bad;
-		memcpy(buf, text + pos, n);
-		buf[n] = '\0';
-		pos += n + 1;
-		grown = realloc(l.c, (l.n + 1) * sizeof(*l.c));
-		if (!grown) {
-			clients_free(&l);
-			return -ENOMEM;
-		}
-		l.c = grown;
-		if (parse_line(buf, &l.c[l.n]) < 0 || clients_find(&l, buf))
-			goto bad;
-		l.n++;
+	if (r < 0) {
+		clients_free(&l);
+		return r == -ENOMEM ? r : -EINVAL;
 	}
 	*out = l;
 	return 0;
-bad:
-	clients_free(&l);
-	return -EINVAL;
+}
+
+void
+client_print_rules(FILE *f, const struct client *c)
+{
+	if (c->approval)
+		fputs(" " CLIENT_APPROVAL_WORD, f);
+	if (c->heartbeat)
+		fprintf(f, " " CLIENT_HEARTBEAT_WORD "%lu", c->heartbeat);
 }
 
 void
@@ -162,6 +206,7 @@ clients_format(const struct client_list *l)
 		fprintf(f, "%s %s %s", l->c[i].name,
 		        l->c[i].enabled ? "enabled" : "disabled", l->c[i].hash);
 		client_print_allow(f, &l->c[i]);
+		client_print_rules(f, &l->c[i]);
 		fputc('\n', f);
 	}
 	if (fclose(f) != 0) {
@@ -205,6 +250,14 @@ enum client_check
 clients_check(const struct client_list *l, const char *name, const char *token,
               const struct sockaddr *from)
 {
+	return clients_check_rules(l, name, token, from, NULL);
+}
+
+enum client_check
+clients_check_rules(const struct client_list *l, const char *name,
+                    const char *token, const struct sockaddr *from,
+                    struct client_rules *rules)
+{
 	char hex[CLIENT_HASH_HEX + 1];
 	const struct client *c = clients_find(l, name);
 
@@ -218,6 +271,9 @@ clients_check(const struct client_list *l, const char *name, const char *token,
 		return CLIENT_DISABLED;
 	if (c->nallow && !cidr_any(c->allow, c->nallow, from))
 		return CLIENT_ELSEWHERE;
+	if (rules)
+		*rules = (struct client_rules){ .approval = c->approval,
+		                                .heartbeat = c->heartbeat };
 	return CLIENT_OK;
 }
 
@@ -238,7 +294,8 @@ load_file(const char *path, struct client_list *l)
 	free(text);
 	if (r == -EINVAL)
 		log_err("%s: line %zu is not 'NAME enabled|disabled SHA256 "
-		        "[CIDR,...]'", path, line);
+		        "[CIDR,...] [approval=manual] [heartbeat=SECONDS]'", path,
+		        line);
 	return r;
 }
 
@@ -359,16 +416,39 @@ client_registry_repoint(struct client_registry *r, const char *path)
 
 enum client_check
 client_registry_check(struct client_registry *r, const char *name,
-                      const char *token, const struct sockaddr *from)
+                      const char *token, const struct sockaddr *from,
+                      struct client_rules *rules)
 {
 	enum client_check c;
 
 	pthread_mutex_lock(&r->lock);
 	refresh(r);
 	c = r->unavailable ? CLIENT_UNAVAILABLE :
-	    clients_check(&r->list, name, token, from);
+	    clients_check_rules(&r->list, name, token, from, rules);
 	pthread_mutex_unlock(&r->lock);
 	return c;
+}
+
+void
+client_registry_each(struct client_registry *r,
+                     void (*fn)(const struct client *c, void *arg), void *arg)
+{
+	pthread_mutex_lock(&r->lock);
+	refresh(r);
+	for (size_t i = 0; !r->unavailable && i < r->list.n; i++)
+		fn(&r->list.c[i], arg);
+	pthread_mutex_unlock(&r->lock);
+}
+
+int
+client_registry_path(struct client_registry *r, char *buf, size_t len)
+{
+	int n;
+
+	pthread_mutex_lock(&r->lock);
+	n = snprintf(buf, len, "%s", r->path);
+	pthread_mutex_unlock(&r->lock);
+	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
 }
 
 void

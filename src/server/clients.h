@@ -14,13 +14,20 @@
  * Client credentials: a name and a random token the client sends with
  * HTTP Basic. The server keeps only the token's SHA-256 (a token has 256
  * bits of entropy: no slow hash is needed). The file has one line per
- * client, "NAME enabled|disabled SHA256HEX [CIDR,...]", and is mode 0600;
- * with CIDRs, the client is accepted only from those addresses.
+ * client, "NAME enabled|disabled SHA256HEX [CIDR,...] [approval=manual]
+ * [heartbeat=SECONDS]", and is mode 0600; with CIDRs, the client is
+ * accepted only from those addresses; with approval=manual, its
+ * recoveries wait for an operator, with a heartbeat they are refused once
+ * its last heartbeat is older than that (see approvals.h).
  */
 #define CLIENT_NAME_MAX 64
 #define CLIENT_HASH_HEX 64
 #define CLIENTS_MAX 4096
 #define CLIENT_ALLOW_MAX 8
+#define CLIENT_APPROVAL_WORD "approval=manual"
+#define CLIENT_HEARTBEAT_WORD "heartbeat="
+/* Ten years, in seconds: the longest heartbeat period. */
+#define CLIENT_HEARTBEAT_MAX (10UL * 366 * 24 * 3600)
 
 struct client {
 	char name[CLIENT_NAME_MAX + 1];
@@ -28,6 +35,14 @@ struct client {
 	bool enabled;
 	struct cidr allow[CLIENT_ALLOW_MAX];
 	size_t nallow;
+	bool approval;		/* recoveries wait for an operator */
+	unsigned long heartbeat;	/* seconds; 0: no presence asked */
+};
+
+/* What a client's recoveries are subject to beyond its credentials. */
+struct client_rules {
+	bool approval;
+	unsigned long heartbeat;
 };
 
 struct client_list {
@@ -41,6 +56,9 @@ bool client_name_valid(const char *name);
 /* Parses the file's text; -EINVAL with the line number in *line. */
 int clients_parse(const char *text, size_t len, struct client_list *out,
                   size_t *line);
+
+/* " approval=manual heartbeat=N" as far as the client has them. */
+void client_print_rules(FILE *f, const struct client *c);
 
 /* " CIDR,CIDR" for a client with an allow-list, nothing otherwise. */
 void client_print_allow(FILE *f, const struct client *c);
@@ -70,6 +88,12 @@ enum client_check {
 enum client_check clients_check(const struct client_list *l, const char *name,
                                 const char *token, const struct sockaddr *from);
 
+/* The same, with the client's rules for CLIENT_OK (rules may be NULL). */
+enum client_check clients_check_rules(const struct client_list *l,
+                                      const char *name, const char *token,
+                                      const struct sockaddr *from,
+                                      struct client_rules *rules);
+
 /*
  * The registry a server consults: the file is read again whenever it
  * changed (checked at each request, so that disabling a client takes
@@ -91,10 +115,21 @@ struct client_registry {
 int client_registry_open(struct client_registry *r, const char *path);
 
 /* Checks credentials against the current file; CLIENT_UNAVAILABLE while
-   it is unreadable or malformed (logged when that starts and ends). */
+   it is unreadable or malformed (logged when that starts and ends).
+   rules (may be NULL) as clients_check_rules. */
 enum client_check client_registry_check(struct client_registry *r,
                                         const char *name, const char *token,
-                                        const struct sockaddr *from);
+                                        const struct sockaddr *from,
+                                        struct client_rules *rules);
+
+/* Calls fn with each client of the current file, under the registry's
+   lock (fn must not call back into it); nothing while it is unavailable. */
+void client_registry_each(struct client_registry *r,
+                          void (*fn)(const struct client *c, void *arg),
+                          void *arg);
+
+/* Copies the file's path now into buf. 0 or -ENAMETOOLONG. */
+int client_registry_path(struct client_registry *r, char *buf, size_t len);
 
 /* Reads path (copied) and serves from it from now on; on failure,
    logged, the registry goes on as it was. 0 or -errno. */

@@ -23,7 +23,12 @@ static void
 clients_usage(FILE *f)
 {
 	fprintf(f,
-	        "usage: tetherd clients add NAME [--allow CIDR[,CIDR]]... --clients FILE\n"
+	        "usage: tetherd clients add NAME [--allow CIDR[,CIDR]]... "
+	        "[--approval manual|auto]\n"
+	        "                           [--heartbeat DURATION|off] --clients FILE\n"
+	        "       tetherd clients set NAME [--approval manual|auto] "
+	        "[--heartbeat DURATION|off]\n"
+	        "                           --clients FILE\n"
 	        "       tetherd clients list --clients FILE\n"
 	        "       tetherd clients enable|disable|remove NAME --clients FILE\n"
 	        "\n"
@@ -32,6 +37,10 @@ clients_usage(FILE *f)
 	        "\n"
 	        "add prints the client's token once; the file keeps only its\n"
 	        "SHA-256. Changes take effect at the next request, no signal.\n"
+	        "--approval manual holds the client's recoveries until an\n"
+	        "operator approves them (tetherd approve). --heartbeat DURATION\n"
+	        "(N followed by s, m, h, d or w) refuses them once the client's\n"
+	        "last heartbeat is older than that, until an operator approves it.\n"
 	        "Clients send NAME and the token with HTTP Basic, e.g. clevis\n"
 	        "with the url https://NAME:TOKEN@HOST.\n");
 }
@@ -105,8 +114,24 @@ new_token(char *out, size_t cap)
 	return 0;
 }
 
+/* What add and set change: -1 for what was not given. */
+struct rules_change {
+	int approval;		/* 1 manual, 0 automatic */
+	long long heartbeat;	/* seconds, 0 for none */
+};
+
+static void
+apply_rules(struct client *c, const struct rules_change *ch)
+{
+	if (ch->approval >= 0)
+		c->approval = ch->approval == 1;
+	if (ch->heartbeat >= 0)
+		c->heartbeat = (unsigned long)ch->heartbeat;
+}
+
 static int
-client_add(struct client_list *l, const char *name, const char *allow)
+client_add(struct client_list *l, const char *name, const char *allow,
+           const struct rules_change *ch)
 {
 	char token[64];
 	struct client *grown;
@@ -125,6 +150,7 @@ client_add(struct client_list *l, const char *name, const char *allow)
 	memset(&l->c[l->n], 0, sizeof(l->c[l->n]));
 	snprintf(l->c[l->n].name, sizeof(l->c[l->n].name), "%s", name);
 	l->c[l->n].enabled = true;
+	apply_rules(&l->c[l->n], ch);
 	if (allow && client_allow_parse(&l->c[l->n], allow) < 0) {
 		log_err("clients: --allow %s: expected ADDRESS[/LENGTH] blocks, "
 		        "IPv4 or IPv6, no host bits, at most %d", allow,
@@ -144,7 +170,8 @@ client_add(struct client_list *l, const char *name, const char *allow)
 }
 
 static int
-client_change(struct client_list *l, const char *what, const char *name)
+client_change(struct client_list *l, const char *what, const char *name,
+              const struct rules_change *ch)
 {
 	struct client *c = clients_find(l, name);
 
@@ -155,6 +182,8 @@ client_change(struct client_list *l, const char *what, const char *name)
 	if (strcmp(what, "remove") == 0) {
 		*c = l->c[l->n - 1];
 		l->n--;
+	} else if (strcmp(what, "set") == 0) {
+		apply_rules(c, ch);
 	} else {
 		c->enabled = strcmp(what, "enable") == 0;
 	}
@@ -162,7 +191,8 @@ client_change(struct client_list *l, const char *what, const char *name)
 }
 
 static int
-run(const char *what, const char *name, const char *path, const char *allow)
+run(const char *what, const char *name, const char *path, const char *allow,
+    const struct rules_change *ch)
 {
 	struct client_list l = { 0 };
 	char *base = NULL;
@@ -174,12 +204,14 @@ run(const char *what, const char *name, const char *path, const char *allow)
 			printf("%s %s", l.c[i].name,
 			       l.c[i].enabled ? "enabled" : "disabled");
 			client_print_allow(stdout, &l.c[i]);
+			client_print_rules(stdout, &l.c[i]);
 			putchar('\n');
 		}
 		r = fflush(stdout) == 0 ? 0 : -EIO;
 	} else if (r == 0) {
-		r = strcmp(what, "add") == 0 ? client_add(&l, name, allow)
-		                             : client_change(&l, what, name);
+		r = strcmp(what, "add") == 0 ?
+		    client_add(&l, name, allow, ch) :
+		    client_change(&l, what, name, ch);
 		if (r == 0)
 			r = save(dirfd, base, path, &l);
 	}
@@ -193,7 +225,7 @@ run(const char *what, const char *name, const char *path, const char *allow)
 /* The clients file tetherd.conf names; --clients would have won. */
 static int
 run_configured(const char *what, const char *name, const char *config,
-               const char *allow)
+               const char *allow, const struct rules_change *ch)
 {
 	struct serve_config file = { 0 };
 	int status = 2;
@@ -205,10 +237,18 @@ run_configured(const char *what, const char *name, const char *config,
 		        config);
 		goto out;
 	}
-	status = run(what, name, file.clients, allow[0] ? allow : NULL) < 0;
+	status = run(what, name, file.clients, allow[0] ? allow : NULL,
+	             ch) < 0;
 out:
 	serve_config_free(&file);
 	return status;
+}
+
+/* The verbs that take --approval and --heartbeat. */
+static bool
+rules_verb(const char *what)
+{
+	return strcmp(what, "add") == 0 || strcmp(what, "set") == 0;
 }
 
 int
@@ -218,15 +258,19 @@ cmd_clients(int argc, char **argv)
 		{ "clients", required_argument, NULL, 'c' },
 		{ "config", required_argument, NULL, 'C' },
 		{ "allow", required_argument, NULL, 'a' },
+		{ "approval", required_argument, NULL, 'A' },
+		{ "heartbeat", required_argument, NULL, 'H' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	static const char *const verbs[] = {
-		"add", "list", "enable", "disable", "remove",
+		"add", "list", "set", "enable", "disable", "remove",
 	};
 	const char *path = NULL, *config = NULL, *what, *name = NULL;
 	char allow[CLIENT_ALLOW_MAX * (CIDR_TEXT_MAX + 1)] = "";
 	bool known = false;
+	struct rules_change ch = { -1, -1 };
+	unsigned long long period;
 	int c;
 
 	if (argc < 2 || strcmp(argv[1], "--help") == 0) {
@@ -242,6 +286,16 @@ cmd_clients(int argc, char **argv)
 			path = optarg;
 		} else if (c == 'C') {
 			config = optarg;
+		} else if (c == 'A' && rules_verb(what) &&
+		           (strcmp(optarg, "manual") == 0 ||
+		            strcmp(optarg, "auto") == 0)) {
+			ch.approval = strcmp(optarg, "manual") == 0;
+		} else if (c == 'H' && rules_verb(what) &&
+		           (strcmp(optarg, "off") == 0 ||
+		            parse_duration(optarg, CLIENT_HEARTBEAT_MAX,
+		                           &period) == 0)) {
+			ch.heartbeat = strcmp(optarg, "off") == 0 ? 0 :
+			               (long long)period;
 		} else if (c == 'a' && strcmp(what, "add") == 0 &&
 		           strlen(allow) + strlen(optarg) + 2 < sizeof(allow)) {
 			if (allow[0])
@@ -255,7 +309,8 @@ cmd_clients(int argc, char **argv)
 	if (optind < argc - 1)
 		name = argv[1 + optind++];
 	if (!known || (!path && !config) || optind < argc - 1 ||
-	    (strcmp(what, "list") == 0) != (name == NULL)) {
+	    (strcmp(what, "list") == 0) != (name == NULL) ||
+	    (strcmp(what, "set") == 0 && ch.approval < 0 && ch.heartbeat < 0)) {
 		log_err("clients: %s", !known ? "unknown subcommand" : !path ?
 		        "--clients FILE or --config FILE is required" : "wrong arguments");
 		clients_usage(stderr);
@@ -265,6 +320,7 @@ cmd_clients(int argc, char **argv)
 		log_err("clients: a name is 1 to 64 of A-Z a-z 0-9 . _ -");
 		return 2;
 	}
-	return path ? run(what, name, path, allow[0] ? allow : NULL) < 0 ? 1 : 0
-	            : run_configured(what, name, config, allow);
+	return path ? run(what, name, path, allow[0] ? allow : NULL,
+	                  &ch) < 0 ? 1 : 0
+	            : run_configured(what, name, config, allow, &ch);
 }

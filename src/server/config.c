@@ -38,6 +38,12 @@ static const struct setting {
 	  offsetof(struct serve_config, policy.fail_rate), 0, 1000000, 0 },
 	{ "auth-fail-burst", NUMBER,
 	  offsetof(struct serve_config, policy.fail_burst), 1, 100000, 0 },
+	{ "metrics", STRING, offsetof(struct serve_config, metrics), 0, 0, 0 },
+	{ "notify", STRING, offsetof(struct serve_config, notify), 0, 0, 0 },
+	{ "notify-timeout", NUMBER,
+	  offsetof(struct serve_config, notify_timeout), 1, 3600, 0 },
+	{ "notify-max", NUMBER,
+	  offsetof(struct serve_config, notify_max), 1, 64, 0 },
 	{ "audit-log", STRING, offsetof(struct serve_config, audit_log), 0, 0, 0 },
 	{ "user", STRING, offsetof(struct serve_config, user), 0, 0, 0 },
 	{ "threads", NUMBER, offsetof(struct serve_config, threads), 1, 256, 't' },
@@ -80,6 +86,12 @@ serve_usage(FILE *f)
 	        "                        address and per name (default: 10)\n"
 	        "      --auth-fail-burst N  (default: 5)\n"
 	        "      --audit-log FILE  append the audit trail (JSON lines) to FILE\n"
+	        "      --notify PROGRAM  run PROGRAM (an absolute path) for each\n"
+	        "                        recovery and denial, the event on stdin\n"
+	        "      --notify-timeout SEC  before it is killed (default: 10)\n"
+	        "      --notify-max N    programs at once; more are dropped (4)\n"
+	        "      --metrics URL     serve Prometheus metrics at http://ADDR:PORT\n"
+	        "                        /metrics, apart from the Tang listeners\n"
 	        "      --user NAME       started as root: bind, then run as NAME\n"
 	        "                        (default: tether)\n"
 	        "  -t, --threads N       worker threads per listener (default: cores)\n"
@@ -102,6 +114,8 @@ defaults(struct serve_config *c)
 	c->request_timeout = 5;
 	c->connections = 1024;
 	c->connections_per_address = 64;
+	c->notify_timeout = 10;
+	c->notify_max = 4;
 	c->policy.rec_rate = 120;
 	c->policy.rec_burst = 30;
 	c->policy.fail_rate = 10;
@@ -351,6 +365,11 @@ check(struct serve_config *c)
 		log_err("serve: --keys DIR (or keys = DIR) is required");
 		return -EINVAL;
 	}
+	if (c->notify && c->notify[0] != '/') {
+		log_err("serve: notify %s: an absolute path is required (no "
+		        "shell runs it, no PATH is searched)", c->notify);
+		return -EINVAL;
+	}
 	if (!c->user && set_string(&c->user, "tether") < 0)
 		return -ENOMEM;
 	/* The library shares the connection limit among the threads; a
@@ -418,6 +437,8 @@ serve_config_free(struct serve_config *c)
 	free(c->tls_key);
 	free(c->clients);
 	free(c->audit_log);
+	free(c->metrics);
+	free(c->notify);
 	free(c->user);
 	memset(c, 0, sizeof(*c));
 }

@@ -28,6 +28,10 @@ struct serve_config {
 	char *tls_key;
 	char *clients;
 	char *audit_log;
+	char *metrics;			/* the metrics listener's URL, or NULL */
+	char *notify;			/* the program run for events, or NULL */
+	unsigned notify_timeout;	/* seconds */
+	unsigned notify_max;		/* programs at once */
 	char *user;			/* to drop to when started as root */
 	struct policy_config policy;
 	unsigned threads;

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <microhttpd.h>
@@ -17,9 +18,11 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "server/answer.h"
+#include "server/approvals.h"
 #include "server/audit.h"
 #include "server/conntrack.h"
 #include "server/listen.h"
+#include "server/metrics.h"
 #include "server/route.h"
 #include "server/tls_identity.h"
 
@@ -59,7 +62,10 @@ struct request {
 	size_t body_len;
 	bool too_large;
 	unsigned status;
-	char client[CLIENT_NAME_MAX + 1];	/* authenticated, for the log */
+	char client[CLIENT_NAME_MAX + 1];	/* claimed, for the log */
+	bool authenticated;	/* client is who the credentials say */
+	struct client_rules rules;	/* the authenticated client's */
+	bool pending;		/* held for approval */
 	const char *denied;	/* why the request was refused, for the audit */
 	struct policy *policy;	/* the one in force when it arrived */
 };
@@ -324,14 +330,17 @@ authenticate(struct MHD_Connection *conn, struct request *rq,
 	unsigned wait;
 
 	if (user && pass && client_name_valid(user))
-		c = client_registry_check(clients, user, pass, from);
+		c = client_registry_check(clients, user, pass, from,
+		                          &rq->rules);
 	if (user && client_name_valid(user))
 		snprintf(rq->client, sizeof(rq->client), "%s", user);
 	free(user);
 	if (pass)
 		free_secret_str(pass);
-	if (c == CLIENT_OK)
+	if (c == CLIENT_OK) {
+		rq->authenticated = true;
 		return 0;
+	}
 	/* Not the client's failure: no bucket is charged. */
 	if (c == CLIENT_UNAVAILABLE) {
 		*ret = deny(conn, rq, MHD_HTTP_SERVICE_UNAVAILABLE,
@@ -360,6 +369,87 @@ authenticate(struct MHD_Connection *conn, struct request *rq,
 	return 1;
 }
 
+/* Decides on the request with the approvals state beside the clients
+   file: fn is approvals_decide or approvals_heartbeat. */
+static enum approval_decision
+ask_approvals(struct MHD_Connection *conn, struct client_registry *clients,
+              const struct request *rq,
+              enum approval_decision (*fn)(const char *clients_path,
+                                           const struct approval_ask *ask))
+{
+	char path[4096], addr[INET6_ADDRSTRLEN];
+	struct approval_ask ask = {
+		.name = rq->client, .address = addr, .kid = rq->match.kid,
+		.approval = rq->rules.approval, .heartbeat = rq->rules.heartbeat,
+		.now = (long long)time(NULL),
+	};
+
+	audit_address(client_sockaddr(conn), addr, sizeof(addr));
+	if (client_registry_path(clients, path, sizeof(path)) < 0)
+		return APPROVAL_UNAVAILABLE;
+	return fn(path, &ask);
+}
+
+/*
+ * A recovery by a client with approval=manual or a heartbeat period: on
+ * with an operator's approval, or while its presence holds; else held
+ * (503 with Retry-After, which boot scripts retry on; audited as
+ * pending), or refused: presence expired, or denied. Returns 1 with the
+ * reply queued.
+ */
+static int
+held(struct MHD_Connection *conn, struct client_registry *clients,
+     struct request *rq, enum MHD_Result *ret)
+{
+	struct reply rep = { .status = MHD_HTTP_SERVICE_UNAVAILABLE,
+	                     .retry_after = APPROVAL_RETRY_AFTER };
+
+	switch (ask_approvals(conn, clients, rq, approvals_decide)) {
+	case APPROVAL_GRANTED:
+		return 0;
+	case APPROVAL_HELD:
+		rq->pending = true;
+		*ret = send_reply(conn, rq, &rep);
+		return 1;
+	case APPROVAL_REFUSED:
+		*ret = deny(conn, rq, MHD_HTTP_FORBIDDEN, "approval denied", 0);
+		return 1;
+	case APPROVAL_EXPIRED:
+		*ret = deny(conn, rq, MHD_HTTP_FORBIDDEN, "presence expired", 0);
+		return 1;
+	case APPROVAL_UNAVAILABLE:
+		break;
+	}
+	*ret = deny(conn, rq, MHD_HTTP_SERVICE_UNAVAILABLE,
+	            "approvals file unreadable", 0);
+	return 1;
+}
+
+/*
+ * POST /tether/heartbeat by an authenticated client: 204 once recorded,
+ * 403 when its presence expired (refused until an operator approves it),
+ * 503 when the state cannot be written. Returns 1 with the reply queued.
+ */
+static int
+heartbeat(struct MHD_Connection *conn, struct client_registry *clients,
+          struct request *rq, enum MHD_Result *ret)
+{
+	struct reply rep = { .status = MHD_HTTP_NO_CONTENT };
+
+	switch (ask_approvals(conn, clients, rq, approvals_heartbeat)) {
+	case APPROVAL_GRANTED:
+		*ret = send_reply(conn, rq, &rep);
+		return 1;
+	case APPROVAL_EXPIRED:
+		*ret = deny(conn, rq, MHD_HTTP_FORBIDDEN, "presence expired", 0);
+		return 1;
+	default:
+		*ret = deny(conn, rq, MHD_HTTP_SERVICE_UNAVAILABLE,
+		            "approvals file unreadable", 0);
+		return 1;
+	}
+}
+
 /*
  * The policy, before anything else is read: an address over its failed
  * logins is turned away before its credentials cost a hash, then the
@@ -381,14 +471,21 @@ refused(struct MHD_Connection *conn, const struct http_config *cfg,
 	}
 	if (clients && authenticate(conn, rq, clients, ret))
 		return 1;
-	if (rq->match.route != ROUTE_REC || !rq->match.method_ok)
+	if ((rq->match.route != ROUTE_REC && rq->match.route != ROUTE_HEARTBEAT) ||
+	    !rq->match.method_ok)
 		return 0;
+	/* Heartbeats draw on the recoveries' buckets: one limit per client. */
 	wait = policy_limit_rec(rq->policy, from, clients ? rq->client : NULL);
-	if (!wait)
-		return 0;
-	*ret = deny(conn, rq, MHD_HTTP_TOO_MANY_REQUESTS, "recovery rate limit",
-	            wait);
-	return 1;
+	if (wait) {
+		*ret = deny(conn, rq, MHD_HTTP_TOO_MANY_REQUESTS,
+		            "recovery rate limit", wait);
+		return 1;
+	}
+	if (rq->match.route == ROUTE_HEARTBEAT)
+		return clients && rq->authenticated ?
+		       heartbeat(conn, clients, rq, ret) : 0;
+	return clients && (rq->rules.approval || rq->rules.heartbeat) ?
+	       held(conn, clients, rq, ret) : 0;
 }
 
 static enum MHD_Result
@@ -498,6 +595,10 @@ audit_request(struct MHD_Connection *conn, const struct request *rq)
 		e.event = "denied";
 		e.outcome = "denied";
 		e.reason = rq->denied;
+	} else if (rq->pending) {
+		e.event = "pending";
+		e.outcome = "pending";
+		e.reason = "approval pending";
 	} else if (rec) {
 		e.event = "recovery";
 		e.outcome = rq->status == MHD_HTTP_OK ? "ok" : "failed";
@@ -508,6 +609,21 @@ audit_request(struct MHD_Connection *conn, const struct request *rq)
 	if (rec)
 		e.kid = rq->match.kid;
 	audit_write(&e);
+	if (rq->denied)
+		metrics_denial(rq->denied);
+	if (rec)
+		metrics_recovery(e.outcome, rq->authenticated ? rq->client : NULL);
+}
+
+static enum metrics_route
+metrics_route_of(enum route r)
+{
+	switch (r) {
+	case ROUTE_ADV:
+	case ROUTE_ADV_KID: return METRICS_ROUTE_ADV;
+	case ROUTE_REC: return METRICS_ROUTE_REC;
+	default: return METRICS_ROUTE_OTHER;
+	}
 }
 
 static void
@@ -544,6 +660,7 @@ on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
 	         toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" :
 	         " (connection closed early)");
 	audit_request(conn, rq);
+	metrics_latency(metrics_route_of(rq->match.route), us);
 	policy_unref(rq->policy);
 	free(rq->body);
 	free(rq);
@@ -600,10 +717,14 @@ on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
 
 	if (code == MHD_CONNECTION_NOTIFY_STARTED) {
 		*socket_context = connection_started(cls, conn);
+		if (*socket_context)
+			metrics_connection(true);
 		return;
 	}
-	if (cs)
+	if (cs) {
 		end = conntrack_close(cs->track, cs->id);
+		metrics_connection(false);
+	}
 	if (cs && cs->requests == 0) {
 		client_address(conn, addr, sizeof(addr));
 		us = now_usec() - cs->start;
@@ -617,18 +738,17 @@ on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
 	*socket_context = NULL;
 }
 
-static void __attribute__((format(printf, 2, 0)))
-on_library_message(void *cls, const char *fmt, va_list ap)
+void
+http_library_message(void *cls, const char *fmt, va_list ap)
 {
 	char msg[512];
 	size_t n;
 
-	(void)cls;
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	n = strlen(msg);
 	while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
 		msg[--n] = '\0';
-	log_warn("http: %s", msg);
+	log_warn("%s: %s", (const char *)cls, msg);
 }
 
 /*
@@ -656,6 +776,7 @@ on_accept(void *cls, const struct sockaddr *addr, socklen_t addrlen)
 	log_line("%s - - - refused: not in --allow", name);
 	audit_write(&(struct audit_event){ .event = "denied", .from = addr,
 	            .outcome = "denied", .reason = "address not allowed" });
+	metrics_denial("address not allowed");
 	return MHD_NO;
 }
 
@@ -761,7 +882,7 @@ server_start(int fd, bool tls, const struct http_config *cfg)
 		MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC |
 		MHD_USE_ERROR_LOG | (tls ? MHD_USE_TLS : 0),
 		0, on_accept, &srv->cfg, on_request_tracked, &srv->cfg,
-		MHD_OPTION_EXTERNAL_LOGGER, on_library_message, NULL,
+		MHD_OPTION_EXTERNAL_LOGGER, http_library_message, "http",
 		MHD_OPTION_LISTEN_SOCKET, fd,
 		MHD_OPTION_ARRAY, pool,
 		MHD_OPTION_CONNECTION_TIMEOUT, cfg->timeout,

@@ -2,6 +2,7 @@
 #ifndef TETHERD_HTTP_H
 #define TETHERD_HTTP_H
 
+#include <stdarg.h>
 #include <stdbool.h>
 
 #include "server/clients.h"
@@ -44,6 +45,11 @@ void http_listener_reload(struct http_listener *l, const struct http_config *cfg
 
 /* The most connections a listener started with cfg holds at once. */
 unsigned http_listener_capacity(const struct http_config *cfg);
+
+/* The HTTP library's messages as warnings, prefixed with cls (a
+   string): its logger for every server the process runs. */
+void http_library_message(void *cls, const char *fmt, va_list ap)
+	__attribute__((format(printf, 2, 0)));
 
 /* Stops serving, finishing nothing; accepts NULL. */
 void http_listener_stop(struct http_listener *l);

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "common/log.h"
+#include "server/approvals.h"
 #include "server/clients.h"
 #include "server/commands.h"
 
@@ -13,7 +14,11 @@ static const struct {
 } commands[] = {
 	{ "serve", cmd_serve, "serve Tang's endpoints from a keys directory" },
 	{ "keys", cmd_keys, "list, create or rotate keys" },
-	{ "clients", cmd_clients, "add, list, enable, disable or remove clients" },
+	{ "clients", cmd_clients, "add, list, set, enable, disable or remove "
+	  "clients" },
+	{ "approvals", cmd_approvals, "list recoveries waiting for approval" },
+	{ "approve", cmd_approve, "approve a client's recoveries" },
+	{ "deny", cmd_deny, "refuse a client's recoveries" },
 };
 
 static void

@@ -55,6 +55,9 @@ route_match(const char *method, const char *path, struct route_match *m)
 		else
 			return;
 		m->method_ok = strcmp(method, "GET") == 0;
+	} else if (strcmp(p, "tether/heartbeat") == 0) {
+		m->route = ROUTE_HEARTBEAT;
+		m->method_ok = strcmp(method, "POST") == 0;
 	} else if (strncmp(p, "rec", 3) == 0) {
 		p = slashes(p + 3);
 		if (!p || !take_kid(p, m->kid))

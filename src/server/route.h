@@ -12,6 +12,8 @@ enum route {
 	ROUTE_ADV,	/* GET /adv, /adv/ */
 	ROUTE_ADV_KID,	/* GET /adv/{kid} */
 	ROUTE_REC,	/* POST /rec/{kid} */
+	ROUTE_HEARTBEAT,	/* POST /tether/heartbeat: not Tang's; for an
+			   authenticated client only, 404 to anyone else */
 };
 
 struct route_match {

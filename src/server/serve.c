@@ -7,16 +7,19 @@
 #include <stdlib.h>
 #include <string.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <sys/inotify.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/signalfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <systemd/sd-daemon.h>
 
 #include "common/log.h"
 #include "common/util.h"
+#include "server/approvals.h"
 #include "server/audit.h"
 #include "server/clients.h"
 #include "server/config.h"
@@ -25,6 +28,9 @@
 #include "server/keydir.h"
 #include "server/keystore.h"
 #include "server/listen.h"
+#include "server/metrics.h"
+#include "server/metrics_listener.h"
+#include "server/notify.h"
 #include "server/policy.h"
 #include "server/privilege.h"
 #include "server/tls_identity.h"
@@ -52,6 +58,8 @@ struct server {
 	bool registry_ready;		/* clients read at least once */
 	bool tls_ready;			/* a certificate is in force */
 	struct http_listener *listeners[MAX_LISTENERS];
+	int metrics_fd;			/* until its listener takes it */
+	struct metrics_listener *metrics;
 	bool as_root;			/* started as root: drops to user */
 	struct service_user user;	/* name borrowed: for start-up only */
 };
@@ -133,6 +141,20 @@ free_names(char **names, int n)
 	free(names);
 }
 
+static int
+take_metrics_socket(struct server *s, int fd)
+{
+	if (s->cfg.metrics || s->metrics_fd >= 0 ||
+	    sd_is_socket(fd, AF_UNSPEC, SOCK_STREAM, 1) <= 0) {
+		log_err("socket activation: the socket named metrics must be "
+		        "a listening stream socket, the only one, with no "
+		        "metrics setting");
+		return -EINVAL;
+	}
+	s->metrics_fd = fd;
+	return 0;
+}
+
 /* Takes the sockets systemd passed, each as its name says. */
 static int
 take_activated(struct server *s)
@@ -148,6 +170,13 @@ take_activated(struct server *s)
 	}
 	for (int i = 0; i < n && r == 0; i++) {
 		fd = SD_LISTEN_FDS_START + i;
+		/* The metrics listener's own socket (tetherd-metrics.socket):
+		   under a unit with a network of its own, the only way to one
+		   a monitoring host reaches. */
+		if (names && strcmp(names[i], "metrics") == 0) {
+			r = take_metrics_socket(s, fd);
+			continue;
+		}
 		activation_kind(names ? names[i] : NULL, &tls, &open);
 		/* A server that stopped before us shut the socket systemd keeps
 		   for us down: listening again on it revives it. */
@@ -170,6 +199,107 @@ take_activated(struct server *s)
 	}
 	free_names(names, n);
 	return r;
+}
+
+/* Whether a and b (IPv4 or IPv6, with ports) would take the same port:
+   the same address, or either a wildcard of the same family. */
+static bool
+same_port(const struct sockaddr *a, const struct sockaddr *b)
+{
+	static const uint8_t any[16];
+	int fa, fb;
+	const uint8_t *ia = sockaddr_ip(a, &fa), *ib = sockaddr_ip(b, &fb);
+	size_t n = fa == AF_INET ? 4 : 16;
+	in_port_t pa, pb;
+
+	if (!ia || !ib || fa != fb)
+		return false;
+	pa = fa == AF_INET ? ((const struct sockaddr_in *)a)->sin_port
+	                   : ((const struct sockaddr_in6 *)a)->sin6_port;
+	pb = fa == AF_INET ? ((const struct sockaddr_in *)b)->sin_port
+	                   : ((const struct sockaddr_in6 *)b)->sin6_port;
+	return pa == pb && (memcmp(ia, ib, n) == 0 || memcmp(ia, any, n) == 0 ||
+	                    memcmp(ib, any, n) == 0);
+}
+
+/*
+ * The metrics listener: plain HTTP, never where a Tang listener is, so
+ * that what Tang clients reach never changes and the metrics can be kept
+ * to a monitoring address.
+ */
+static int
+open_metrics(struct server *s)
+{
+	const char *m = s->cfg.metrics;
+	struct listen_url url;
+
+	if (!m)
+		return 0;
+	if (listen_url_parse(m, &url) < 0 || url.tls) {
+		log_err("--metrics %s: expected http://ADDR:PORT with an IPv4 "
+		        "or [IPv6] address and a port from 1 to 65535", m);
+		return -EINVAL;
+	}
+	for (size_t i = 0; i < s->nfds; i++) {
+		struct sockaddr_storage ss;
+		socklen_t len = sizeof(ss);
+
+		if (getsockname(s->fds[i], (struct sockaddr *)&ss, &len) == 0 &&
+		    same_port((struct sockaddr *)&ss,
+		              (struct sockaddr *)&url.addr)) {
+			log_err("--metrics %s: a Tang listener is there: give "
+			        "the metrics an address of their own", m);
+			return -EINVAL;
+		}
+	}
+	s->metrics_fd = listen_open(&url);
+	if (s->metrics_fd < 0) {
+		log_err("--metrics %s: %s", m, strerror(-s->metrics_fd));
+		return s->metrics_fd;
+	}
+	return 0;
+}
+
+static size_t
+approvals_pending(void *arg)
+{
+	struct server *s = arg;
+	char path[4096];
+
+	return client_registry_path(&s->clients, path, sizeof(path)) == 0 ?
+	       approvals_count_pending(path) : 0;
+}
+
+static size_t
+past_heartbeat(void *arg)
+{
+	struct server *s = arg;
+
+	return approvals_count_past_heartbeat(&s->clients,
+	                                      (long long)time(NULL));
+}
+
+static int
+start_metrics(struct server *s)
+{
+	struct metrics_source src = { .keys = &s->store };
+
+	/* Approvals live beside the clients file: none without one. */
+	if (s->registry_ready) {
+		src.approvals_pending = approvals_pending;
+		src.past_heartbeat = past_heartbeat;
+		src.arg = s;
+	}
+
+	if (s->metrics_fd < 0)
+		return 0;
+	s->metrics = metrics_listener_start(s->metrics_fd, &src);
+	s->metrics_fd = -1;
+	if (!s->metrics)
+		return -EIO;
+	log_msg("metrics at %s/metrics", s->cfg.metrics ? s->cfg.metrics :
+	        "the socket named metrics");
+	return 0;
 }
 
 /* Binds every --listen address and takes the socket-activation fds. */
@@ -209,7 +339,7 @@ open_sockets(struct server *s)
 		        "start from a systemd socket");
 		return -EINVAL;
 	}
-	return 0;
+	return open_metrics(s);
 }
 
 /* What listener i runs with now. */
@@ -333,8 +463,14 @@ static int
 keep_fixed(const struct server *s, struct serve_config *fresh)
 {
 	bool same = fresh->nlisten == s->cfg.nlisten;
-	char *const *running[] = { &s->cfg.keys, &s->cfg.user };
-	char **wanted[] = { &fresh->keys, &fresh->user };
+	char *const *running[] = { &s->cfg.keys, &s->cfg.user,
+	                           &s->cfg.metrics, &s->cfg.notify };
+	char **wanted[] = { &fresh->keys, &fresh->user, &fresh->metrics,
+	                    &fresh->notify };
+	static const char *const what[] = {
+		"keys and user change", "keys and user change",
+		"the metrics listener changes", "the notify settings change",
+	};
 	const unsigned *run_n[] = { &s->cfg.threads, &s->cfg.timeout,
 	                            &s->cfg.request_timeout,
 	                            &s->cfg.connections,
@@ -359,9 +495,14 @@ keep_fixed(const struct server *s, struct serve_config *fresh)
 		       fresh->open[i] == s->cfg.open[i];
 	if (!same)
 		log_warn("reload: listeners change only on restart");
+	if (fresh->notify_timeout != s->cfg.notify_timeout ||
+	    fresh->notify_max != s->cfg.notify_max)
+		log_warn("reload: the notify settings change only on restart");
+	fresh->notify_timeout = s->cfg.notify_timeout;
+	fresh->notify_max = s->cfg.notify_max;
 	for (size_t i = 0; i < ARRAY_SIZE(running); i++) {
 		if (!same_string(*running[i], *wanted[i]))
-			log_warn("reload: keys and user change only on restart");
+			log_warn("reload: %s only on restart", what[i]);
 		if (r == 0)
 			r = copy_string(wanted[i], *running[i]);
 	}
@@ -410,6 +551,7 @@ reload(struct server *s)
 		tls_identity_unref(id);
 		serve_config_free(&fresh);
 		log_warn("reload failed: still serving with the running settings");
+		metrics_reload(false);
 		return;
 	}
 	old = policy_slot_get(&s->policy);
@@ -420,6 +562,7 @@ reload(struct server *s)
 		serve_config_free(&fresh);
 		log_warn("reload failed: out of memory: still serving with the "
 		         "running policy");
+		metrics_reload(false);
 		return;
 	}
 	if (s->cfg.audit_log && !fresh.audit_log)
@@ -445,6 +588,7 @@ reload(struct server *s)
 	log_msg("reloaded settings%s%s", s->cfg.config ? " from " : "",
 	        s->cfg.config ? s->cfg.config : "");
 	keystore_reload(&s->store, "SIGHUP");
+	metrics_reload(true);
 }
 
 /* Returns 1 on a request to stop, 0 after SIGHUP. */
@@ -512,12 +656,13 @@ static void
 event_loop(struct server *s)
 {
 	for (;;) {
-		struct pollfd pfd[2] = {
+		struct pollfd pfd[3] = {
 			{ .fd = s->sigfd, .events = POLLIN },
 			{ .fd = s->inofd, .events = POLLIN },
+			{ .fd = notify_report_fd(), .events = POLLIN },
 		};
 
-		if (poll(pfd, 2, -1) < 0 && errno != EINTR) {
+		if (poll(pfd, 3, -1) < 0 && errno != EINTR) {
 			log_err("poll: %s", strerror(errno));
 			return;
 		}
@@ -528,6 +673,8 @@ event_loop(struct server *s)
 		}
 		if (pfd[1].revents & POLLIN)
 			read_inotify(s);
+		if (pfd[2].revents & (POLLIN | POLLHUP))
+			notify_read_reports();
 	}
 }
 
@@ -542,6 +689,7 @@ become_service_user(struct server *s)
 	const char *files[] = { s->cfg.clients, s->cfg.audit_log,
 	                        s->cfg.tls_cert, s->cfg.tls_key };
 	const struct service_user *u = &s->user;
+	char approvals[4096];
 	int r;
 
 	if (!s->as_root)
@@ -550,6 +698,11 @@ become_service_user(struct server *s)
 	for (size_t i = 0; r == 0 && i < ARRAY_SIZE(files); i++)
 		if (files[i])
 			r = privilege_adopt_file(files[i], u);
+	/* Written by the server too, when a held recovery comes. */
+	if (r == 0 && s->cfg.clients &&
+	    snprintf(approvals, sizeof(approvals), "%s" APPROVALS_SUFFIX,
+	             s->cfg.clients) < (int)sizeof(approvals))
+		r = privilege_adopt_file(approvals, u);
 	/* Revocation is read from it: unreadable later, nobody recovers. */
 	if (r == 0 && s->cfg.clients)
 		r = privilege_check_readable(s->cfg.clients, u);
@@ -597,7 +750,7 @@ int
 cmd_serve(int argc, char **argv)
 {
 	struct server s = { .dirfd = -1, .sigfd = -1, .inofd = -1,
-	                    .argc = argc, .argv = argv };
+	                    .metrics_fd = -1, .argc = argc, .argv = argv };
 	int r;
 
 	r = serve_config_load(argc, argv, &s.cfg);
@@ -606,6 +759,7 @@ cmd_serve(int argc, char **argv)
 		return r > 0 ? 0 : 2;
 	}
 	pthread_mutex_init(&s.policy.lock, NULL);
+	metrics_reset();
 	/* Everything that can refuse comes before anything is written: the
 	   first key pair, a key file's mode, the owners of the files. */
 	r = prepare(&s);
@@ -632,6 +786,11 @@ cmd_serve(int argc, char **argv)
 	}
 	if (r == 0)
 		r = become_service_user(&s);
+	/* Forked as the service user, while this is the only thread. */
+	if (r == 0)
+		r = notify_start(&(struct notify_config){
+			.program = s.cfg.notify, .timeout = s.cfg.notify_timeout,
+			.max_running = s.cfg.notify_max });
 	/* Giving the keys to the user changed the directory: not news. */
 	if (r == 0)
 		drain_inotify(s.inofd);
@@ -639,6 +798,8 @@ cmd_serve(int argc, char **argv)
 		raise_open_files(&s);
 		r = start_listeners(&s);
 	}
+	if (r == 0)
+		r = start_metrics(&s);
 	if (r == 0)
 		r = sandbox_enter();
 	if (r == 0) {
@@ -656,11 +817,15 @@ cmd_serve(int argc, char **argv)
 		event_loop(&s);
 		sd_notify(0, "STOPPING=1");
 	}
+	metrics_listener_stop(s.metrics);
+	if (s.metrics_fd >= 0)
+		close(s.metrics_fd);
 	for (size_t i = 0; i < s.nfds; i++) {
 		http_listener_stop(s.listeners[i]);
 		if (s.fds[i] >= 0)
 			close(s.fds[i]);
 	}
+	notify_stop();
 	if (s.store_open)
 		keystore_close(&s.store);
 	policy_slot_set(&s.policy, NULL);

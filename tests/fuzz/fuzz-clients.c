@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
- * tetherd's clients file, "NAME enabled|disabled SHA256HEX [CIDR,...]"
+ * tetherd's clients file, "NAME enabled|disabled SHA256HEX [CIDR,...]
+ * [approval=manual]"
  * per line, as clients_parse reads it on every change. Whatever parses
  * formats to a text that parses to the same clients, and each of them is
  * found by its name and checked as a request would be.
@@ -18,7 +19,8 @@ static bool
 same_client(const struct client *a, const struct client *b)
 {
 	if (strcmp(a->name, b->name) != 0 || strcmp(a->hash, b->hash) != 0 ||
-	    a->enabled != b->enabled || a->nallow != b->nallow)
+	    a->enabled != b->enabled || a->nallow != b->nallow ||
+	    a->approval != b->approval || a->heartbeat != b->heartbeat)
 		return false;
 	for (size_t i = 0; i < a->nallow; i++)
 		if (a->allow[i].family != b->allow[i].family ||

@@ -253,3 +253,10 @@ rec_status() {
 	http_status POST "$1/rec/$2" -H 'Content-Type: application/jwk+json' \
 		--data-binary "@$TEST_DIR/rec-req.jwk"
 }
+
+# service_dir DIR: a directory of mode 0700 that tetherd, started as root
+# and serving as $SERVICE_USER, can write to (as /var/lib/tether is).
+service_dir() {
+	mkdir -m 0700 "$1" || return 1
+	[ "$(id -u)" -ne 0 ] || chown "$SERVICE_USER" "$1"
+}

@@ -11,11 +11,12 @@ mkdir "$TEST_DIR/units"
 sed "s|^ExecStart=[^ ]*|ExecStart=$TETHERD|" "$UNIT_DIR/tetherd.service" \
 	>"$TEST_DIR/units/tetherd.service"
 cp "$src/tetherd.socket" "$src/tetherd-https.socket" "$src/tetherd-open.socket" \
+	"$src/tetherd-metrics.socket" \
 	"$TEST_DIR/units/"
-check "systemd-analyze verify accepts tetherd.service and its three sockets" sh -c \
-	"cd '$TEST_DIR/units' && systemd-analyze verify --man=no ./tetherd.socket ./tetherd-https.socket ./tetherd-open.socket ./tetherd.service 2>&1 | tee /dev/stderr | (! grep -q .)"
-check_eq "the https and open sockets name their descriptors as tetherd reads them" \
-	"https open" "$(sed -n 's/^FileDescriptorName=//p' "$src/tetherd-https.socket" "$src/tetherd-open.socket" | tr '\n' ' ' | sed 's/ $//')"
+check "systemd-analyze verify accepts tetherd.service and its sockets" sh -c \
+	"cd '$TEST_DIR/units' && systemd-analyze verify --man=no ./tetherd.socket ./tetherd-https.socket ./tetherd-open.socket ./tetherd-metrics.socket ./tetherd.service 2>&1 | tee /dev/stderr | (! grep -q .)"
+check_eq "the https, open and metrics sockets name their descriptors as tetherd reads them" \
+	"https open metrics" "$(sed -n 's/^FileDescriptorName=//p' "$src/tetherd-https.socket" "$src/tetherd-open.socket" "$src/tetherd-metrics.socket" | tr '\n' ' ' | sed 's/ $//')"
 
 systemd-analyze security --offline=yes "$TEST_DIR/units/tetherd.service" \
 	>"$TEST_DIR/security.out" 2>&1

@@ -123,6 +123,61 @@ test_allow(void **state)
 		"7.0.0.0/8,8.0.0.0/8,9.0.0.0/8"), -EINVAL);
 }
 
+/* approval=manual after the hash, and after a CIDR list; kept as written. */
+static void
+test_approval(void **state)
+{
+#define H "2bb80d537b1da3e38bd30361aa855686bde0eacd7162fef6a25fe97bf527a25b"
+	static const char good[] = "box enabled " H " approval=manual\n"
+		"db enabled " H " 192.0.2.0/24 approval=manual\n"
+		"web1 enabled " H " 192.0.2.0/24\n"
+		"pc enabled " H " heartbeat=3600\n"
+		"pc2 enabled " H " 192.0.2.0/24 approval=manual heartbeat=60\n";
+	static const char *const bad[] = {
+		"box enabled " H " approval=manual 192.0.2.0/24\n",
+		"box enabled " H " approval=manual approval=manual\n",
+		"box enabled " H " approval=auto\n",
+		"box enabled " H " 192.0.2.0/24 192.0.2.0/24\n",
+		"box enabled " H " \n",
+		"box enabled " H " heartbeat=0\n",
+		"box enabled " H " heartbeat=60 heartbeat=60\n",
+		"box enabled " H " heartbeat=1h\n",
+		"box enabled " H " heartbeat=60 192.0.2.0/24\n",
+	};
+	struct client_list l;
+	struct client_rules rules = { 0 };
+	size_t line;
+	char *again;
+
+	(void)state;
+	assert_int_equal(clients_parse(good, strlen(good), &l, &line), 0);
+	assert_true(l.c[0].approval);
+	assert_true(l.c[1].approval);
+	assert_int_equal(l.c[1].nallow, 1);
+	assert_false(l.c[2].approval);
+	assert_int_equal(l.c[3].heartbeat, 3600);
+	assert_int_equal(l.c[4].heartbeat, 60);
+	assert_true(l.c[4].approval);
+	again = clients_format(&l);
+	assert_string_equal(again, good);
+	free(again);
+	clients_free(&l);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_int_equal(clients_parse(bad[i], strlen(bad[i]), &l, &line),
+		                 -EINVAL);
+	assert_int_equal(clients_parse(good, strlen(good), &l, &line), 0);
+	assert_int_equal(clients_check_rules(&l, "box", "nope", NULL,
+	                                        &rules), CLIENT_UNKNOWN);
+	assert_false(rules.approval);
+	assert_int_equal(clients_check_rules(&l, "box", "secret", NULL,
+	                                        &rules), CLIENT_OK);
+	assert_true(rules.approval);
+	assert_int_equal(clients_check_rules(&l, "web1", "secret", NULL,
+	                                        &rules), CLIENT_ELSEWHERE);
+	clients_free(&l);
+#undef H
+}
+
 int
 main(void)
 {
@@ -130,6 +185,7 @@ main(void)
 		cmocka_unit_test(test_parse_and_check),
 		cmocka_unit_test(test_malformed),
 		cmocka_unit_test(test_allow),
+		cmocka_unit_test(test_approval),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -17,6 +17,10 @@ static const struct {
 	const char *kid;
 } cases[] = {
 	{ "GET", "/adv", ROUTE_ADV, 1, "" },
+	{ "POST", "/tether/heartbeat", ROUTE_HEARTBEAT, 1, "" },
+	{ "GET", "/tether/heartbeat", ROUTE_HEARTBEAT, 0, "" },
+	{ "POST", "/tether/heartbeat/", ROUTE_NONE, 0, "" },
+	{ "POST", "/tether/heartbeatx", ROUTE_NONE, 0, "" },
 	{ "GET", "/adv/", ROUTE_ADV, 1, "" },
 	{ "GET", "//adv//", ROUTE_ADV, 1, "" },
 	{ "POST", "/adv", ROUTE_ADV, 0, "" },

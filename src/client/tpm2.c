@@ -103,6 +103,7 @@ struct tpm {
 	ESYS_TR object;
 	ESYS_TR session;
 	char where[96];		/* the TCTI, escaped, for messages */
+	bool locked;		/* holds tpm_lock */
 };
 
 static const struct hash_alg *
@@ -367,6 +368,14 @@ tpm_fail(const struct tpm *t, const char *what, TSS2_RC rc)
 	return (rc & TSS2_RC_LAYER_MASK) == TSS2_TCTI_RC_LAYER ? -ENODEV : -EIO;
 }
 
+/*
+ * One conversation at a time in this process: sss asks its shares from
+ * threads, and a TPM reached without a resource manager (swtpm,
+ * /dev/tpm0) holds three objects, fewer than two conversations load.
+ */
+static pthread_mutex_t tpm_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* Opens a conversation; tpm_close ends it, whatever this returned. */
 static int
 tpm_open(struct tpm *t)
 {
@@ -379,6 +388,8 @@ tpm_open(struct tpm *t)
 		conf = TCTI_DEFAULT;
 	log_escape(t->where, sizeof(t->where), conf, strlen(conf));
 	pthread_once(&once, quiet_tss);
+	pthread_mutex_lock(&tpm_lock);
+	t->locked = true;
 	rc = Tss2_TctiLdr_Initialize(conf, &t->tcti);
 	if (rc != TSS2_RC_SUCCESS) {
 		t->tcti = NULL;
@@ -404,6 +415,9 @@ tpm_close(struct tpm *t)
 			(void)Esys_FlushContext(t->esys, *handles[i]);
 	Esys_Finalize(&t->esys);
 	Tss2_TctiLdr_Finalize(&t->tcti);
+	if (t->locked)
+		pthread_mutex_unlock(&tpm_lock);
+	t->locked = false;
 }
 
 /* tpm2_createprimary's template: restricted decryption, AES-128-CFB for

@@ -105,14 +105,6 @@ procs() {
 # --- timing -----------------------------------------------------------------
 
 HF_BOUND=$((60 + 2 * (BENCH_RUNS + BENCH_WARMUP) * 10))
-ms() {
-	awk -v v="$1" 'BEGIN {
-		if (v ~ /^[0-9.eE+-]+$/) printf "%.2f\n", v * 1000; else print "-" }'
-}
-ratio() {
-	awk -v a="$1" -v b="$2" 'BEGIN {
-		if (b + 0 == 0) print "-"; else printf "%.1f\n", a / b }'
-}
 
 declare -A mean sd nproc nexec
 for binding in none pcr; do

@@ -33,3 +33,16 @@ start_swtpm() {
 	done
 	return 1
 }
+
+# use_swtpm: start_swtpm tpm, and TPM2TOOLS_TCTI names it for tether and
+# tpm2-tools alike; ends the test when it cannot start.
+use_swtpm() {
+	if ! start_swtpm tpm; then
+		not_ok "swtpm starts on loopback" "$(tail -n 5 "$TEST_DIR/tpm.log" 2>&1)"
+		done_testing
+		exit 1
+	fi
+	# shellcheck disable=SC2154
+	export TPM2TOOLS_TCTI=$tpm_TCTI
+	ok "swtpm starts on loopback ($TPM2TOOLS_TCTI)"
+}

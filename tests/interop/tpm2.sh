@@ -50,14 +50,7 @@ PLAIN=$TEST_DIR/plain
 d=$TEST_DIR/jwe
 mkdir "$d"
 
-if ! start_swtpm tpm; then
-	not_ok "swtpm starts on loopback" "$(tail -n 5 "$TEST_DIR/tpm.log" 2>&1)"
-	done_testing
-	exit 1
-fi
-# shellcheck disable=SC2154
-export TPM2TOOLS_TCTI=$tpm_TCTI
-ok "swtpm starts on loopback ($TPM2TOOLS_TCTI)"
+use_swtpm
 
 # clevis's tpm2-tools leave policy sessions loaded (a kernel resource
 # manager flushes them when the process ends; swtpm has none), and a TPM
@@ -186,9 +179,9 @@ expect_refused "jwk_pub cut short: a malformed JWE, said in one line" \
 if start_swtpm other; then
 	# shellcheck disable=SC2154
 	TPM2TOOLS_TCTI=$other_TCTI trun "$d/plain-clevis.jwe" "$d/other-tpm.out" decrypt
-	# shellcheck disable=SC2154
 	expect_refused "another TPM cannot unseal the key, and says why" \
 		"$d/other-tpm.out" "sealed by another TPM"
+	# shellcheck disable=SC2154
 	stop_pid "$other_PID"
 else
 	not_ok "a second swtpm starts" "$(tail -n 5 "$TEST_DIR/other.log" 2>&1)"

@@ -535,20 +535,39 @@ hash_values(const struct tpm2_params *p, TPM2B_DIGEST *out)
 	return 0;
 }
 
+/*
+ * A session; but for a trial one, salted with the primary key, so that
+ * the key crosses the bus to the TPM (crypt: TPMA_SESSION_DECRYPT, for
+ * Create) or back (TPMA_SESSION_ENCRYPT, for Unseal) under AES-128-CFB
+ * with a key only the TPM and tether know, not in clear as clevis's
+ * tpm2-tools send it.
+ */
 static int
-start_session(struct tpm *t, TPM2_SE type, TPMI_ALG_HASH hash)
+start_session(struct tpm *t, TPM2_SE type, TPMI_ALG_HASH hash,
+              TPMA_SESSION crypt)
 {
 	const TPMT_SYM_DEF none = { .algorithm = TPM2_ALG_NULL };
+	const TPMT_SYM_DEF aes = {
+		.algorithm = TPM2_ALG_AES,
+		.keyBits.aes = 128,
+		.mode.aes = TPM2_ALG_CFB,
+	};
+	bool trial = type == TPM2_SE_TRIAL;
 	TSS2_RC rc;
 
-	rc = Esys_StartAuthSession(t->esys, ESYS_TR_NONE, ESYS_TR_NONE,
-	                           ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, NULL,
-	                           type, &none, hash, &t->session);
+	rc = Esys_StartAuthSession(t->esys, trial ? ESYS_TR_NONE : t->primary,
+	                           ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
+	                           ESYS_TR_NONE, NULL, type, trial ? &none : &aes,
+	                           hash, &t->session);
 	if (rc != TSS2_RC_SUCCESS) {
 		t->session = ESYS_TR_NONE;
-		return tpm_fail(t, "cannot start a policy session", rc);
+		return tpm_fail(t, "cannot start a session", rc);
 	}
-	return 0;
+	rc = trial ? TSS2_RC_SUCCESS :
+	     Esys_TRSess_SetAttributes(t->esys, t->session,
+	                               TPMA_SESSION_CONTINUESESSION | crypt, 0xff);
+	return rc == TSS2_RC_SUCCESS ? 0 :
+	       tpm_fail(t, "cannot set the session's encryption", rc);
 }
 
 /* The policy digest tpm2_createpolicy --policy-pcr writes, from a trial
@@ -564,7 +583,7 @@ pcr_policy(struct tpm *t, struct tpm2_params *p, TPM2B_DIGEST *policy)
 	if (p->nvalues == 0 && (r = pcr_read(t, p)) < 0)
 		return r;
 	if ((r = hash_values(p, &pcr_hash)) < 0 ||
-	    (r = start_session(t, TPM2_SE_TRIAL, p->hash->id)) < 0)
+	    (r = start_session(t, TPM2_SE_TRIAL, p->hash->id, 0)) < 0)
 		return r;
 	pcr_selection(p, &sel);
 	rc = Esys_PolicyPCR(t->esys, t->session, ESYS_TR_NONE, ESYS_TR_NONE,
@@ -608,9 +627,13 @@ seal(struct tpm *t, struct tpm2_params *p, const char *secret,
 	} else {
 		a->objectAttributes |= TPMA_OBJECT_USERWITHAUTH;
 	}
+	r = start_session(t, TPM2_SE_HMAC, TPM2_ALG_SHA256,
+	                  TPMA_SESSION_DECRYPT);
+	if (r < 0)
+		return r;
 	memcpy(sensitive.sensitive.data.buffer, secret, len);
 	sensitive.sensitive.data.size = (UINT16)len;
-	rc = Esys_Create(t->esys, t->primary, ESYS_TR_PASSWORD, ESYS_TR_NONE,
+	rc = Esys_Create(t->esys, t->primary, t->session, ESYS_TR_NONE,
 	                 ESYS_TR_NONE, &sensitive, &tmpl, &outside, &creation,
 	                 priv, pub, NULL, NULL, NULL);
 	explicit_bzero(&sensitive, sizeof(sensitive));
@@ -767,26 +790,26 @@ unseal(struct tpm *t, const struct tpm2_params *p, const TPM2B_PUBLIC *pub,
        TPM2B_SENSITIVE_DATA **data)
 {
 	const TPM2B_DIGEST current = { 0 };
-	ESYS_TR auth = ESYS_TR_PASSWORD;
 	TPML_PCR_SELECTION sel;
 	char spec[PCR_IDS_MAX + 16];
 	TSS2_RC rc;
 	int r;
 
+	/* The policy session hashes as the object's name does. */
+	r = start_session(t, p->bank ? TPM2_SE_POLICY : TPM2_SE_HMAC,
+	                  pub->publicArea.nameAlg, TPMA_SESSION_ENCRYPT);
+	if (r < 0)
+		return r;
 	if (p->bank) {
-		r = start_session(t, TPM2_SE_POLICY, pub->publicArea.nameAlg);
-		if (r < 0)
-			return r;
 		pcr_selection(p, &sel);
 		/* An empty pcrDigest: the TPM takes the PCRs as they are. */
 		rc = Esys_PolicyPCR(t->esys, t->session, ESYS_TR_NONE,
 		                    ESYS_TR_NONE, ESYS_TR_NONE, &current, &sel);
 		if (rc != TSS2_RC_SUCCESS)
 			return tpm_fail(t, "PolicyPCR failed", rc);
-		auth = t->session;
 	}
-	rc = Esys_Unseal(t->esys, t->object, auth, ESYS_TR_NONE, ESYS_TR_NONE,
-	                 data);
+	rc = Esys_Unseal(t->esys, t->object, t->session, ESYS_TR_NONE,
+	                 ESYS_TR_NONE, data);
 	if (rc == TSS2_RC_SUCCESS)
 		return 0;
 	if (p->bank && (rc & 0xffff & (TPM2_RC_FMT1 | 0x3f)) ==

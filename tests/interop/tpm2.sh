@@ -3,7 +3,8 @@
 # on loopback: each tool decrypts what the other encrypted, without and
 # with a PCR policy (and clevis's defaults, rsa, pcr_digest); the headers
 # carry the same members; a PCR extended after binding makes both refuse,
-# and tether names the bank and the indices; another TPM cannot unseal;
+# and tether names the bank and the indices; the key never crosses the
+# connection to the TPM in clear; another TPM cannot unseal;
 # sss t=1 of {tpm2, tang} decrypts with the server down and t=2 does not;
 # clear errors for no TPM and unsupported algorithms; and tether leaves no
 # handle loaded in a TPM that has no resource manager.
@@ -132,6 +133,31 @@ recovers "PCR 16 reset to its value at binding: tether decrypts again" \
 	tether "$d/pcr-clevis.jwe"
 check_eq "no handle left loaded by tether in the TPM (it has no resource manager)" \
 	"" "$(handles_left)"
+
+# ------------------------------------------------ the key on the wire
+
+# The sealed key is a JWK ({"alg":"A256GCM","k":...,"kty":"oct"}): in
+# what tether exchanges with the TPM it must never be seen in clear
+# (clevis's tpm2-tools send it so, and a bus can be sniffed). strace
+# records every byte tether reads and writes.
+printf 'a key on the bus' >"$d/bus.plain"
+for cfg in '{}' '{"pcr_bank":"sha256","pcr_ids":"7"}'; do
+	rc=0
+	timeout "$TBOUND" strace -f -qq -s 65536 -o "$d/bus.enc" \
+		-e trace=read,write,sendto,recvfrom,sendmsg,recvmsg \
+		"$TETHER" encrypt tpm2 "$cfg" <"$d/bus.plain" >"$d/bus.jwe" 2>&1 || rc=$?
+	timeout "$TBOUND" strace -f -qq -s 65536 -o "$d/bus.dec" \
+		-e trace=read,write,sendto,recvfrom,sendmsg,recvmsg \
+		"$TETHER" decrypt <"$d/bus.jwe" >"$d/bus.out" 2>&1 || rc=$?
+	if [ "$rc" -ne 0 ] || ! cmp -s "$d/bus.out" "$d/bus.plain"; then
+		not_ok "tpm2 '$cfg' under strace: encrypt and decrypt work" "exit status $rc"
+	elif grep -q 'kty' "$d/bus.enc" "$d/bus.dec"; then
+		not_ok "tpm2 '$cfg': the key never crosses to or from the TPM in clear" \
+			"$(grep -h 'kty' "$d/bus.enc" "$d/bus.dec" | head -c 600)"
+	else
+		ok "tpm2 '$cfg': the key never crosses to or from the TPM in clear"
+	fi
+done
 
 # --------------------------------------------------------- errors
 

@@ -171,7 +171,8 @@ algorithms(struct tpm2_params *p, const char *hash, const char *key,
 	return 0;
 }
 
-/* One PCR index of a list: decimal, 0 to 23, spaces around allowed. */
+/* One PCR index of a list: decimal, 0 to 23, spaces around allowed; no
+   leading zero, which tpm2-tools would read as octal. */
 static int
 add_pcr(struct tpm2_params *p, const char *s, size_t n)
 {
@@ -188,7 +189,7 @@ add_pcr(struct tpm2_params *p, const char *s, size_t n)
 		return -EINVAL;
 	memcpy(buf, s, n);
 	buf[n] = '\0';
-	if (buf[0] < '0' || buf[0] > '9' ||
+	if (buf[0] < '0' || buf[0] > '9' || (buf[0] == '0' && n > 1) ||
 	    parse_ulong(buf, 0, PCR_COUNT - 1, &id) < 0)
 		return -EINVAL;
 	p->pcrs[id / 8] |= (uint8_t)(1u << (id % 8));

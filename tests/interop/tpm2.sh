@@ -186,6 +186,8 @@ expect_refused "nine PCRs: refused, as clevis's tpm2-tools cannot unseal them" \
 	"$d/bad.jwe" "at most 8 PCRs"
 trun "$PLAIN" "$d/bad.jwe" encrypt tpm2 '{"pcr_ids":"24"}'
 expect_refused "PCR 24: refused" "$d/bad.jwe" "from 0 to 23"
+trun "$PLAIN" "$d/bad.jwe" encrypt tpm2 '{"pcr_ids":"010"}'
+expect_refused "PCR 010 (octal 8 to tpm2-tools): refused" "$d/bad.jwe" "from 0 to 23"
 trun "$PLAIN" "$d/bad.jwe" encrypt tpm2 '{"pcr_id":"7"}'
 expect_refused "a misspelt member is refused, not ignored into no policy" \
 	"$d/bad.jwe" "unknown configuration member 'pcr_id'"

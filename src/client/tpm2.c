@@ -401,7 +401,7 @@ tpm_open(struct tpm *t)
 	rc = Esys_Initialize(&t->esys, t->tcti, NULL);
 	if (rc != TSS2_RC_SUCCESS) {
 		t->esys = NULL;
-		return tpm_fail(t, "cannot start a TPM session", rc);
+		return tpm_fail(t, "cannot talk to the TPM", rc);
 	}
 	return 0;
 }

@@ -11,9 +11,9 @@
  * over those PCRs as they were at binding, as `tpm2_createpolicy
  * --policy-pcr` computes it.
  *
- * The TPM is reached through tpm2-tss, in process, at the TCTI named by
- * TPM2TOOLS_TCTI (what clevis's tpm2-tools read), by default the
- * kernel's resource manager.
+ * The TPM is reached through tpm2-tss (loaded by tss.c when the pin
+ * first runs), in process, at the TCTI named by TPM2TOOLS_TCTI (what
+ * clevis's tpm2-tools read), by default the kernel's resource manager.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -24,13 +24,10 @@
 #include <jose/b64.h>
 #include <jose/jwk.h>
 #include <openssl/evp.h>
-#include <tss2/tss2_esys.h>
-#include <tss2/tss2_mu.h>
-#include <tss2/tss2_rc.h>
-#include <tss2/tss2_tctildr.h>
 
 #include "client/jwe.h"
 #include "client/pin.h"
+#include "client/tss.h"
 #include "common/jwk.h"
 #include "common/log.h"
 #include "common/util.h"
@@ -356,7 +353,8 @@ tpm_fail(const struct tpm *t, const char *what, TSS2_RC rc)
 	    code == TPM2_RC_KEY_SIZE || code == TPM2_RC_SCHEME ||
 	    code == TPM2_RC_SYMMETRIC) {
 		log_err("tpm2: %s: the TPM at %s does not support the "
-		        "algorithm (%s)", what, t->where, Tss2_RC_Decode(rc));
+		        "algorithm (%s)", what, t->where,
+		        tss.Tss2_RC_Decode(rc));
 		return -ENOTSUP;
 	}
 	if (code == TPM2_RC_OBJECT_MEMORY || code == TPM2_RC_SESSION_MEMORY) {
@@ -365,7 +363,8 @@ tpm_fail(const struct tpm *t, const char *what, TSS2_RC rc)
 		        "its handles loaded", what, t->where);
 		return -EBUSY;
 	}
-	log_err("tpm2: %s: %s (TPM at %s)", what, Tss2_RC_Decode(rc), t->where);
+	log_err("tpm2: %s: %s (TPM at %s)", what, tss.Tss2_RC_Decode(rc),
+	        t->where);
 	return (rc & TSS2_RC_LAYER_MASK) == TSS2_TCTI_RC_LAYER ? -ENODEV : -EIO;
 }
 
@@ -391,14 +390,15 @@ tpm_open(struct tpm *t)
 	pthread_once(&once, quiet_tss);
 	pthread_mutex_lock(&tpm_lock);
 	t->locked = true;
-	rc = Tss2_TctiLdr_Initialize(conf, &t->tcti);
+	rc = tss.Tss2_TctiLdr_Initialize(conf, &t->tcti);
 	if (rc != TSS2_RC_SUCCESS) {
 		t->tcti = NULL;
 		log_err("tpm2: no TPM at %s (%s); %s selects another TCTI, as "
-		        "for tpm2-tools", t->where, Tss2_RC_Decode(rc), TCTI_ENV);
+		        "for tpm2-tools", t->where, tss.Tss2_RC_Decode(rc),
+		        TCTI_ENV);
 		return -ENODEV;
 	}
-	rc = Esys_Initialize(&t->esys, t->tcti, NULL);
+	rc = tss.Esys_Initialize(&t->esys, t->tcti, NULL);
 	if (rc != TSS2_RC_SUCCESS) {
 		t->esys = NULL;
 		return tpm_fail(t, "cannot talk to the TPM", rc);
@@ -413,9 +413,9 @@ tpm_close(struct tpm *t)
 
 	for (size_t i = 0; t->esys && i < ARRAY_SIZE(handles); i++)
 		if (*handles[i] != ESYS_TR_NONE)
-			(void)Esys_FlushContext(t->esys, *handles[i]);
-	Esys_Finalize(&t->esys);
-	Tss2_TctiLdr_Finalize(&t->tcti);
+			(void)tss.Esys_FlushContext(t->esys, *handles[i]);
+	tss.Esys_Finalize(&t->esys);
+	tss.Tss2_TctiLdr_Finalize(&t->tcti);
 	if (t->locked)
 		pthread_mutex_unlock(&tpm_lock);
 	t->locked = false;
@@ -462,10 +462,10 @@ create_primary(struct tpm *t, const struct tpm2_params *p)
 	TSS2_RC rc;
 
 	primary_template(p, &tmpl);
-	rc = Esys_CreatePrimary(t->esys, ESYS_TR_RH_OWNER, ESYS_TR_PASSWORD,
-	                        ESYS_TR_NONE, ESYS_TR_NONE, &sensitive, &tmpl,
-	                        &outside, &creation, &t->primary, NULL, NULL,
-	                        NULL, NULL);
+	rc = tss.Esys_CreatePrimary(t->esys, ESYS_TR_RH_OWNER, ESYS_TR_PASSWORD,
+	                            ESYS_TR_NONE, ESYS_TR_NONE, &sensitive,
+	                            &tmpl, &outside, &creation, &t->primary,
+	                            NULL, NULL, NULL, NULL);
 	if (rc != TSS2_RC_SUCCESS) {
 		t->primary = ESYS_TR_NONE;
 		return tpm_fail(t, "cannot create the primary key", rc);
@@ -487,8 +487,8 @@ pcr_read(struct tpm *t, struct tpm2_params *p)
 	bool ok;
 
 	pcr_selection(p, &want);
-	rc = Esys_PCR_Read(t->esys, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
-	                   &want, &counter, &got, &values);
+	rc = tss.Esys_PCR_Read(t->esys, ESYS_TR_NONE, ESYS_TR_NONE,
+	                       ESYS_TR_NONE, &want, &counter, &got, &values);
 	if (rc != TSS2_RC_SUCCESS)
 		return tpm_fail(t, "cannot read the PCRs", rc);
 	ok = got->count == 1 && got->pcrSelections[0].hash == p->bank->id &&
@@ -505,8 +505,8 @@ pcr_read(struct tpm *t, struct tpm2_params *p)
 			p->nvalues += p->bank->size;
 		}
 	}
-	Esys_Free(got);
-	Esys_Free(values);
+	tss.Esys_Free(got);
+	tss.Esys_Free(values);
 	if (!ok) {
 		log_err("tpm2: the TPM at %s has no PCRs %s (is the %s bank "
 		        "active?)", t->where, pcr_spec(p, spec, sizeof(spec)),
@@ -556,17 +556,19 @@ start_session(struct tpm *t, TPM2_SE type, TPMI_ALG_HASH hash,
 	bool trial = type == TPM2_SE_TRIAL;
 	TSS2_RC rc;
 
-	rc = Esys_StartAuthSession(t->esys, trial ? ESYS_TR_NONE : t->primary,
-	                           ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
-	                           ESYS_TR_NONE, NULL, type, trial ? &none : &aes,
-	                           hash, &t->session);
+	rc = tss.Esys_StartAuthSession(t->esys,
+	                               trial ? ESYS_TR_NONE : t->primary,
+	                               ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
+	                               ESYS_TR_NONE, NULL, type,
+	                               trial ? &none : &aes, hash, &t->session);
 	if (rc != TSS2_RC_SUCCESS) {
 		t->session = ESYS_TR_NONE;
 		return tpm_fail(t, "cannot start a session", rc);
 	}
 	rc = trial ? TSS2_RC_SUCCESS :
-	     Esys_TRSess_SetAttributes(t->esys, t->session,
-	                               TPMA_SESSION_CONTINUESESSION | crypt, 0xff);
+	     tss.Esys_TRSess_SetAttributes(t->esys, t->session,
+	                                   TPMA_SESSION_CONTINUESESSION | crypt,
+	                                   0xff);
 	return rc == TSS2_RC_SUCCESS ? 0 :
 	       tpm_fail(t, "cannot set the session's encryption", rc);
 }
@@ -587,16 +589,17 @@ pcr_policy(struct tpm *t, struct tpm2_params *p, TPM2B_DIGEST *policy)
 	    (r = start_session(t, TPM2_SE_TRIAL, p->hash->id, 0)) < 0)
 		return r;
 	pcr_selection(p, &sel);
-	rc = Esys_PolicyPCR(t->esys, t->session, ESYS_TR_NONE, ESYS_TR_NONE,
-	                    ESYS_TR_NONE, &pcr_hash, &sel);
+	rc = tss.Esys_PolicyPCR(t->esys, t->session, ESYS_TR_NONE, ESYS_TR_NONE,
+	                        ESYS_TR_NONE, &pcr_hash, &sel);
 	if (rc == TSS2_RC_SUCCESS)
-		rc = Esys_PolicyGetDigest(t->esys, t->session, ESYS_TR_NONE,
-		                          ESYS_TR_NONE, ESYS_TR_NONE, &digest);
+		rc = tss.Esys_PolicyGetDigest(t->esys, t->session,
+		                              ESYS_TR_NONE, ESYS_TR_NONE,
+		                              ESYS_TR_NONE, &digest);
 	if (rc != TSS2_RC_SUCCESS)
 		return tpm_fail(t, "cannot compute the PCR policy", rc);
 	*policy = *digest;
-	Esys_Free(digest);
-	(void)Esys_FlushContext(t->esys, t->session);
+	tss.Esys_Free(digest);
+	(void)tss.Esys_FlushContext(t->esys, t->session);
 	t->session = ESYS_TR_NONE;
 	return 0;
 }
@@ -634,9 +637,9 @@ seal(struct tpm *t, struct tpm2_params *p, const char *secret,
 		return r;
 	memcpy(sensitive.sensitive.data.buffer, secret, len);
 	sensitive.sensitive.data.size = (UINT16)len;
-	rc = Esys_Create(t->esys, t->primary, t->session, ESYS_TR_NONE,
-	                 ESYS_TR_NONE, &sensitive, &tmpl, &outside, &creation,
-	                 priv, pub, NULL, NULL, NULL);
+	rc = tss.Esys_Create(t->esys, t->primary, t->session, ESYS_TR_NONE,
+	                     ESYS_TR_NONE, &sensitive, &tmpl, &outside,
+	                     &creation, priv, pub, NULL, NULL, NULL);
 	explicit_bzero(&sensitive, sizeof(sensitive));
 	if (rc != TSS2_RC_SUCCESS)
 		return tpm_fail(t, "cannot seal the key", rc);
@@ -652,8 +655,8 @@ b64_part(const TPM2B_PUBLIC *pub, const TPM2B_PRIVATE *priv)
 	size_t n = 0;
 	TSS2_RC rc;
 
-	rc = pub ? Tss2_MU_TPM2B_PUBLIC_Marshal(pub, buf, sizeof(buf), &n) :
-	     Tss2_MU_TPM2B_PRIVATE_Marshal(priv, buf, sizeof(buf), &n);
+	rc = pub ? tss.Tss2_MU_TPM2B_PUBLIC_Marshal(pub, buf, sizeof(buf), &n) :
+	     tss.Tss2_MU_TPM2B_PRIVATE_Marshal(priv, buf, sizeof(buf), &n);
 	return rc == TSS2_RC_SUCCESS ? jose_b64_enc(buf, n) : NULL;
 }
 
@@ -690,7 +693,7 @@ tpm2_encrypt(const json_t *cfg, bool trust, const uint8_t *pt, size_t len,
 	int r;
 
 	(void)trust;
-	if ((r = parse_config(cfg, &p)) < 0)
+	if ((r = parse_config(cfg, &p)) < 0 || (r = tss_load()) < 0)
 		return r;
 	jwk = json_pack("{s:s}", "alg", "A256GCM");
 	if (!jwk || !jose_jwk_gen(NULL, jwk) ||
@@ -713,8 +716,8 @@ out:
 	free_secret_str(secret);
 	jwk_free_secret(jwk);
 	json_decref(hdr);
-	Esys_Free(pub);
-	Esys_Free(priv);
+	tss.Esys_Free(pub);
+	tss.Esys_Free(priv);
 	return r;
 }
 
@@ -732,8 +735,8 @@ unmarshal_member(const json_t *tpm2, const char *name, TPM2B_PUBLIC *pub,
 	if (n == SIZE_MAX || n == 0 || n > sizeof(buf) ||
 	    jose_b64_dec(v, buf, n) != n)
 		return -EBADMSG;
-	rc = pub ? Tss2_MU_TPM2B_PUBLIC_Unmarshal(buf, n, &off, pub) :
-	     Tss2_MU_TPM2B_PRIVATE_Unmarshal(buf, n, &off, priv);
+	rc = pub ? tss.Tss2_MU_TPM2B_PUBLIC_Unmarshal(buf, n, &off, pub) :
+	     tss.Tss2_MU_TPM2B_PRIVATE_Unmarshal(buf, n, &off, priv);
 	return rc == TSS2_RC_SUCCESS && off == n ? 0 : -EBADMSG;
 }
 
@@ -771,8 +774,9 @@ parse_header(const json_t *tpm2, struct tpm2_params *p, TPM2B_PUBLIC *pub,
 static int
 load(struct tpm *t, const TPM2B_PUBLIC *pub, const TPM2B_PRIVATE *priv)
 {
-	TSS2_RC rc = Esys_Load(t->esys, t->primary, ESYS_TR_PASSWORD,
-	                       ESYS_TR_NONE, ESYS_TR_NONE, priv, pub, &t->object);
+	TSS2_RC rc = tss.Esys_Load(t->esys, t->primary, ESYS_TR_PASSWORD,
+	                           ESYS_TR_NONE, ESYS_TR_NONE, priv, pub,
+	                           &t->object);
 
 	if (rc == TSS2_RC_SUCCESS)
 		return 0;
@@ -804,13 +808,14 @@ unseal(struct tpm *t, const struct tpm2_params *p, const TPM2B_PUBLIC *pub,
 	if (p->bank) {
 		pcr_selection(p, &sel);
 		/* An empty pcrDigest: the TPM takes the PCRs as they are. */
-		rc = Esys_PolicyPCR(t->esys, t->session, ESYS_TR_NONE,
-		                    ESYS_TR_NONE, ESYS_TR_NONE, &current, &sel);
+		rc = tss.Esys_PolicyPCR(t->esys, t->session, ESYS_TR_NONE,
+		                        ESYS_TR_NONE, ESYS_TR_NONE, &current,
+		                        &sel);
 		if (rc != TSS2_RC_SUCCESS)
 			return tpm_fail(t, "PolicyPCR failed", rc);
 	}
-	rc = Esys_Unseal(t->esys, t->object, t->session, ESYS_TR_NONE,
-	                 ESYS_TR_NONE, data);
+	rc = tss.Esys_Unseal(t->esys, t->object, t->session, ESYS_TR_NONE,
+	                     ESYS_TR_NONE, data);
 	if (rc == TSS2_RC_SUCCESS)
 		return 0;
 	if (p->bank && (rc & 0xffff & (TPM2_RC_FMT1 | 0x3f)) ==
@@ -835,8 +840,8 @@ tpm2_decrypt(const json_t *jwe, const json_t *hdr, uint8_t **pt, size_t *len)
 	json_t *jwk = NULL;
 	int r;
 
-	r = parse_header(tpm2, &p, &pub, &priv);
-	if (r < 0)
+	if ((r = tss_load()) < 0 ||
+	    (r = parse_header(tpm2, &p, &pub, &priv)) < 0)
 		return r;
 	r = tpm_open(&t);
 	if (r == 0)
@@ -851,7 +856,7 @@ tpm2_decrypt(const json_t *jwe, const json_t *hdr, uint8_t **pt, size_t *len)
 	/* clevis seals the JWK with a newline after it. */
 	jwk = json_loadb((const char *)data->buffer, data->size, 0, NULL);
 	explicit_bzero(data, sizeof(*data));
-	Esys_Free(data);
+	tss.Esys_Free(data);
 	if (!json_is_object(jwk)) {
 		json_decref(jwk);
 		log_err("tpm2: the unsealed key is not a JWK");

@@ -51,11 +51,6 @@ signing_thp() {
 	echo "$thp"
 }
 
-ratio() { # A B: A / B to one decimal, "-" when B is zero or not a number
-	awk -v a="$1" -v b="$2" 'BEGIN {
-		if (b + 0 == 0) print "-"; else printf "%.1f\n", a / b }'
-}
-
 met() { # VALUE THRESHOLD
 	awk -v v="$1" -v t="$2" 'BEGIN {
 		if (v != "-" && v + 0 >= t + 0) print "met"; else print "NOT met" }'
@@ -167,12 +162,6 @@ HF_BOUND=$((60 + 2 * (BENCH_RUNS + BENCH_WARMUP) * 5))
 ROWS=()
 declare -A label mean sd
 
-# ms SECONDS: a hyperfine time in milliseconds, "-" when it has none (the
-# standard deviation of a single run is null).
-ms() {
-	awk -v v="$1" 'BEGIN {
-		if (v ~ /^[0-9.eE+-]+$/) printf "%.2f\n", v * 1000; else print "-" }'
-}
 
 # bench ROW LABEL TETHER_COMMAND CLEVIS_COMMAND: one hyperfine run of both
 # commands (shell command lines); sets mean[ROW,tool] and sd[ROW,tool] in ms.

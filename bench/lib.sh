@@ -132,3 +132,16 @@ exchange_kid() {
 	[ -n "$kid" ] || die "no exchange (deriveKey) key in $1"
 	echo "$kid"
 }
+
+# What client.sh and tpm2.sh report hyperfine's figures with.
+ratio() { # A B: A / B to one decimal, "-" when B is zero or not a number
+	awk -v a="$1" -v b="$2" 'BEGIN {
+		if (b + 0 == 0) print "-"; else printf "%.1f\n", a / b }'
+}
+
+# ms SECONDS: a hyperfine time in milliseconds, "-" when it has none (the
+# standard deviation of a single run is null).
+ms() {
+	awk -v v="$1" 'BEGIN {
+		if (v ~ /^[0-9.eE+-]+$/) printf "%.2f\n", v * 1000; else print "-" }'
+}

@@ -4,7 +4,7 @@
 TETHER_BUILD_DEPS="gcc meson ninja-build pkg-config libjose-dev libjansson-dev
 libssl-dev libmicrohttpd-dev libgnutls28-dev libsystemd-dev libcmocka-dev clang
 libclang-rt-14-dev libcryptsetup-dev libluksmeta-dev libseccomp-dev
-libinih-dev zlib1g-dev"
+libinih-dev zlib1g-dev libtss2-dev"
 
 # The real peers the interop tests prove compatibility against, and the
 # tools the tests and benchmarks drive them with; from qemu-system-x86 on,
@@ -14,13 +14,16 @@ libinih-dev zlib1g-dev"
 # debhelper on, what the system tests build, check and install the Debian
 # packages with; strace places the kills of luks-kill.sh and holds a
 # `tetherd keys create` mid-write in keyfiles.sh; logrotate runs the
-# shipped snippet in journal.sh.
+# shipped snippet in journal.sh; swtpm is the TPM of tpm2.sh, against
+# clevis-tpm2 and the tpm2-tools it runs (the TCTI module for swtpm too);
+# promtool (prometheus) checks the metrics.
 TETHER_TEST_DEPS="tang clevis jose curl socat systemd iproute2 procps prometheus
 python3 openssl wrk clevis-luks cryptsetup-bin luksmeta jq util-linux
 qemu-system-x86 linux-image-amd64 initramfs-tools cryptsetup-initramfs
 busybox-static klibc-utils e2fsprogs zstd lvm2 clevis-initramfs dnsmasq-base
 keyutils debhelper dpkg-dev build-essential lintian mmdebstrap
-bash-completion strace logrotate"
+bash-completion strace logrotate swtpm swtpm-tools clevis-tpm2 tpm2-tools
+libtss2-tcti-swtpm0"
 
 install_deps() {
 	if [ "$(id -u)" -ne 0 ]; then

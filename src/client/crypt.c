@@ -23,8 +23,9 @@ encrypt_usage(FILE *f)
 	        "usage: tether encrypt PIN CONFIG [-y] < PLAINTEXT > JWE\n\n"
 	        "Binds PLAINTEXT (at most 512 KiB) to PIN and writes a compact JWE\n"
 	        "that 'tether decrypt' and 'clevis decrypt' recover it from.\n\n"
-	        "  PIN     tang (a Tang server), sss (a threshold of other pins)\n"
-	        "          or null (tests only)\n"
+	        "  PIN     one of:\n");
+	pin_list(f);
+	fprintf(f,
 	        "  CONFIG  the pin's JSON object, as clevis takes it;\n"
 	        "          'tether encrypt PIN --help' describes its members\n"
 	        "  -y      trust the servers' signing keys without asking\n\n"
@@ -103,12 +104,14 @@ cmd_decrypt(int argc, char **argv)
 	if (argc == 2 && (strcmp(argv[1], "--help") == 0 ||
 	                  strcmp(argv[1], "-h") == 0)) {
 		printf("usage: tether decrypt < JWE > PLAINTEXT\n\n"
-		       "Recovers a secret bound with tether or clevis (tang, sss and "
-		       "null pins),\nasking the servers the JWE names; the JWE "
+		       "Recovers a secret bound with tether or clevis (pins %s),\n"
+		       "asking the servers or the TPM the JWE names; the JWE "
 		       "carries everything needed.\nNothing is written unless the "
 		       "whole JWE verifies. There are no options.\n\n"
 		       "TETHER_CONNECT_TIMEOUT and TETHER_TIMEOUT (seconds) bound "
-		       "each server\nexchange (defaults 5 and 15).\n");
+		       "each server\nexchange (defaults 5 and 15). TPM2TOOLS_TCTI "
+		       "names the TPM (default\ndevice:/dev/tpmrm0).\n",
+		       pin_names());
 		return 0;
 	}
 	if (argc != 1) {

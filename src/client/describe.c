@@ -270,6 +270,26 @@ rebind_tang(const json_t *tang, json_t **cfg)
 	return *cfg ? 0 : -ENOMEM;
 }
 
+/* The same TPM and policy, sealed again to the PCRs as they are then. */
+static int
+rebind_tpm2(const json_t *tpm2, json_t **cfg)
+{
+	static const char *const keys[] = { "hash", "key", "pcr_bank", "pcr_ids" };
+
+	*cfg = json_object();
+	for (size_t i = 0; *cfg && i < ARRAY_SIZE(keys); i++) {
+		const json_t *v = json_object_get(tpm2, keys[i]);
+
+		if (v && (!json_is_string(v) ||
+		          json_object_set(*cfg, keys[i], (json_t *)v) < 0)) {
+			json_decref(*cfg);
+			*cfg = NULL;
+			return json_is_string(v) ? -ENOMEM : -EBADMSG;
+		}
+	}
+	return *cfg ? 0 : -ENOMEM;
+}
+
 static int
 rebind_sss(const json_t *sss, int depth, json_t **cfg)
 {
@@ -321,6 +341,8 @@ rebind_header(const json_t *hdr, int depth, const char **pin, json_t **cfg)
 		return rebind_tang(pcfg, cfg);
 	if (strcmp(*pin, "sss") == 0)
 		return rebind_sss(pcfg, depth, cfg);
+	if (strcmp(*pin, "tpm2") == 0)
+		return rebind_tpm2(pcfg, cfg);
 	if (strcmp(*pin, "null") == 0) {
 		*cfg = json_object();
 		return *cfg ? 0 : -ENOMEM;
@@ -331,7 +353,7 @@ rebind_header(const json_t *hdr, int depth, const char **pin, json_t **cfg)
 int
 rebind_config(const char *jwe, const char **pin, json_t **cfg)
 {
-	static const char *const names[] = { "tang", "sss", "null" };
+	static const char *const names[] = { "tang", "sss", "tpm2", "null" };
 	json_t *hdr = protected_header(jwe);
 	const char *p = NULL;
 	int r;

@@ -19,8 +19,9 @@ int describe_binding(const char *jwe, char **text);
 /*
  * A configuration that binds again to the same servers: tang pins get
  * the signing keys the binding trusted as "trust" (see adv_fetch_trusted),
- * sss keeps its threshold and its pins. *pin is borrowed from the JWE's
- * name table. -ENOTSUP for a pin tether cannot bind (tpm2, ...).
+ * sss keeps its threshold and its pins, tpm2 its algorithms and PCRs
+ * (sealed again to their values then). *pin is borrowed from the JWE's
+ * name table. -ENOTSUP for a pin tether cannot bind.
  */
 int rebind_config(const char *jwe, const char **pin, json_t **cfg);
 

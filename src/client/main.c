@@ -27,7 +27,7 @@ static const struct {
 	int (*run)(int argc, char **argv);
 	const char *summary;
 } commands[] = {
-	{ "encrypt", cmd_encrypt, "bind a secret to a pin: tang, sss, null" },
+	{ "encrypt", cmd_encrypt, "bind a secret to a pin: a server, a TPM, a threshold" },
 	{ "decrypt", cmd_decrypt, "recover a secret bound by tether or clevis" },
 	{ "adv", cmd_adv, "fetch, verify and show a server's keys" },
 	{ "luks", cmd_luks, "LUKS bindings: bind, unbind, list, pass, trust, unlock, edit, regen, report" },

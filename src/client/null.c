@@ -55,6 +55,7 @@ null_decrypt(const json_t *jwe, const json_t *hdr, uint8_t **pt, size_t *len)
 
 const struct pin pin_null = {
 	.name = "null",
+	.summary = "no protection (tests only)",
 	.config_help =
 	"  fail    true: leave the key out, a share that never decrypts\n"
 	"For tests only: without fail, the key is in the JWE.\n",

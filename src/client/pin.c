@@ -2,13 +2,45 @@
 #include "client/pin.h"
 
 #include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "client/jwe.h"
 #include "common/log.h"
 #include "common/util.h"
 
-static const struct pin *const pins[] = { &pin_tang, &pin_sss, &pin_null };
+static const struct pin *const pins[] = {
+	&pin_tang, &pin_sss, &pin_tpm2, &pin_null,
+};
+
+static char names[128];
+
+static void
+join_names(void)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < ARRAY_SIZE(pins) && n < sizeof(names); i++)
+		n += (size_t)snprintf(names + n, sizeof(names) - n, "%s%s",
+		                      i ? ", " : "", pins[i]->name);
+}
+
+const char *
+pin_names(void)
+{
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+
+	pthread_once(&once, join_names);
+	return names;
+}
+
+void
+pin_list(FILE *f)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(pins); i++)
+		fprintf(f, "          %-5s %s\n", pins[i]->name, pins[i]->summary);
+}
 
 const struct pin *
 pin_find(const char *name)
@@ -26,7 +58,7 @@ pin_encrypt(const char *name, const json_t *cfg, bool trust,
 	const struct pin *pin = pin_find(name);
 
 	if (!pin) {
-		log_err("unknown pin '%s' (known: tang, sss, null)", name);
+		log_err("unknown pin '%s' (known: %s)", name, pin_names());
 		return -ENOENT;
 	}
 	if (!json_is_object(cfg)) {
@@ -54,9 +86,11 @@ pin_decrypt(const char *compact, size_t clen, uint8_t **pt, size_t *len)
 		const char *p = jwe_pin(hdr);
 
 		log_escape(name, sizeof(name), p ? p : "", p ? strlen(p) : 0);
-		log_err(p ? "the JWE is for pin '%s', which tether does not "
-		        "know (known: tang, sss, null)" :
-		        "the JWE names no clevis pin%s", name);
+		if (p)
+			log_err("the JWE is for pin '%s', which tether does not "
+			        "know (known: %s)", name, pin_names());
+		else
+			log_err("the JWE names no clevis pin");
 		r = -ENOENT;
 	} else {
 		r = pin->decrypt(jwe, hdr, pt, len);

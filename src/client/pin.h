@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 /*
  * A clevis pin: how a secret is bound (encrypt) and recovered (decrypt).
@@ -14,6 +15,8 @@
  */
 struct pin {
 	const char *name;
+	/* What the pin binds to, for 'tether encrypt --help'. */
+	const char *summary;
 	/* CONFIG's members, one per line, for 'tether encrypt PIN --help'. */
 	const char *config_help;
 	int (*encrypt)(const json_t *cfg, bool trust, const uint8_t *pt,
@@ -25,6 +28,13 @@ struct pin {
 extern const struct pin pin_tang;
 extern const struct pin pin_sss;
 extern const struct pin pin_null;
+extern const struct pin pin_tpm2;
+
+/* The known pins' names, ", " between them, for messages. */
+const char *pin_names(void);
+
+/* Prints each pin's name and summary, one per line, indented. */
+void pin_list(FILE *f);
 
 /* The pin called name, or NULL. */
 const struct pin *pin_find(const char *name);

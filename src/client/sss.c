@@ -375,6 +375,7 @@ sss_decrypt(const json_t *jwe, const json_t *hdr, uint8_t **pt, size_t *len)
 
 const struct pin pin_sss = {
 	.name = "sss",
+	.summary = "a threshold of other pins",
 	.config_help =
 	"  t       how many of the pins must answer to decrypt (default 1)\n"
 	"  pins    an object: each pin's name, with its CONFIG or an array of\n"

@@ -354,6 +354,7 @@ tang_decrypt(const json_t *jwe, const json_t *hdr, uint8_t **pt, size_t *len)
 
 const struct pin pin_tang = {
 	.name = "tang",
+	.summary = "a Tang server (tetherd or tangd)",
 	.config_help =
 	"  url     the server (required): http[s]://[NAME:TOKEN@]HOST[:PORT][/PATH]\n"
 	"  thp     trust the advertisement signed by this key: its S256 or S1\n"

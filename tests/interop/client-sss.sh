@@ -7,30 +7,6 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/client-lib.sh"
 
-# clevis_fails DESCRIPTION JWE: clevis decrypt fails and writes nothing.
-clevis_fails() {
-	local rc=0 out=$TEST_DIR/clevis.out
-	timeout "$TBOUND" clevis decrypt <"$2" >"$out" 2>"$TEST_DIR/err" || rc=$?
-	if [ "$rc" -ne 0 ] && [ "$rc" -ne 124 ] && [ ! -s "$out" ]; then
-		ok "$1"
-	else
-		not_ok "$1" "clevis decrypt: exit status $rc, $(wc -c <"$out") bytes out"
-	fi
-}
-
-# clevis_encrypt DESCRIPTION PIN CONFIG OUT
-clevis_encrypt() {
-	local rc=0
-	timeout "$TBOUND" clevis encrypt "$2" "$3" <"$PLAIN" >"$4" \
-		2>"$TEST_DIR/err" || rc=$?
-	if [ "$rc" -eq 0 ] && [ -s "$4" ]; then
-		ok "$1"
-	else
-		not_ok "$1" "clevis encrypt: exit status $rc" \
-			"stderr: $(head -c 1000 "$TEST_DIR/err")"
-	fi
-}
-
 PLAIN=$TEST_DIR/plain
 {
 	printf '\0\n\r\377sss\0'

@@ -146,7 +146,28 @@ test_rebind_config(void **state)
 		json_object_get(cfg, "pins"), "tang"), 0), "trust")));
 	json_decref(cfg);
 
-	tpm = jwe_with("{\"clevis\":{\"pin\":\"tpm2\",\"tpm2\":{}}}");
+	/* tpm2: the same algorithms and PCRs, not the sealed parts. */
+	tpm = jwe_with("{\"clevis\":{\"pin\":\"tpm2\",\"tpm2\":{\"hash\":"
+	               "\"sha1\",\"key\":\"rsa\",\"pcr_bank\":\"sha256\","
+	               "\"pcr_ids\":\"0,7\",\"jwk_pub\":\"AA\",\"jwk_priv\":"
+	               "\"AA\"}}}");
+	assert_int_equal(rebind_config(tpm, &pin, &cfg), 0);
+	assert_string_equal(pin, "tpm2");
+	assert_int_equal(json_object_size(cfg), 4);
+	assert_string_equal(json_string_value(json_object_get(cfg, "hash")),
+	                    "sha1");
+	assert_string_equal(json_string_value(json_object_get(cfg, "key")),
+	                    "rsa");
+	assert_string_equal(json_string_value(json_object_get(cfg, "pcr_bank")),
+	                    "sha256");
+	assert_string_equal(json_string_value(json_object_get(cfg, "pcr_ids")),
+	                    "0,7");
+	json_decref(cfg);
+	free(tpm);
+	tpm = jwe_with("{\"clevis\":{\"pin\":\"tpm2\",\"tpm2\":{\"hash\":7}}}");
+	assert_int_equal(rebind_config(tpm, &pin, &cfg), -EBADMSG);
+	free(tpm);
+	tpm = jwe_with("{\"clevis\":{\"pin\":\"tpm9\",\"tpm9\":{}}}");
 	assert_int_equal(rebind_config(tpm, &pin, &cfg), -ENOTSUP);
 	free(tpm);
 	free(inner[0]);

@@ -53,16 +53,17 @@ concat_kdf(const uint8_t *z, size_t zlen, const struct kdf_info *info,
            uint8_t *key, size_t keylen)
 {
 	uint8_t round[4], bits[4], out[SHA256_LEN];
+	EVP_MD *sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
 	EVP_MD_CTX *md = EVP_MD_CTX_new();
 	unsigned int n = 0;
-	int ok = md != NULL;
+	int ok = sha256 && md;
 
 	be32(bits, (uint32_t)keylen * 8);
 	for (uint32_t c = 1; ok && (c - 1) * SHA256_LEN < keylen; c++) {
 		size_t done = (c - 1) * SHA256_LEN;
 
 		be32(round, c);
-		ok = EVP_DigestInit_ex(md, EVP_sha256(), NULL) &&
+		ok = EVP_DigestInit_ex(md, sha256, NULL) &&
 		     EVP_DigestUpdate(md, round, sizeof(round)) &&
 		     EVP_DigestUpdate(md, z, zlen) &&
 		     digest_datalen(md, info->alg, strlen(info->alg)) &&
@@ -76,6 +77,7 @@ concat_kdf(const uint8_t *z, size_t zlen, const struct kdf_info *info,
 	}
 	explicit_bzero(out, sizeof(out));
 	EVP_MD_CTX_free(md);
+	EVP_MD_free(sha256);
 	return ok ? 0 : -EINVAL;
 }
 

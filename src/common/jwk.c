@@ -80,6 +80,7 @@ jwk_thumbprint(const json_t *jwk, enum jwk_thp_hash hash,
 {
 	uint8_t digest[EVP_MAX_MD_SIZE];
 	unsigned int dlen = 0;
+	EVP_MD *md;
 	char *text;
 	int r = -EINVAL;
 
@@ -88,9 +89,10 @@ jwk_thumbprint(const json_t *jwk, enum jwk_thp_hash hash,
 	text = thumbprint_input(jwk);
 	if (!text)
 		return -EINVAL;
-	if (EVP_Digest(text, strlen(text), digest, &dlen,
-	               EVP_get_digestbyname(jwk_thp_digests[hash]), NULL) == 1)
+	md = EVP_MD_fetch(NULL, jwk_thp_digests[hash], NULL);
+	if (md && EVP_Digest(text, strlen(text), digest, &dlen, md, NULL) == 1)
 		r = b64_encode(digest, dlen, out, JWK_THP_MAX + 1);
+	EVP_MD_free(md);
 	free_secret_str(text);
 	return r < 0 ? -EINVAL : 0;
 }

@@ -147,12 +147,13 @@ ecdh_es_encrypt(const json_t *hdr, const json_t *srv, const uint8_t *pt,
 {
 	const struct jwe_enc *enc = jwe_enc_find(json_string_value(
 		json_object_get(hdr, "enc")));
+	const char *alg = json_string_value(json_object_get(hdr, "alg"));
 	uint8_t z[ECMR_SECRET_MAX], cek[64];
 	json_t *protected, *epk = NULL;
 	size_t zlen = 0;
 	int r;
 
-	if (!enc)
+	if (!enc || !alg || strcmp(alg, "ECDH-ES") != 0)
 		return -EINVAL;
 	protected = json_deep_copy(hdr);
 	if (!protected)

@@ -11,9 +11,9 @@ struct jwe_enc;
 /*
  * Encrypts pt to the EC public key srv as clevis's tang pin does: a
  * compact JWE with ECDH-ES direct key agreement (RFC 7518 4.6), whose
- * protected header is hdr (its "enc" one of jwe_enc_find's) plus the
- * "epk" this adds. Two point multiplications, where libjose's path takes
- * nine and four key checks. Returns 0, -EINVAL when srv is not a point
+ * protected header is hdr ("alg":"ECDH-ES", an "enc" jwe_enc_find()
+ * knows) plus the "epk" this adds. Two point multiplications, where
+ * libjose's path takes nine and four key checks. Returns 0, -EINVAL when srv is not a point
  * of a supported curve or enc is unknown, -ENOMEM. Free *jwe with free().
  */
 int ecdh_es_encrypt(const json_t *hdr, const json_t *srv, const uint8_t *pt,

@@ -377,27 +377,29 @@ jwe_encrypt(const json_t *hdr, const json_t *jwk, const uint8_t *pt,
             size_t len, char **out)
 {
 	const char *alg = json_string_value(json_object_get(hdr, "alg"));
-	const char *enc = json_string_value(json_object_get(hdr, "enc"));
+	const char *name = json_string_value(json_object_get(hdr, "enc"));
+	const struct jwe_enc *enc;
 	uint8_t cek[64];
 	json_t *h;
-	int r = -EINVAL;
+	int r;
 
 	if (json_object_get(hdr, "alg") && (!alg || strcmp(alg, "dir") != 0))
 		return -EINVAL;
 	/* As libjose: no "enc" means the key's own. */
+	if (!name)
+		name = json_string_value(json_object_get(jwk, "alg"));
+	enc = jwe_enc_find(name);
 	if (!enc)
-		enc = json_string_value(json_object_get(jwk, "alg"));
-	if (!jwe_enc_find(enc))
 		return -EINVAL;
 	h = json_deep_copy(hdr);
 	if (!h || json_object_set_new(h, "alg", json_string("dir")) < 0 ||
-	    json_object_set_new(h, "enc", json_string(enc)) < 0) {
+	    json_object_set_new(h, "enc", json_string(enc->name)) < 0) {
 		json_decref(h);
 		return -ENOMEM;
 	}
-	r = dir_key(jwk, cek, jwe_enc_find(enc)->key_len);
+	r = dir_key(jwk, cek, enc->key_len);
 	if (r == 0)
-		r = jwe_seal(h, cek, jwe_enc_find(enc)->key_len, pt, len, out);
+		r = jwe_seal(h, cek, enc->key_len, pt, len, out);
 	explicit_bzero(cek, sizeof(cek));
 	json_decref(h);
 	return r;
@@ -470,7 +472,7 @@ inflate_bounded(const uint8_t *in, size_t n, uint8_t **out, size_t *len)
 }
 
 /* The parts of a JWE past its header, decoded with their exact lengths. */
-struct jwe_parts {
+struct jwe_body {
 	uint8_t *iv;
 	uint8_t *ct;
 	uint8_t *tag;
@@ -480,7 +482,7 @@ struct jwe_parts {
 };
 
 static void
-jwe_parts_free(struct jwe_parts *p)
+jwe_body_free(struct jwe_body *p)
 {
 	free(p->iv);
 	free(p->ct);
@@ -488,8 +490,8 @@ jwe_parts_free(struct jwe_parts *p)
 }
 
 static int
-jwe_parts_decode(const json_t *jwe, const struct jwe_enc *enc,
-                 struct jwe_parts *p)
+jwe_body_decode(const json_t *jwe, const struct jwe_enc *enc,
+                struct jwe_body *p)
 {
 	int r = member_bytes(jwe, "iv", enc->iv_len, enc->iv_len, &p->iv,
 	                     &p->ivlen);
@@ -505,7 +507,7 @@ jwe_parts_decode(const json_t *jwe, const struct jwe_enc *enc,
 /* Decrypts parts with cek, then inflates if the header says "zip". */
 static int
 open_parts(const json_t *hdr, const char *prt, const struct jwe_enc *enc,
-           const uint8_t *cek, struct jwe_parts *p, uint8_t **pt,
+           const uint8_t *cek, struct jwe_body *p, uint8_t **pt,
            size_t *len)
 {
 	const json_t *zip = json_object_get(hdr, "zip");
@@ -544,17 +546,17 @@ jwe_decrypt(const json_t *jwe, const json_t *jwk, uint8_t **pt, size_t *len)
 	                                JWE_MAX);
 	const struct jwe_enc *enc = jwe_enc_find(json_string_value(
 		json_object_get(hdr, "enc")));
-	struct jwe_parts parts = { 0 };
+	struct jwe_body parts = { 0 };
 	uint8_t cek[64];
 	int r = -EBADMSG;
 
 	if (prt && enc && content_key(hdr, jwk, enc, cek) == 0) {
-		r = jwe_parts_decode(jwe, enc, &parts);
+		r = jwe_body_decode(jwe, enc, &parts);
 		if (r == 0)
 			r = open_parts(hdr, prt, enc, cek, &parts, pt, len);
 	}
 	explicit_bzero(cek, sizeof(cek));
-	jwe_parts_free(&parts);
+	jwe_body_free(&parts);
 	json_decref(hdr);
 	return r;
 }

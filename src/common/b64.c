@@ -2,6 +2,7 @@
 #include "common/b64.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -29,7 +30,7 @@ b64_encode(const uint8_t *in, size_t n, char *out, size_t cap)
 {
 	size_t need = b64_encoded_len(n), o = 0;
 
-	if (n > SIZE_MAX / 2 || cap <= need)
+	if (n > INT_MAX / 2 || cap <= need)
 		return -ENOSPC;
 	for (size_t i = 0; i < n; i += 3) {
 		uint32_t v = (uint32_t)in[i] << 16;

@@ -75,7 +75,7 @@ test_b64_rejects(void **state)
 	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
 		size_t len = i == ARRAY_SIZE(bad) - 1 ? 4 : strlen(bad[i]);
 
-		print_message("# '%s'\n", bad[i]);
+		print_message("# bad input %zu\n", i);
 		assert_int_equal(b64_decode(bad[i], len, dec, sizeof(dec), &n),
 		                 -EBADMSG);
 	}

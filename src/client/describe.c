@@ -7,9 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <jose/b64.h>
-
 #include "client/adv.h"
+#include "client/jwe.h"
+#include "common/b64.h"
 #include "common/util.h"
 
 /* sss inside sss inside ...: deeper than any real policy. */
@@ -20,18 +20,9 @@ static json_t *
 protected_header(const char *jwe)
 {
 	const char *dot = strchr(jwe, '.');
-	json_t *part, *hdr;
 
-	if (!dot)
-		return NULL;
-	part = json_stringn(jwe, (size_t)(dot - jwe));
-	hdr = part ? jose_b64_dec_load(part) : NULL;
-	json_decref(part);
-	if (!json_is_object(hdr)) {
-		json_decref(hdr);
-		return NULL;
-	}
-	return hdr;
+	return dot ? b64_decode_objectn(jwe, (size_t)(dot - jwe), JWE_MAX) :
+	             NULL;
 }
 
 static const char *

@@ -5,16 +5,16 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <jose/b64.h>
-#include <jose/jwe.h>
 #include <openssl/evp.h>
 
 #include "client/jwe.h"
+#include "common/b64.h"
 #include "common/ecmr.h"
-#include "common/jwk.h"
+#include "common/util.h"
 
-#define ENC "A256GCM"
-#define CEK_LEN 32
+/* apu and apv name parties: a few bytes; a bound all the same. */
+#define PARTY_INFO_MAX 1024
+#define SHA256_LEN 32
 
 static void
 be32(uint8_t out[4], uint32_t v)
@@ -25,77 +25,148 @@ be32(uint8_t out[4], uint32_t v)
 	out[3] = (uint8_t)v;
 }
 
-/*
- * RFC 7518 4.6.2's Concat KDF for direct agreement: SHA-256 of round 1,
- * Z, then AlgorithmID (the enc), empty PartyUInfo and PartyVInfo (the
- * header has no apu or apv) and the key length in bits. One round makes
- * A256GCM's 256 bits.
- */
+/* RFC 7518 4.6.2's OtherInfo fields: a length, then the bytes. */
 static int
-concat_kdf(const uint8_t *z, size_t zlen, uint8_t cek[CEK_LEN])
+digest_datalen(EVP_MD_CTX *md, const void *p, size_t n)
 {
-	uint8_t round[4], alg_len[4], empty[4] = { 0 }, bits[4];
-	EVP_MD_CTX *md = EVP_MD_CTX_new();
-	unsigned int n = 0;
-	int ok;
+	uint8_t len[4];
 
-	if (!md)
-		return -ENOMEM;
-	be32(round, 1);
-	be32(alg_len, sizeof(ENC) - 1);
-	be32(bits, CEK_LEN * 8);
-	ok = EVP_DigestInit_ex(md, EVP_sha256(), NULL) &&
-	     EVP_DigestUpdate(md, round, sizeof(round)) &&
-	     EVP_DigestUpdate(md, z, zlen) &&
-	     EVP_DigestUpdate(md, alg_len, sizeof(alg_len)) &&
-	     EVP_DigestUpdate(md, ENC, sizeof(ENC) - 1) &&
-	     EVP_DigestUpdate(md, empty, sizeof(empty)) &&
-	     EVP_DigestUpdate(md, empty, sizeof(empty)) &&
-	     EVP_DigestUpdate(md, bits, sizeof(bits)) &&
-	     EVP_DigestFinal_ex(md, cek, &n) && n == CEK_LEN;
-	EVP_MD_CTX_free(md);
-	return ok ? 0 : -ENOMEM;
+	be32(len, (uint32_t)n);
+	return EVP_DigestUpdate(md, len, sizeof(len)) &&
+	       EVP_DigestUpdate(md, p, n);
 }
 
-/* The content key as the JWK libjose's A256GCM takes. */
-static json_t *
-cek_jwk(const json_t *srv, json_t *hdr)
-{
-	uint8_t z[ECMR_SECRET_MAX], cek[CEK_LEN];
-	json_t *epk = NULL, *jwk = NULL;
-	size_t zlen = 0;
+/* The key derivation's inputs beside Z. */
+struct kdf_info {
+	const char *alg;	/* the enc, for direct agreement */
+	uint8_t *apu, *apv;
+	size_t apulen, apvlen;
+};
 
-	if (ecmr_agree(srv, &epk, z, &zlen) < 0)
-		return NULL;
-	if (json_object_set_new(hdr, "epk", epk) == 0 &&
-	    concat_kdf(z, zlen, cek) == 0)
-		jwk = json_pack("{s:s,s:s,s:o}", "kty", "oct", "alg", ENC, "k",
-		                jose_b64_enc(cek, sizeof(cek)));
+/*
+ * The Concat KDF (NIST SP 800-56A 5.8.1) with SHA-256 as RFC 7518 4.6.2
+ * sets it: rounds of SHA-256(counter || Z || OtherInfo) until keylen
+ * bytes (at most 64: two rounds).
+ */
+static int
+concat_kdf(const uint8_t *z, size_t zlen, const struct kdf_info *info,
+           uint8_t *key, size_t keylen)
+{
+	uint8_t round[4], bits[4], out[SHA256_LEN];
+	EVP_MD *sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
+	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	unsigned int n = 0;
+	int ok = sha256 && md;
+
+	be32(bits, (uint32_t)keylen * 8);
+	for (uint32_t c = 1; ok && (c - 1) * SHA256_LEN < keylen; c++) {
+		size_t done = (c - 1) * SHA256_LEN;
+
+		be32(round, c);
+		ok = EVP_DigestInit_ex(md, sha256, NULL) &&
+		     EVP_DigestUpdate(md, round, sizeof(round)) &&
+		     EVP_DigestUpdate(md, z, zlen) &&
+		     digest_datalen(md, info->alg, strlen(info->alg)) &&
+		     digest_datalen(md, info->apu, info->apulen) &&
+		     digest_datalen(md, info->apv, info->apvlen) &&
+		     EVP_DigestUpdate(md, bits, sizeof(bits)) &&
+		     EVP_DigestFinal_ex(md, out, &n) && n == SHA256_LEN;
+		if (ok)
+			memcpy(key + done, out, keylen - done < SHA256_LEN ?
+			       keylen - done : SHA256_LEN);
+	}
+	explicit_bzero(out, sizeof(out));
+	EVP_MD_CTX_free(md);
+	EVP_MD_free(sha256);
+	return ok ? 0 : -EINVAL;
+}
+
+static void
+kdf_info_free(struct kdf_info *info)
+{
+	free(info->apu);
+	free(info->apv);
+}
+
+/* The header's enc, apu and apv; absent party infos are empty. */
+static int
+kdf_info_read(const json_t *hdr, const struct jwe_enc *enc,
+              struct kdf_info *info)
+{
+	const json_t *apu = json_object_get(hdr, "apu");
+	const json_t *apv = json_object_get(hdr, "apv");
+
+	*info = (struct kdf_info){ .alg = jwe_enc_name(enc) };
+	if ((apu && b64_decode_json(apu, PARTY_INFO_MAX, &info->apu,
+	                            &info->apulen) < 0) ||
+	    (apv && b64_decode_json(apv, PARTY_INFO_MAX, &info->apv,
+	                            &info->apvlen) < 0)) {
+		kdf_info_free(info);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int
+derive(const json_t *hdr, const struct jwe_enc *enc, const uint8_t *z,
+       size_t zlen, uint8_t *cek)
+{
+	struct kdf_info info;
+	int r = kdf_info_read(hdr, enc, &info);
+
+	if (r == 0)
+		r = concat_kdf(z, zlen, &info, cek, jwe_enc_key_len(enc));
+	kdf_info_free(&info);
+	return r;
+}
+
+int
+ecdh_es_key(const json_t *hdr, const json_t *point, const struct jwe_enc *enc,
+            uint8_t *cek)
+{
+	const char *kty = json_string_value(json_object_get(point, "kty"));
+	const char *crv = json_string_value(json_object_get(point, "crv"));
+	const json_t *x = json_object_get(point, "x");
+	size_t zlen = ecmr_field_len(crv), n = 0;
+	uint8_t z[ECMR_SECRET_MAX];
+	int r = -EINVAL;
+
+	if (!kty || strcmp(kty, "EC") != 0 || zlen == 0 || !json_is_string(x) ||
+	    json_string_length(x) != b64_encoded_len(zlen))
+		return -EINVAL;
+	if (b64_decode(json_string_value(x), json_string_length(x), z,
+	               sizeof(z), &n) == 0 && n == zlen)
+		r = derive(hdr, enc, z, zlen, cek);
 	explicit_bzero(z, sizeof(z));
-	explicit_bzero(cek, sizeof(cek));
-	return jwk;
+	return r;
 }
 
 int
 ecdh_es_encrypt(const json_t *hdr, const json_t *srv, const uint8_t *pt,
                 size_t len, char **out)
 {
-	const char *enc = json_string_value(json_object_get(hdr, "enc"));
-	json_t *protected, *jwe, *cek;
-	int r = -ENOMEM;
+	const struct jwe_enc *enc = jwe_enc_find(json_string_value(
+		json_object_get(hdr, "enc")));
+	const char *alg = json_string_value(json_object_get(hdr, "alg"));
+	uint8_t z[ECMR_SECRET_MAX], cek[64];
+	json_t *protected, *epk = NULL;
+	size_t zlen = 0;
+	int r;
 
-	if (!enc || strcmp(enc, ENC) != 0)
+	if (!enc || !alg || strcmp(alg, "ECDH-ES") != 0)
 		return -EINVAL;
 	protected = json_deep_copy(hdr);
-	jwe = json_pack("{s:o}", "protected", protected);
-	if (!jwe)
+	if (!protected)
 		return -ENOMEM;
-	cek = cek_jwk(srv, protected);
-	if (!cek)
-		r = -EINVAL;
-	else if (jose_jwe_enc_cek(NULL, jwe, cek, pt, len))
-		r = jwe_format_compact(jwe, out);
-	jwk_free_secret(cek);
-	json_decref(jwe);
+	r = ecmr_agree(srv, &epk, z, &zlen);
+	if (r == 0 && json_object_set_new(protected, "epk", epk) < 0)
+		r = -ENOMEM;
+	if (r == 0)
+		r = derive(protected, enc, z, zlen, cek);
+	if (r == 0)
+		r = jwe_seal(protected, cek, jwe_enc_key_len(enc), pt, len, out);
+	explicit_bzero(z, sizeof(z));
+	explicit_bzero(cek, sizeof(cek));
+	json_decref(protected);
 	return r;
 }

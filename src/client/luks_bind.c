@@ -16,7 +16,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <jose/b64.h>
 
 #include "client/adv.h"
 #include "client/describe.h"
@@ -24,6 +23,7 @@
 #include "client/pin.h"
 #include "client/request.h"
 #include "client/tty.h"
+#include "common/b64.h"
 #include "common/jwk.h"
 #include "common/log.h"
 #include "common/util.h"
@@ -60,24 +60,24 @@ new_key(struct crypt_device *cd, char **key, size_t *len)
 {
 	uint8_t raw[VOLUME_KEY_MAX];
 	int n = crypt_get_volume_key_size(cd);
-	size_t enc, cap;
+	size_t cap;
 	char *out;
+	int enc;
 
 	if (n <= 0 || n > VOLUME_KEY_MAX)
 		return -EINVAL;
 	if (getrandom(raw, (size_t)n, 0) != n)
 		return -EIO;
-	cap = ((size_t)n * 4 + 2) / 3 + 1;
+	cap = b64_encoded_len((size_t)n) + 1;
 	out = malloc(cap);
-	enc = out ? jose_b64_enc_buf(raw, (size_t)n, out, cap) : SIZE_MAX;
+	enc = out ? b64_encode(raw, (size_t)n, out, cap) : -ENOMEM;
 	explicit_bzero(raw, sizeof(raw));
-	if (enc == SIZE_MAX || enc >= cap) {
+	if (enc < 0) {
 		free_secret(out, out ? cap : 0);
 		return -ENOMEM;
 	}
-	out[enc] = '\0';
 	*key = out;
-	*len = enc;
+	*len = (size_t)enc;
 	return 0;
 }
 

@@ -14,11 +14,11 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
-#include <jose/b64.h>
 
 #include "client/jwe.h"
 #include "client/pin.h"
 #include "client/shamir.h"
+#include "common/b64.h"
 #include "common/fetch.h"
 #include "common/jwk.h"
 #include "common/log.h"
@@ -78,12 +78,6 @@ bind_shares(const struct shamir *s, const json_t *pins, bool trust,
 	return 0;
 }
 
-static json_t *
-b64_json(const uint8_t *buf, size_t len)
-{
-	return jose_b64_enc(buf, len);
-}
-
 static int
 sss_encrypt(const json_t *cfg, bool trust, const uint8_t *pt, size_t len,
             char **jwe)
@@ -119,10 +113,10 @@ sss_encrypt(const json_t *cfg, bool trust, const uint8_t *pt, size_t len,
 	if (r < 0)
 		goto out;
 	cek = json_pack("{s:s,s:o,s:s}", "kty", "oct", "k",
-	                b64_json(secret, SHAMIR_LEN), "alg", "A256GCM");
+	                b64_encode_json(secret, SHAMIR_LEN), "alg", "A256GCM");
 	hdr = json_pack("{s:s,s:s,s:{s:s,s:{s:I,s:o,s:O}}}", "alg", "dir",
 	                "enc", "A256GCM", "clevis", "pin", "sss", "sss",
-	                "t", t, "p", b64_json(prime, SHAMIR_LEN), "jwe", jwes);
+	                "t", t, "p", b64_encode_json(prime, SHAMIR_LEN), "jwe", jwes);
 	r = cek && hdr ? jwe_encrypt(hdr, cek, pt, len, jwe) : -ENOMEM;
 out:
 	explicit_bzero(secret, sizeof(secret));
@@ -292,15 +286,15 @@ check_sss_header(const json_t *sss, json_int_t *t, uint8_t *prime,
                  size_t *plen)
 {
 	const json_t *list = json_object_get(sss, "jwe");
+	const json_t *p = json_object_get(sss, "p");
 	json_t *v;
 	size_t i;
 
 	*t = json_integer_value(json_object_get(sss, "t"));
-	*plen = jose_b64_dec(json_object_get(sss, "p"), NULL, 0);
 	if (!json_is_array(list) || json_array_size(list) > SHAMIR_MAX_SHARES ||
-	    *t < 1 || (size_t)*t > json_array_size(list) ||
-	    *plen == SIZE_MAX || *plen == 0 || *plen > 512 ||
-	    jose_b64_dec(json_object_get(sss, "p"), prime, *plen) != *plen)
+	    *t < 1 || (size_t)*t > json_array_size(list) || !json_is_string(p) ||
+	    b64_decode(json_string_value(p), json_string_length(p), prime, 512,
+	               plen) < 0 || *plen == 0)
 		return -EBADMSG;
 	json_array_foreach(list, i, v)
 		if (!json_is_string(v))
@@ -363,7 +357,7 @@ sss_decrypt(const json_t *jwe, const json_t *hdr, uint8_t **pt, size_t *len)
 		log_err("sss: the shares do not combine (damaged JWE)");
 		return r;
 	}
-	cek = json_pack("{s:s,s:o}", "kty", "oct", "k", b64_json(secret, plen));
+	cek = json_pack("{s:s,s:o}", "kty", "oct", "k", b64_encode_json(secret, plen));
 	explicit_bzero(secret, sizeof(secret));
 	r = cek ? jwe_decrypt(jwe, cek, pt, len) : -ENOMEM;
 	if (r < 0)

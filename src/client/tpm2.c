@@ -21,13 +21,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <jose/b64.h>
-#include <jose/jwk.h>
 #include <openssl/evp.h>
 
 #include "client/jwe.h"
 #include "client/pin.h"
 #include "client/tss.h"
+#include "common/b64.h"
 #include "common/jwk.h"
 #include "common/log.h"
 #include "common/util.h"
@@ -259,10 +258,11 @@ pcr_list(struct tpm2_params *p, const json_t *ids, bool array_ok)
 static int
 pcr_digest(struct tpm2_params *p, const json_t *b64)
 {
-	size_t want = (size_t)pcr_count(p) * p->bank->size;
-	size_t n = jose_b64_dec(b64, NULL, 0);
+	size_t want = (size_t)pcr_count(p) * p->bank->size, n = 0;
 
-	if (n != want || jose_b64_dec(b64, p->values, want) != want) {
+	if (!json_is_string(b64) ||
+	    b64_decode(json_string_value(b64), json_string_length(b64),
+	               p->values, sizeof(p->values), &n) < 0 || n != want) {
 		log_err("tpm2: 'pcr_digest' must be the %u selected %s PCR "
 		        "values, %zu bytes in base64url", pcr_count(p),
 		        p->bank->name, want);
@@ -657,7 +657,7 @@ b64_part(const TPM2B_PUBLIC *pub, const TPM2B_PRIVATE *priv)
 
 	rc = pub ? tss.Tss2_MU_TPM2B_PUBLIC_Marshal(pub, buf, sizeof(buf), &n) :
 	     tss.Tss2_MU_TPM2B_PRIVATE_Marshal(priv, buf, sizeof(buf), &n);
-	return rc == TSS2_RC_SUCCESS ? jose_b64_enc(buf, n) : NULL;
+	return rc == TSS2_RC_SUCCESS ? b64_encode_json(buf, n) : NULL;
 }
 
 static json_t *
@@ -695,9 +695,8 @@ tpm2_encrypt(const json_t *cfg, bool trust, const uint8_t *pt, size_t len,
 	(void)trust;
 	if ((r = parse_config(cfg, &p)) < 0 || (r = tss_load()) < 0)
 		return r;
-	jwk = json_pack("{s:s}", "alg", "A256GCM");
-	if (!jwk || !jose_jwk_gen(NULL, jwk) ||
-	    !(secret = json_dumps(jwk, JSON_COMPACT | JSON_SORT_KEYS))) {
+	jwk = jwk_generate("A256GCM");
+	if (!jwk || !(secret = json_dumps(jwk, JSON_COMPACT | JSON_SORT_KEYS))) {
 		r = -ENOMEM;
 		goto out;
 	}
@@ -728,12 +727,12 @@ unmarshal_member(const json_t *tpm2, const char *name, TPM2B_PUBLIC *pub,
 {
 	const json_t *v = json_object_get(tpm2, name);
 	uint8_t buf[TPM2B_PART_MAX];
-	size_t n = json_is_string(v) ? jose_b64_dec(v, NULL, 0) : SIZE_MAX;
-	size_t off = 0;
+	size_t n = 0, off = 0;
 	TSS2_RC rc;
 
-	if (n == SIZE_MAX || n == 0 || n > sizeof(buf) ||
-	    jose_b64_dec(v, buf, n) != n)
+	if (!json_is_string(v) ||
+	    b64_decode(json_string_value(v), json_string_length(v), buf,
+	               sizeof(buf), &n) < 0 || n == 0)
 		return -EBADMSG;
 	rc = pub ? tss.Tss2_MU_TPM2B_PUBLIC_Unmarshal(buf, n, &off, pub) :
 	     tss.Tss2_MU_TPM2B_PRIVATE_Unmarshal(buf, n, &off, priv);

@@ -7,7 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <jose/b64.h>
 #include <openssl/bn.h>
 #include <openssl/crypto.h>
 #include <openssl/ec.h>
@@ -16,7 +15,9 @@
 #include <openssl/obj_mac.h>
 #include <openssl/params.h>
 
+#include "common/b64.h"
 #include "common/jwk.h"
+#include "common/util.h"
 
 /* P-521 coordinates take 66 bytes; no supported curve needs more. */
 #define FIELD_MAX 66
@@ -40,12 +41,6 @@ static const struct {
 	{ "P-521", NID_secp521r1, 66 },
 };
 
-static size_t
-b64_len(size_t raw)
-{
-	return (raw * 4 + 2) / 3;
-}
-
 /*
  * Decodes the base64url member name of jwk, which must encode exactly
  * len bytes (RFC 7518 fixes coordinate lengths), into out.
@@ -56,9 +51,13 @@ member_bytes(const json_t *jwk, const char *name, size_t len,
 {
 	const char *s = json_string_value(json_object_get(jwk, name));
 
-	if (!s || len > FIELD_MAX || strlen(s) != b64_len(len))
+	size_t n = 0;
+
+	if (!s || len > FIELD_MAX ||
+	    json_string_length(json_object_get(jwk, name)) !=
+	            b64_encoded_len(len))
 		return -EINVAL;
-	if (jose_b64_dec_buf(s, b64_len(len), out, len) != len)
+	if (b64_decode(s, b64_encoded_len(len), out, len, &n) < 0 || n != len)
 		return -EINVAL;
 	return 0;
 }
@@ -103,6 +102,14 @@ key_scalar(struct ecmr_key *key, const json_t *jwk)
 		BN_set_flags(key->d, BN_FLG_CONSTTIME);
 	OPENSSL_cleanse(raw, sizeof(raw));
 	return r;
+}
+
+size_t
+ecmr_field_len(const char *crv)
+{
+	int i = curve_index(crv);
+
+	return i < 0 ? 0 : ecmr_curves[i].field_len;
 }
 
 /* A key with its curve set up and no scalar yet; NULL for other curves. */
@@ -206,15 +213,12 @@ encode_coordinate(const struct ecmr_key *key, const BIGNUM *v,
                   char out[2 * FIELD_MAX])
 {
 	uint8_t raw[FIELD_MAX];
-	size_t n;
+	int r = -EINVAL;
 
-	if (BN_bn2binpad(v, raw, (int)key->field_len) != (int)key->field_len)
-		return -EINVAL;
-	n = jose_b64_enc_buf(raw, key->field_len, out, 2 * FIELD_MAX - 1);
-	if (n == SIZE_MAX)
-		return -EINVAL;
-	out[n] = '\0';
-	return 0;
+	if (BN_bn2binpad(v, raw, (int)key->field_len) == (int)key->field_len)
+		r = b64_encode(raw, key->field_len, out, 2 * FIELD_MAX);
+	explicit_bzero(raw, sizeof(raw));
+	return r < 0 ? -EINVAL : 0;
 }
 
 /*
@@ -350,21 +354,39 @@ point_jwk(const struct ecmr_key *key, const EC_POINT *q, BN_CTX *ctx,
 	return r;
 }
 
-/* A fresh secret scalar for key, uniform in [1, order). */
+/* Draws past the order are drawn again; this many in a row mean a broken
+   source (P-256's order rejects one draw in 2^32). */
+#define SCALAR_DRAWS 64
+
+/*
+ * A fresh secret scalar for key, uniform in [1, order): field_len bytes
+ * from the kernel, cut to the order's bit length, drawn again while out
+ * of range. getrandom(2) rather than OpenSSL's DRBG, whose set-up costs
+ * a command more than the two multiplications it feeds.
+ */
 static int
-random_scalar(struct ecmr_key *key, BN_CTX *ctx)
+random_scalar(struct ecmr_key *key)
 {
 	const BIGNUM *order = EC_GROUP_get0_order(key->group);
+	int bits = BN_num_bits(order), r = -EIO;
+	uint8_t raw[FIELD_MAX];
 
 	key->d = BN_secure_new();
 	if (!key->d)
 		return -ENOMEM;
 	BN_set_flags(key->d, BN_FLG_CONSTTIME);
-	do {
-		if (!BN_priv_rand_range_ex(key->d, order, 0, ctx))
-			return -ENOMEM;
-	} while (BN_is_zero(key->d));
-	return 0;
+	for (int i = 0; r == -EIO && i < SCALAR_DRAWS; i++) {
+		if (random_bytes(raw, key->field_len) < 0)
+			break;
+		if (bits % 8)
+			raw[0] &= (uint8_t)((1u << (bits % 8)) - 1);
+		if (!BN_bin2bn(raw, (int)key->field_len, key->d))
+			r = -ENOMEM;
+		else if (!BN_is_zero(key->d) && BN_cmp(key->d, order) < 0)
+			r = 0;
+	}
+	explicit_bzero(raw, sizeof(raw));
+	return r;
 }
 
 struct ecmr_blinding {
@@ -406,7 +428,7 @@ ecmr_blind(const json_t *epk, const json_t *srv, struct ecmr_blinding **out,
 	if (r == 0)
 		r = public_point(b->key, srv, b->srv, ctx);
 	if (r == 0)
-		r = random_scalar(b->key, ctx);
+		r = random_scalar(b->key);
 	if (r == 0 && (!EC_POINT_mul(b->key->group, x, b->key->d, NULL, NULL,
 	                             ctx) ||
 	               !EC_POINT_add(b->key->group, x, x, c, ctx)))
@@ -471,7 +493,7 @@ ecmr_agree(const json_t *srv, json_t **epk, uint8_t z[ECMR_SECRET_MAX],
 		goto out;
 	r = public_point(key, srv, s, ctx);
 	if (r == 0)
-		r = random_scalar(key, ctx);
+		r = random_scalar(key);
 	if (r == 0 && !EC_POINT_mul(key->group, e, key->d, NULL, NULL, ctx))
 		r = -ENOMEM;
 	if (r == 0)
@@ -490,6 +512,49 @@ out:
 	BN_clear_free(x);
 	EC_POINT_clear_free(s);
 	EC_POINT_free(e);
+	BN_CTX_free(ctx);
+	ecmr_key_free(key);
+	return r;
+}
+
+/* key's scalar as the JWK member "d", the curve's field size long. */
+static int
+set_scalar(const struct ecmr_key *key, json_t *jwk)
+{
+	char ds[2 * FIELD_MAX];
+	json_t *d;
+	int r = encode_coordinate(key, key->d, ds);
+
+	d = r == 0 ? json_string(ds) : NULL;
+	explicit_bzero(ds, sizeof(ds));
+	if (!d || json_object_set_new(jwk, "d", d) < 0)
+		return r < 0 ? r : -ENOMEM;
+	return 0;
+}
+
+int
+ecmr_generate(const char *crv, json_t **jwk)
+{
+	struct ecmr_key *key;
+	BN_CTX *ctx = NULL;
+	EC_POINT *q = NULL;
+	int r;
+
+	key = curve_new(crv, &r);
+	if (!key)
+		return r;
+	r = -ENOMEM;
+	ctx = BN_CTX_new();
+	q = EC_POINT_new(key->group);
+	if (ctx && q)
+		r = random_scalar(key);
+	if (r == 0 && !EC_POINT_mul(key->group, q, key->d, NULL, NULL, ctx))
+		r = -ENOMEM;
+	if (r == 0)
+		r = point_jwk(key, q, ctx, NULL, jwk);
+	if (r == 0 && (r = set_scalar(key, *jwk)) < 0)
+		jwk_free_secret(*jwk);
+	EC_POINT_free(q);
 	BN_CTX_free(ctx);
 	ecmr_key_free(key);
 	return r;

@@ -87,6 +87,9 @@ void ecmr_blinding_free(struct ecmr_blinding *b);
 /* P-521's shared secret, an x coordinate, is the longest: 66 bytes. */
 #define ECMR_SECRET_MAX 66
 
+/* The coordinate length of curve crv in bytes; 0 for other curves. */
+size_t ecmr_field_len(const char *crv);
+
 /*
  * ECDH with the server's exchange key S (a public JWK), as encryption to
  * it needs: checks S lies on its curve, draws e and returns the public
@@ -96,6 +99,13 @@ void ecmr_blinding_free(struct ecmr_blinding *b);
  */
 int ecmr_agree(const json_t *srv, json_t **epk, uint8_t z[ECMR_SECRET_MAX],
                size_t *zlen);
+
+/*
+ * A new private EC JWK {kty, crv, x, y, d} on crv (P-256, P-384, P-521),
+ * its scalar from getrandom(2). Returns 0, -EINVAL for another curve,
+ * -EIO, -ENOMEM. Free *jwk with jwk_free_secret().
+ */
+int ecmr_generate(const char *crv, json_t **jwk);
 
 /*
  * Checks sig, a JWS signature (R || S, RFC 7518 3.4) of alg ES256, ES384

@@ -254,6 +254,24 @@ equal_const_time(const void *a, const void *b, size_t len)
 	return d == 0;
 }
 
+int
+random_bytes(void *buf, size_t len)
+{
+	uint8_t *p = buf;
+
+	while (len > 0) {
+		ssize_t n = getrandom(p, len, 0);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -EIO;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
 unsigned long long
 now_usec(void)
 {

@@ -81,6 +81,13 @@ void free_secret_str(char *s);
 /* True when a and b hold the same len bytes; time depends on len only. */
 bool equal_const_time(const void *a, const void *b, size_t len);
 
+/*
+ * Fills buf with len bytes from the kernel's CSPRNG (getrandom(2), which
+ * waits for it to be seeded). No user-space DRBG to set up: a command
+ * that needs a few random bytes pays one system call. 0 or -EIO.
+ */
+int random_bytes(void *buf, size_t len);
+
 /* Monotonic clock in microseconds. */
 unsigned long long now_usec(void);
 

@@ -2,9 +2,9 @@
 # tether unlocking a LUKS2 root at boot with initramfs-tools: Debian's
 # kernel under QEMU, an initramfs built by mkinitramfs with tether's hook,
 # and tetherd on the host (swtpm as the guest's TPM for a tpm2 binding).
-# The guest's /sbin/init prints a marker and
-# powers off; each case asserts the marker, or its absence until the
-# passphrase is typed on the serial console.
+# The guest's /sbin/init prints a marker and powers off; each case
+# asserts the marker, or its absence until the passphrase is typed on the
+# serial console.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/../interop/swtpm-lib.sh"
 

@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # tether unlocking a LUKS2 root at boot with initramfs-tools: Debian's
 # kernel under QEMU, an initramfs built by mkinitramfs with tether's hook,
-# and tetherd on the host. The guest's /sbin/init prints a marker and
-# powers off; each case asserts the marker, or its absence until the
-# passphrase is typed on the serial console.
+# and tetherd on the host (swtpm as the guest's TPM for a tpm2 binding).
+# The guest's /sbin/init prints a marker and powers off; each case
+# asserts the marker, or its absence until the passphrase is typed on the
+# serial console.
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/../interop/swtpm-lib.sh"
 
 for tool in qemu-system-x86_64 mkinitramfs unmkinitramfs cryptsetup \
-	mkfs.ext4 losetup unshare; do
+	mkfs.ext4 losetup unshare swtpm; do
 	command -v "$tool" >/dev/null || bail "$tool is installed"
 done
 [ -r "$VMLINUZ" ] || bail "a Debian kernel in /boot (linux-image-amd64)"
@@ -171,6 +173,84 @@ boot case5b "$W/case5.img" "$W/initrd-tether" "$APPEND_STATIC" -nic "user,model=
 wait_console case5b 'Please unlock disk root'
 typed_boot case5b "case 5: the passphrase typed at once, before the attempts, boots it"
 clean case5b
+
+# ------------------------------------------------ case 7: tpm2 and tang
+# sss of {tpm2, tang} with the tang server unreachable: at t=1 the TPM
+# alone unlocks the root; at t=2 it does not, and the passphrase still
+# boots it. The TPM is swtpm with one state directory, on loopback TCP
+# while the images are bound and as the guest's TPM (QEMU's TIS) at
+# boot: the same seeds, so the same primary key unseals. No PCR policy:
+# the firmware extends the PCRs at every boot.
+start_swtpm tpm || bail "swtpm starts on loopback" "$(tail -n 5 "$W/tpm.log")"
+TPM_DIR=$W/tpm
+sss_tpm2_tang() { # T: the sss configuration, the tang server unreachable
+	printf '{"t":%d,"pins":{"tpm2":{},"tang":[{"url":"http://10.0.2.2:%s","adv":"%s"}]}}' \
+		"$1" "$DEAD_PORT" "$W/adv.json"
+}
+# start_swtpm set tpm_TCTI and tpm_PID.
+# shellcheck disable=SC2154
+bind_sss() { # IMAGE CONFIG
+	printf %s "$PASS" | TPM2TOOLS_TCTI=$tpm_TCTI \
+		"$TETHER" luks bind -d "$1" -k - -y sss "$2"
+}
+cp "$W/luks.img" "$W/tpm-t1.img"
+cp "$W/luks.img" "$W/tpm-t2.img"
+check "bind a root to sss t=1 of {tpm2 (swtpm), tang at a port nobody serves}" \
+	bind_sss "$W/tpm-t1.img" "$(sss_tpm2_tang 1)"
+check "bind another to the same with t=2" \
+	bind_sss "$W/tpm-t2.img" "$(sss_tpm2_tang 2)"
+# shellcheck disable=SC2154
+stop_pid "$tpm_PID"
+
+# A tpm2 binding brings tpm2-tss into the image: an image of its own.
+LOOP=$(losetup -f --show "$W/tpm-t1.img") || bail "a loop device for the tpm2 image"
+loops+=("$LOOP")
+mkinitrd "$W/share-tether" "$W/conf" "$W/crypttab" "$W/initrd-tpm2" \
+	>"$W/mkinitramfs-tpm2.log" 2>&1 ||
+	bail "mkinitramfs for a tpm2 binding" "$(tail -n 20 "$W/mkinitramfs-tpm2.log")"
+loop_detach "$LOOP"
+initrd_files "$W/initrd-tpm2" >"$W/files-tpm2"
+check "the image for a tpm2 binding holds tpm2-tss's loader and the device TCTI" \
+	sh -c "grep -q 'libtss2-tctildr\.so\.0$' '$W/files-tpm2' &&
+		grep -q 'libtss2-tcti-device\.so\.0$' '$W/files-tpm2'"
+
+# tpm_boot NAME IMAGE: boot with swtpm on the state directory as the
+# guest's TPM; swtpm ends when QEMU does.
+GUEST_TPM_PID=
+tpm_boot() {
+	local sock=$TPM_DIR/ctrl.sock
+	# One swtpm at a time on the state directory.
+	[ -z "$GUEST_TPM_PID" ] || stop_pid "$GUEST_TPM_PID"
+	rm -f "$sock"
+	swtpm socket --tpm2 --tpmstate "dir=$TPM_DIR" --terminate \
+		--ctrl "type=unixio,path=$sock" >>"$W/$1-swtpm.log" 2>&1 &
+	GUEST_TPM_PID=$!
+	boot_pids+=("$GUEST_TPM_PID")
+	wait_for "swtpm's socket" test -S "$sock" ||
+		bail "swtpm serves the guest's TPM" "$(tail -n 5 "$W/$1-swtpm.log")"
+	boot "$1" "$2" "$W/initrd-tpm2" "$APPEND_STATIC" \
+		-nic "user,model=virtio-net-pci" \
+		-chardev "socket,id=chrtpm,path=$sock" \
+		-tpmdev emulator,id=tpm0,chardev=chrtpm -device tpm-tis,tpmdev=tpm0
+}
+
+tpm_boot tpm1 "$W/tpm-t1.img"
+unattended tpm1 "case 7: sss t=1 of {tpm2, tang}, tang unreachable: the guest's TPM unlocks the root with no typing" \
+	"$W/tpm1-swtpm.log"
+check "case 7: the guest's kernel found a TPM 2.0 (QEMU's TIS)" \
+	grep -Eq 'tpm_tis .*2\.0 TPM' "$W/tpm1.log"
+check "case 7: ... tang was unreachable (the guest's connection refused): the key came from the TPM's share" \
+	grep -q "connect failed (10.0.2.2:$DEAD_PORT): Connection refused" "$W/tpm1.log"
+clean tpm1
+
+tpm_boot tpm2 "$W/tpm-t2.img"
+wait_console tpm2 'tether: root: no server gave a key'
+check "case 7: sss t=2 of {tpm2, tang}, tang unreachable: the root is not unlocked" \
+	sh -c "! grep -q '$MARKER' '$W/tpm2.log'"
+check "case 7: ... the TPM gave its share in the guest, the threshold wants both" \
+	grep -q 'sss: 1 of 2 shares recovered, 2 needed' "$W/tpm2.log"
+typed_boot tpm2 "case 7: ... and the passphrase typed on the console boots it"
+clean tpm2
 
 # ------------------------------------------------ beside clevis-initramfs
 # Both packages installed: both hooks fill the image and both local-top

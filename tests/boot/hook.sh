@@ -72,8 +72,8 @@ check "... and tether-luks where tether looks for it" \
 	sh -c "[ -n '$luks_path' ] && [ -x '$W/http/$luks_path' ]"
 check "... and libcryptsetup, which tether-luks needs" sh -c "ls '$W/http'/usr/lib/*/libcryptsetup.so.* >/dev/null 2>&1 ||
 	ls '$W/http'/lib/*/libcryptsetup.so.* >/dev/null 2>&1"
-check "... with its libraries" sh -c "ls '$W/http'/usr/lib/*/libjose.so.* >/dev/null 2>&1 ||
-	ls '$W/http'/lib/*/libjose.so.* >/dev/null 2>&1"
+check "... with its libraries" sh -c "ls '$W/http'/usr/lib/*/libjansson.so.* >/dev/null 2>&1 ||
+	ls '$W/http'/lib/*/libjansson.so.* >/dev/null 2>&1"
 check "... and the token plugin where cryptsetup looks" \
 	in_image http "$token_dir/libcryptsetup-token-clevis.so"
 check "... and no CA bundle" not_in_image http "$CA"
@@ -93,18 +93,18 @@ check "a source it cannot read at build time" hook unknown "" UUID=00000000-0000
 check "... counts as bound: tether is copied" in_image unknown usr/bin/tether
 check "... saying why" grep -q "cannot read" "$W/unknown.log"
 
-# Beside clevis-initramfs: a volume bound with tpm2 (tether's tpm2 unlock
-# is not yet booted in a test) is left to clevis when clevis's hook is
-# installed, since tether's local-top would stop clevis's unlocker. The tpm2 binding is
-# written the way clevis writes one (a clevis token whose JWE header
-# names the pin); reading it needs no TPM.
-tpm2_binding() { # IMAGE: adds a keyslot and a clevis tpm2 token for it
+# Beside clevis-initramfs: a volume bound with a pin only clevis has
+# (pkcs11) is left to clevis when clevis's hook is installed, since
+# tether's local-top would stop clevis's unlocker; tpm2 is tether's too.
+# The bindings are written the way clevis writes one (a clevis token whose
+# JWE header names the pin); reading them needs no TPM or token.
+pin_binding() { # IMAGE PIN: adds a keyslot and a clevis token of PIN for it
 	local jwe slot
-	jose jwk gen -i '{"alg":"A256GCM"}' -o "$W/tpm2.jwk" &&
-		jwe=$(printf tpm2-key | jose jwe enc -k "$W/tpm2.jwk" -I- -o- \
-			-i '{"protected":{"clevis":{"pin":"tpm2","tpm2":{"hash":"sha256","key":"ecc"}}}}') &&
+	jose jwk gen -i '{"alg":"A256GCM"}' -o "$W/pin.jwk" &&
+		jwe=$(printf "$2-key" | jose jwe enc -k "$W/pin.jwk" -I- -o- \
+			-i "{\"protected\":{\"clevis\":{\"pin\":\"$2\",\"$2\":{}}}}") &&
 		printf %s "$PASS" | cryptsetup luksAddKey --pbkdf pbkdf2 \
-			--pbkdf-force-iterations 1000 --key-file - "$1" <(printf tpm2-key) &&
+			--pbkdf-force-iterations 1000 --key-file - "$1" <(printf "$2-key") &&
 		slot=$(cryptsetup luksDump --dump-json-metadata "$1" |
 			jq -r '.keyslots | keys | map(tonumber) | max') &&
 		jq -cn --argjson jwe "$jwe" --arg slot "$slot" \
@@ -112,12 +112,14 @@ tpm2_binding() { # IMAGE: adds a keyslot and a clevis tpm2 token for it
 		cryptsetup token import "$1"
 }
 cp "$W/http.img" "$W/tpm2.img"
-check "an image bound over http and with tpm2" tpm2_binding "$W/tpm2.img"
+cp "$W/http.img" "$W/pkcs11.img"
+check "an image bound over http and with tpm2" pin_binding "$W/tpm2.img" tpm2
 check "... whose tpm2 binding tether luks list shows" sh -c \
 	"'$TETHER' luks list -d '$W/tpm2.img' | grep -q '^[0-9]*: tpm2 '"
-check "without clevis-initramfs, the hook runs for it" hook alone "" \
+check "one bound over http and with pkcs11" pin_binding "$W/pkcs11.img" pkcs11
+check "without clevis-initramfs, the hook runs for them" hook alone "" \
 	"$W/http.img" "$W/tpm2.img"
-check "... and copies tether, for the http binding" in_image alone usr/bin/tether
+check "... and copies tether" in_image alone usr/bin/tether
 tss_dir=$(dirname "$(ldconfig -p | sed -n 's|^[[:space:]]*libtss2-esys.so.0 (.*) => ||p' | head -n 1)")
 check "... and tpm2-tss with the device TCTI, for the tpm2 binding" sh -c \
 	"[ -e '$W/alone$tss_dir/libtss2-esys.so.0' ] && [ -e '$W/alone$tss_dir/libtss2-tcti-device.so.0' ] ||
@@ -125,16 +127,19 @@ check "... and tpm2-tss with the device TCTI, for the tpm2 binding" sh -c \
 check "no binding uses tpm2: no tpm2-tss is copied" sh -c \
 	"! find '$W/http' -name 'libtss2*' | grep -q ."
 : >"$W/clevis-hook"
-check "beside clevis-initramfs's hook, the hook runs for it" with_clevis hook beside "" \
+check "beside clevis-initramfs's hook, with tpm2" with_clevis hook beside-tpm2 "" \
 	"$W/http.img" "$W/tpm2.img"
-check "... and copies no tether: clevis unlocks" not_in_image beside usr/bin/tether
+check "... tether is copied: it unlocks tpm2 too" in_image beside-tpm2 usr/bin/tether
+check "beside clevis-initramfs's hook, with pkcs11" with_clevis hook beside "" \
+	"$W/http.img" "$W/pkcs11.img"
+check "... copies no tether: clevis unlocks" not_in_image beside usr/bin/tether
 check "... saying which volume and pin need clevis" \
-	grep -q 'vol1 (tpm2): a binding clevis-initramfs unlocks' "$W/beside.log"
+	grep -q 'vol1 (pkcs11): a binding only clevis can recover' "$W/beside.log"
 check "beside clevis-initramfs's hook, with tang bindings only" with_clevis hook \
 	beside2 "" "$W/http.img"
 check "... tether is copied, as without clevis" in_image beside2 usr/bin/tether
-check "TETHER_INITRAMFS=y beside clevis, with tpm2" with_clevis hook forced \
-	"TETHER_INITRAMFS=y" "$W/tpm2.img"
+check "TETHER_INITRAMFS=y beside clevis, with pkcs11" with_clevis hook forced \
+	"TETHER_INITRAMFS=y" "$W/pkcs11.img"
 check "... copies tether" in_image forced usr/bin/tether
 
 check "TETHER_INITRAMFS=n in conf.d/tether" hook off "TETHER_INITRAMFS=n" "$W/http.img"

@@ -44,15 +44,25 @@ network_state() {
 	ip -6 route show default 2>/dev/null
 }
 
+# network_ready: a link is configured (dracut's handlers mark it with
+# /tmp/net.IFACE.did-setup once its address, routes and name servers are
+# set) or there is a default route; before that every try fails.
+network_ready() {
+	for f in /tmp/net.*.did-setup; do
+		[ -e "$f" ] && return 0
+	done
+	[ -n "$(ip route show default 2>/dev/null)$(ip -6 route show default 2>/dev/null)" ]
+}
+
 is_open() {
 	[ -e "/dev/mapper/$1" ]
 }
 
-# recover DEV: the slot and key of the first binding whose servers answer.
+# recover DEV SLOTS: the slot and key of the first binding whose servers
+# answer.
 recover() {
-	for slot in $(tether luks list -d "$1" 2>/dev/null |
-		sed -n 's/^\([0-9][0-9]*\): .*/\1/p'); do
-		if key=$(tether luks pass -d "$1" -s "$slot" 2>/dev/null); then
+	for slot in $2; do
+		if key=$(tether luks pass -d "$1" -s "$slot"); then
 			printf '%s\n%s' "$slot" "$key"
 			key=
 			return 0
@@ -61,10 +71,11 @@ recover() {
 	return 1
 }
 
-# answer ASK: one pass over one request. Per volume, $STATE/KEY.* hold
-# what was decided: unbound (no binding: left to the passphrase),
-# answered (one key per volume: if it did not open it, the passphrase
-# will), next (when to try again, and the delay after that).
+# answer ASK: one pass over one request. Per volume, $STATE/VOL.* hold
+# what was decided: slots (the bound keyslots), unbound (no binding: left
+# to the passphrase), answered (one key per volume: if it did not open
+# it, the passphrase will), next (when to try again, and the delay after
+# that).
 answer() {
 	ask=$1
 	id=$(ask_field "$ask" Id)
@@ -73,28 +84,34 @@ answer() {
 	sock=$(ask_field "$ask" Socket)
 	pid=$(ask_field "$ask" PID)
 	[ -n "$sock" ] && [ -n "$pid" ] || return 0
-	key=$(printf '%s' "$dev" | tr -c 'A-Za-z0-9' _)
-	[ -e "$STATE/$key.unbound" ] || [ -e "$STATE/$key.answered" ] && return 0
+	vol=$(printf '%s' "$dev" | tr -c 'A-Za-z0-9' _)
+	[ -e "$STATE/$vol.unbound" ] || [ -e "$STATE/$vol.answered" ] && return 0
 	name=$(volume_name "$pid")
 	name=${name:-$dev}
-	if ! tether luks list -d "$dev" 2>/dev/null | grep -q .; then
+	# The bound keyslots, read once: each try then runs tether once.
+	if [ ! -e "$STATE/$vol.slots" ]; then
+		tether luks list -d "$dev" 2>/dev/null |
+			sed -n 's/^\([0-9][0-9]*\): .*/\1/p' >"$STATE/$vol.slots"
+	fi
+	slots=$(tr '\n' ' ' <"$STATE/$vol.slots")
+	if [ -z "$slots" ]; then
 		say "$name: no clevis binding on $dev; waiting for the passphrase"
-		: >"$STATE/$key.unbound"
+		: >"$STATE/$vol.unbound"
 		return 0
 	fi
 	read -r now _ </proc/uptime
 	now=${now%.*}
 	next=0 delay=1
-	if [ -e "$STATE/$key.next" ]; then
-		read -r next delay <"$STATE/$key.next"
+	if [ -e "$STATE/$vol.next" ]; then
+		read -r next delay <"$STATE/$vol.next"
 	fi
 	if [ "$net_changed" = y ]; then
 		next=0 delay=1
 	fi
 	[ "$now" -ge "$next" ] || return 0
-	# With no address yet no server can answer: wait for the network.
-	[ -n "$net" ] || return 0
-	if out=$(recover "$dev"); then
+	# Until the network is up no server can answer: wait for it.
+	network_ready || return 0
+	if out=$(recover "$dev" "$slots"); then
 		slot=${out%%
 *}
 		pass=${out#*
@@ -102,7 +119,7 @@ answer() {
 		out=
 		# The request may have been answered (typed) meanwhile.
 		if [ -e "$ask" ] && printf '%s\n' "$pass" | "$REPLY" 1 "$sock"; then
-			: >"$STATE/$key.answered"
+			: >"$STATE/$vol.answered"
 			pass=
 			wait_open "$name" "$dev" "$ask" &&
 				say "$name unlocked through slot $slot, $(since_boot)"
@@ -114,7 +131,7 @@ answer() {
 	next=$((now + delay))
 	delay=$((delay * 2))
 	[ "$delay" -le "$BACKOFF_MAX" ] || delay=$BACKOFF_MAX
-	echo "$next $delay" >"$STATE/$key.next"
+	echo "$next $delay" >"$STATE/$vol.next"
 }
 
 # wait_open NAME DEV ASK: until NAME is open, or systemd-cryptsetup asks

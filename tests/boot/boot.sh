@@ -95,20 +95,9 @@ clean() {
 clean case1
 
 # ------------------------------------------------ case 4: https
-d=$W/pki
-test_ca "$d" && test_cert "$d" srv 10.0.2.2 IP:10.0.2.2,IP:127.0.0.1
-CLIENTS=$W/clients
-TOK4=$("$TETHERD" clients add guest4 --clients "$CLIENTS")
-TOK6=$("$TETHERD" clients add guest6 --clients "$CLIENTS")
-TLS_PORT=$(free_port)
-"$TETHERD" serve --keys "$W/keys" --clients "$CLIENTS" \
-	--listen "https://127.0.0.1:$TLS_PORT" --tls-cert "$d/srv.pem" \
-	--tls-key "$d/srv.key" >>"$W/tls.log" 2>&1 &
-test_pids+=("$!")
-wait_for "tetherd https" curl -sf --cacert "$d/ca.pem" -u "guest4:$TOK4" \
-	-o /dev/null "https://127.0.0.1:$TLS_PORT/adv" ||
-	bail "tetherd serves https with client credentials"
-CA_JSON=$(jq -Rs . <"$d/ca.pem")
+tls_tetherd guest4 guest6 || bail "tetherd serves https with client credentials"
+TOK4=${TOKEN[guest4]}
+TOK6=${TOKEN[guest6]}
 cp "$W/luks.img" "$W/case4.img"
 check "bind over https with the CA in the binding and a client credential" \
 	bind "$W/case4.img" "{\"url\":\"https://guest4:$TOK4@10.0.2.2:$TLS_PORT\",\"adv\":\"$W/adv.json\",\"ca\":$CA_JSON}"
@@ -178,8 +167,6 @@ check "... and tether.keep-network kept ens3's address for the real system" \
 clean both5
 
 # ------------------------------------------------ case 6: client disabled
-PIN="sha256//$(openssl x509 -in "$d/srv.pem" -pubkey -noout |
-	openssl pkey -pubin -outform der | openssl dgst -sha256 -binary | base64)"
 cp "$W/luks.img" "$W/case6.img"
 check "bind over https with a key pin and guest6's credential" \
 	bind "$W/case6.img" "{\"url\":\"https://guest6:$TOK6@10.0.2.2:$TLS_PORT\",\"adv\":\"$W/adv.json\",\"pin\":\"$PIN\"}"

@@ -118,6 +118,34 @@ wait_console dead-before 'Please enter passphrase'
 typed_boot dead-before "$G: unreachable: the passphrase typed at once, before the attempts, boots it"
 clean dead-before
 
+# ------------------------------------------------ https, credentials
+tls_tetherd guest4 guest6 || bail "$G: tetherd serves https with client credentials"
+cp "$W/luks.img" "$W/https.img"
+check "$G: bind over https with the CA in the binding and a client credential" \
+	bind "$W/https.img" "{\"url\":\"https://guest4:${TOKEN[guest4]}@10.0.2.2:$TLS_PORT\",\"adv\":\"$W/adv.json\",\"ca\":$CA_JSON}"
+boot https "$W/https.img" "$W/initrd-tether" "" -nic "user,model=virtio-net-pci"
+unattended https "$G: https, trust anchor in the binding, client credential: unlocks with no typing" \
+	"$W/tls.log"
+check "$G: https: tetherd logged the guest's recovery as client guest4" \
+	grep -q 'POST /rec/.* 200 .*client guest4' "$W/tls.log"
+clean https
+
+# ------------------------------------------------ a disabled client
+cp "$W/luks.img" "$W/disabled.img"
+check "$G: bind over https with a key pin and guest6's credential" \
+	bind "$W/disabled.img" "{\"url\":\"https://guest6:${TOKEN[guest6]}@10.0.2.2:$TLS_PORT\",\"adv\":\"$W/adv.json\",\"pin\":\"$PIN\"}"
+check "$G: tetherd clients disable guest6" \
+	"$TETHERD" clients disable guest6 --clients "$CLIENTS"
+boot disabled "$W/disabled.img" "$W/initrd-tether" "" -nic "user,model=virtio-net-pci"
+# The first try may come before the link is ready: wait for tetherd's
+# answer itself.
+wait_console disabled 'tether: .* answered HTTP 403'
+check "$G: disabled: tetherd refused the disabled client (403)" \
+	grep -q 'POST /rec/.* 403' "$W/tls.log"
+check "$G: disabled: ... so the root is not unlocked" sh -c "! grep -q '$MARKER' '$W/disabled.log'"
+typed_boot disabled "$G: disabled: the passphrase prompt still works and boots it"
+clean disabled
+
 # ------------------------------------------------ a link of the test's own
 link_ns || bail "$G: a namespace with a tap device, dnsmasq and tetherd"
 ok "$G: a namespace with a tap device, dnsmasq and tetherd"

@@ -384,3 +384,29 @@ typed_boot() {
 		not_ok "$desc" "$(console_tail "$name")"
 	fi
 }
+
+# tls_tetherd CLIENT...: tetherd over https on the host (the guest's
+# 10.0.2.2) at $TLS_PORT, with a test CA's certificate, logging to
+# $W/tls.log; each CLIENT gets a credential, its token in TOKEN[CLIENT],
+# the clients file is $CLIENTS. A binding trusts it through CA_JSON (the
+# CA as a JSON string) or PIN (the key's sha256// pin).
+declare -A TOKEN
+tls_tetherd() {
+	local d=$W/pki c
+	test_ca "$d" && test_cert "$d" srv 10.0.2.2 IP:10.0.2.2,IP:127.0.0.1 ||
+		return 1
+	CLIENTS=$W/clients
+	for c in "$@"; do
+		TOKEN[$c]=$("$TETHERD" clients add "$c" --clients "$CLIENTS") || return 1
+	done
+	TLS_PORT=$(free_port)
+	"$TETHERD" serve --keys "$W/keys" --clients "$CLIENTS" \
+		--listen "https://127.0.0.1:$TLS_PORT" --tls-cert "$d/srv.pem" \
+		--tls-key "$d/srv.key" >>"$W/tls.log" 2>&1 &
+	test_pids+=("$!")
+	CA_JSON=$(jq -Rs . <"$d/ca.pem")
+	PIN="sha256//$(openssl x509 -in "$d/srv.pem" -pubkey -noout |
+		openssl pkey -pubin -outform der | openssl dgst -sha256 -binary | base64)"
+	wait_for "tetherd https" curl -sf --cacert "$d/ca.pem" -u "$1:${TOKEN[$1]}" \
+		-o /dev/null "https://127.0.0.1:$TLS_PORT/adv"
+}

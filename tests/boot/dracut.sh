@@ -139,7 +139,7 @@ check "$G: tetherd clients disable guest6" \
 boot disabled "$W/disabled.img" "$W/initrd-tether" "" -nic "user,model=virtio-net-pci"
 # The first try may come before the link is ready: wait for tetherd's
 # answer itself.
-wait_console disabled 'tether: .* answered HTTP 403'
+wait_console disabled 'answered HTTP 403'
 check "$G: disabled: tetherd refused the disabled client (403)" \
 	grep -q 'POST /rec/.* 403' "$W/tls.log"
 check "$G: disabled: ... so the root is not unlocked" sh -c "! grep -q '$MARKER' '$W/disabled.log'"

@@ -37,11 +37,15 @@ volume_name() {
 }
 
 # The addresses and routes: when they change, a server that was out of
-# reach may answer now.
+# reach may answer now. (Not the lifetimes of addresses and routes
+# learned by DHCP or router advertisements: they count down.)
 network_state() {
-	ip -o addr show scope global 2>/dev/null
-	ip route show default 2>/dev/null
-	ip -6 route show default 2>/dev/null
+	ip -o addr show scope global 2>/dev/null |
+		sed -n 's/^[0-9]*: *\([^ ]*\) *\(inet6\{0,1\} [^ ]*\).*/\1 \2/p'
+	{
+		ip route show default
+		ip -6 route show default
+	} 2>/dev/null | sed 's/ expires [0-9]*sec//'
 }
 
 # network_ready: a link is configured (dracut's handlers mark it with

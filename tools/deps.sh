@@ -16,14 +16,16 @@ libinih-dev zlib1g-dev libtss2-dev"
 # `tetherd keys create` mid-write in keyfiles.sh; logrotate runs the
 # shipped snippet in journal.sh; swtpm is the TPM of tpm2.sh, against
 # clevis-tpm2 and the tpm2-tools it runs (the TCTI module for swtpm too);
-# promtool (prometheus) checks the metrics.
+# promtool (prometheus) checks the metrics; dracut-core and
+# dracut-network (beside initramfs-tools, which the `dracut` package
+# would replace) build the images of tests/boot/dracut.sh.
 TETHER_TEST_DEPS="tang clevis jose curl socat systemd iproute2 procps prometheus
 python3 openssl wrk clevis-luks cryptsetup-bin luksmeta jq util-linux
 qemu-system-x86 linux-image-amd64 initramfs-tools cryptsetup-initramfs
 busybox-static klibc-utils e2fsprogs zstd lvm2 clevis-initramfs dnsmasq-base
 keyutils debhelper dpkg-dev build-essential lintian mmdebstrap
 bash-completion strace logrotate swtpm swtpm-tools clevis-tpm2 tpm2-tools
-libtss2-tcti-swtpm0"
+libtss2-tcti-swtpm0 dracut-core dracut-network"
 
 install_deps() {
 	if [ "$(id -u)" -ne 0 ]; then

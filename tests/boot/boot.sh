@@ -86,40 +86,6 @@ t=$(sed -n 's/.*tether: root unlocked.*, \([0-9.]*\) s after kernel start.*/\1/p
 echo "# time from kernel start to root unlocked (case 1, $ACCEL): ${t:-?} s; boot wall time ${BOOT_WALL} s"
 
 
-# unattended NAME DESCRIPTION [LOG...]: the root booted and tether says
-# it unlocked it, nothing typed; on failure the console's tail and each
-# LOG's tail explain why.
-unattended() {
-	local name=$1 desc=$2 f details=()
-	shift 2
-	wait_console "$name" "$MARKER"
-	boot_end
-	if grep -q "$MARKER" "$W/$name.log" &&
-		grep -q 'tether: root unlocked' "$W/$name.log"; then
-		ok "$desc (${BOOT_WALL} s)"
-		return
-	fi
-	for f in "$@"; do
-		details+=("$(tail -n 20 "$f")")
-	done
-	not_ok "$desc" "$(console_tail "$name")" "${details[@]}"
-}
-
-# typed NAME: the console shows the passphrase was typed and the root
-# booted, with tether not claiming the unlock.
-typed_boot() {
-	local name=$1 desc=$2
-	printf '%s\n' "$PASS" >&7
-	wait_console "$name" "$MARKER"
-	boot_end
-	if grep -q "$MARKER" "$W/$name.log" &&
-		! grep -q 'tether: root unlocked' "$W/$name.log"; then
-		ok "$desc (${BOOT_WALL} s)"
-	else
-		not_ok "$desc" "$(console_tail "$name")"
-	fi
-}
-
 # clean NAME: what every boot must show: the scripts printed no shell
 # error, and cryptroot set the root up exactly once.
 clean() {
@@ -131,20 +97,9 @@ clean() {
 clean case1
 
 # ------------------------------------------------ case 4: https
-d=$W/pki
-test_ca "$d" && test_cert "$d" srv 10.0.2.2 IP:10.0.2.2,IP:127.0.0.1
-CLIENTS=$W/clients
-TOK4=$("$TETHERD" clients add guest4 --clients "$CLIENTS")
-TOK6=$("$TETHERD" clients add guest6 --clients "$CLIENTS")
-TLS_PORT=$(free_port)
-"$TETHERD" serve --keys "$W/keys" --clients "$CLIENTS" \
-	--listen "https://127.0.0.1:$TLS_PORT" --tls-cert "$d/srv.pem" \
-	--tls-key "$d/srv.key" >>"$W/tls.log" 2>&1 &
-test_pids+=("$!")
-wait_for "tetherd https" curl -sf --cacert "$d/ca.pem" -u "guest4:$TOK4" \
-	-o /dev/null "https://127.0.0.1:$TLS_PORT/adv" ||
-	bail "tetherd serves https with client credentials"
-CA_JSON=$(jq -Rs . <"$d/ca.pem")
+tls_tetherd guest4 guest6 || bail "tetherd serves https with client credentials"
+TOK4=${TOKEN[guest4]}
+TOK6=${TOKEN[guest6]}
 cp "$W/luks.img" "$W/case4.img"
 check "bind over https with the CA in the binding and a client credential" \
 	bind "$W/case4.img" "{\"url\":\"https://guest4:$TOK4@10.0.2.2:$TLS_PORT\",\"adv\":\"$W/adv.json\",\"ca\":$CA_JSON}"
@@ -292,8 +247,6 @@ check "... and tether.keep-network kept ens3's address for the real system" \
 clean both5
 
 # ------------------------------------------------ case 6: client disabled
-PIN="sha256//$(openssl x509 -in "$d/srv.pem" -pubkey -noout |
-	openssl pkey -pubin -outform der | openssl dgst -sha256 -binary | base64)"
 cp "$W/luks.img" "$W/case6.img"
 check "bind over https with a key pin and guest6's credential" \
 	bind "$W/case6.img" "{\"url\":\"https://guest6:$TOK6@10.0.2.2:$TLS_PORT\",\"adv\":\"$W/adv.json\",\"pin\":\"$PIN\"}"
@@ -355,32 +308,8 @@ clean two
 # ------------------------------------------------ a link of the test's own
 # A network namespace with a tap device for the guest, dnsmasq on it for
 # DHCP and DNS, and tetherd on the tap's address.
-NS=tether-boot-$$
-NS_ADDR=10.77.0.1
-ip netns add "$NS" || bail "a network namespace"
-netns+=("$NS")
-ip -n "$NS" link set lo up &&
-	ip -n "$NS" tuntap add dev tap0 mode tap &&
-	ip -n "$NS" addr add "$NS_ADDR/24" dev tap0 &&
-	ip -n "$NS" link set tap0 up || bail "a tap device in the namespace"
-ip netns exec "$NS" dnsmasq --keep-in-foreground --conf-file=/dev/null \
-	--no-resolv --no-hosts --user=root --bind-interfaces --interface=tap0 \
-	--except-interface=lo --dhcp-range=10.77.0.10,10.77.0.50,255.255.255.0,1h \
-	--dhcp-option=option:router,"$NS_ADDR" \
-	--dhcp-option=option:dns-server,"$NS_ADDR" \
-	--domain=boot.test --dhcp-option=option:domain-search,boot.test \
-	--host-record=keys.boot.test,"$NS_ADDR" --leasefile-ro --pid-file= \
-	--log-queries --log-dhcp --log-facility=- >>"$W/dnsmasq.log" 2>&1 &
-test_pids+=("$!")
-NS_PORT=$(free_port)
-ip netns exec "$NS" "$TETHERD" serve --keys "$W/keys" \
-	--listen "http://$NS_ADDR:$NS_PORT" >>"$W/ns.log" 2>&1 &
-test_pids+=("$!")
-wait_for "tetherd in the namespace" ip netns exec "$NS" curl -sf -o /dev/null \
-	"http://$NS_ADDR:$NS_PORT/adv" || bail "tetherd serves in the namespace"
+link_ns || bail "a namespace with a tap device, dnsmasq and tetherd"
 ok "a namespace with a tap device, dnsmasq and tetherd"
-TAP=(-netdev "tap,id=n0,ifname=tap0,script=no,downscript=no"
-	-device "virtio-net-pci,netdev=n0")
 
 # ------------------------------------------------ case 2: DNS from DHCP
 cp "$W/luks.img" "$W/case2.img"
@@ -398,12 +327,7 @@ check "case 2: the network is taken down before the real system starts" \
 clean case2
 
 # ------------------------------------------------ case 3: mDNS
-RESPONDER=$(dirname "$0")/../interop/mdns-responder.py
-ip netns exec "$NS" python3 "$RESPONDER" --iface-addr "$NS_ADDR" \
-	--name "tetherd-boot.local=$NS_ADDR" --log "$W/mdns.queries" \
-	--ready "$W/mdns.ready" >>"$W/mdns.log" 2>&1 &
-test_pids+=("$!")
-wait_for "the mDNS responder" test -s "$W/mdns.ready" ||
+mdns_responder tetherd-boot.local ||
 	bail "an mDNS responder on the guest's link" "$(tail -n 5 "$W/mdns.log")"
 cp "$W/luks.img" "$W/case3.img"
 check "bind to http://tetherd-boot.local" \

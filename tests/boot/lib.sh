@@ -67,8 +67,10 @@ VMLINUZ=/boot/vmlinuz-$KVER
 # addresses the initramfs left configured, then the marker with the
 # uptime, and powers off.
 root_dir() {
-	mkdir -p "$1/bin" "$1/sbin" "$1/proc" "$1/dev" "$1/sys" "$1/run"
+	mkdir -p "$1/bin" "$1/sbin" "$1/proc" "$1/dev" "$1/sys" "$1/run" "$1/etc"
 	cp /bin/busybox "$1/bin/busybox"
+	# systemd in an initramfs (dracut's) switches only to an OS tree.
+	printf 'ID=tether-boot-test\nNAME="tether boot test"\n' >"$1/etc/os-release"
 	cat >"$1/sbin/init" <<-EOF
 		#!/bin/busybox sh
 		/bin/busybox mount -t proc proc /proc
@@ -262,4 +264,149 @@ boot_end() {
 
 console_tail() { # NAME: the end of a console log, for failure details
 	tail -n 40 "$W/$1.log" | tr -d '\r'
+}
+
+# dracut_tree DIR WITH: a copy of dracut's modules.d without any NBDE
+# client's modules, then with tether's (WITH=tether), clevis's
+# (WITH=clevis) or neither (WITH=none); dracut reads its modules from
+# one directory, lent in a private mount namespace (see mkdracut).
+dracut_tree() {
+	local d=$1 m
+	: "${TETHER_DRACUT_MODULE:?TETHER_DRACUT_MODULE must name dracut/modules.d/91tether}"
+	: "${TETHER_DRACUT_MODULE_SETUP:?TETHER_DRACUT_MODULE_SETUP must name the built module-setup.sh}"
+	cp -a /usr/lib/dracut/modules.d "$d"
+	rm -rf "$d"/[0-9][0-9]tether
+	if [ "$2" != clevis ]; then
+		for m in "$d"/[0-9][0-9]clevis*; do
+			rm -rf "$m"
+		done
+	fi
+	if [ "$2" = tether ]; then
+		mkdir "$d/91tether"
+		cp "$TETHER_DRACUT_MODULE"/*.sh "$TETHER_DRACUT_MODULE"/*.service \
+			"$d/91tether/"
+		install -m 755 "$TETHER_DRACUT_MODULE_SETUP" "$d/91tether/module-setup.sh"
+	fi
+}
+
+# mkdracut MODULES CRYPTTAB OUT [DRACUT ARGS...]: a generic image with
+# dracut's systemd initramfs, in a private mount namespace where MODULES
+# is /usr/lib/dracut/modules.d and CRYPTTAB is /etc/crypttab (it goes into
+# the image too); no dracut.conf of the host is read, tether comes from
+# the build tree.
+mkdracut() {
+	local modules=$1 tab=$2 out=$3
+	shift 3
+	mkdir -p "$W/dracut.conf.d"
+	unshare -m sh -c 'mount --bind "$1" /usr/lib/dracut/modules.d &&
+		mount --bind "$2" /etc/crypttab && shift 2 && exec "$@"' \
+		sh "$modules" "$tab" env TMPDIR="$W" TETHER_BIN="$TETHER" \
+		TETHER_TOKEN_PLUGIN="$TETHER_TOKEN_PLUGIN" \
+		dracut --force --conf /dev/null --confdir "$W/dracut.conf.d" \
+		--tmpdir "$W" --no-hostonly --no-hostonly-cmdline --compress "zstd -q -3 -T0" \
+		--add "systemd crypt" --omit "plymouth" \
+		--drivers "virtio_pci virtio_blk virtio_net ext4 dm_crypt" \
+		--include "$tab" /etc/crypttab "$@" --kver "$KVER" "$out"
+}
+
+# link_ns: a network namespace ($NS) with a tap device for the guest
+# (QEMU's arguments in TAP), dnsmasq on it for DHCP and DNS (the domain
+# boot.test, keys.boot.test is the tap's address $NS_ADDR), and tetherd
+# there on port $NS_PORT with the keys of $W/keys.
+link_ns() {
+	NS=tether-boot-$$
+	NS_ADDR=10.77.0.1
+	ip netns add "$NS" || return 1
+	netns+=("$NS")
+	ip -n "$NS" link set lo up &&
+		ip -n "$NS" tuntap add dev tap0 mode tap &&
+		ip -n "$NS" addr add "$NS_ADDR/24" dev tap0 &&
+		ip -n "$NS" link set tap0 up || return 1
+	ip netns exec "$NS" dnsmasq --keep-in-foreground --conf-file=/dev/null \
+		--no-resolv --no-hosts --user=root --bind-interfaces --interface=tap0 \
+		--except-interface=lo --dhcp-range=10.77.0.10,10.77.0.50,255.255.255.0,1h \
+		--dhcp-option=option:router,"$NS_ADDR" \
+		--dhcp-option=option:dns-server,"$NS_ADDR" \
+		--domain=boot.test --dhcp-option=option:domain-search,boot.test \
+		--host-record=keys.boot.test,"$NS_ADDR" --leasefile-ro --pid-file= \
+		--log-queries --log-dhcp --log-facility=- >>"$W/dnsmasq.log" 2>&1 &
+	test_pids+=("$!")
+	NS_PORT=$(free_port)
+	ip netns exec "$NS" "$TETHERD" serve --keys "$W/keys" \
+		--listen "http://$NS_ADDR:$NS_PORT" >>"$W/ns.log" 2>&1 &
+	test_pids+=("$!")
+	TAP=(-netdev "tap,id=n0,ifname=tap0,script=no,downscript=no"
+		-device "virtio-net-pci,netdev=n0")
+	wait_for "tetherd in the namespace" ip netns exec "$NS" curl -sf \
+		-o /dev/null "http://$NS_ADDR:$NS_PORT/adv"
+}
+
+# mdns_responder NAME: answers mDNS questions for NAME with $NS_ADDR on
+# the namespace's link, logging them to $W/mdns.queries.
+mdns_responder() {
+	ip netns exec "$NS" python3 "$(dirname "$0")/../interop/mdns-responder.py" \
+		--iface-addr "$NS_ADDR" --name "$1=$NS_ADDR" --log "$W/mdns.queries" \
+		--ready "$W/mdns.ready" >>"$W/mdns.log" 2>&1 &
+	test_pids+=("$!")
+	wait_for "the mDNS responder" test -s "$W/mdns.ready"
+}
+
+# unattended NAME DESCRIPTION [LOG...]: the root booted and tether says
+# it unlocked it, nothing typed; on failure the console's tail and each
+# LOG's tail explain why.
+unattended() {
+	local name=$1 desc=$2 f details=()
+	shift 2
+	wait_console "$name" "$MARKER"
+	boot_end
+	if grep -q "$MARKER" "$W/$name.log" &&
+		grep -q 'tether: root unlocked' "$W/$name.log"; then
+		ok "$desc (${BOOT_WALL} s)"
+		return
+	fi
+	for f in "$@"; do
+		details+=("$(tail -n 20 "$f")")
+	done
+	not_ok "$desc" "$(console_tail "$name")" "${details[@]}"
+}
+
+# typed_boot NAME DESCRIPTION: types the passphrase; the root booted,
+# with tether not claiming the unlock.
+typed_boot() {
+	local name=$1 desc=$2
+	printf '%s\n' "$PASS" >&7
+	wait_console "$name" "$MARKER"
+	boot_end
+	if grep -q "$MARKER" "$W/$name.log" &&
+		! grep -q 'tether: root unlocked' "$W/$name.log"; then
+		ok "$desc (${BOOT_WALL} s)"
+	else
+		not_ok "$desc" "$(console_tail "$name")"
+	fi
+}
+
+# tls_tetherd CLIENT...: tetherd over https on the host (the guest's
+# 10.0.2.2) at $TLS_PORT, with a test CA's certificate, logging to
+# $W/tls.log; each CLIENT gets a credential, its token in TOKEN[CLIENT],
+# the clients file is $CLIENTS. A binding trusts it through CA_JSON (the
+# CA as a JSON string) or PIN (the key's sha256// pin).
+declare -A TOKEN
+tls_tetherd() {
+	local d=$W/pki c
+	test_ca "$d" && test_cert "$d" srv 10.0.2.2 IP:10.0.2.2,IP:127.0.0.1 ||
+		return 1
+	CLIENTS=$W/clients
+	for c in "$@"; do
+		TOKEN[$c]=$("$TETHERD" clients add "$c" --clients "$CLIENTS") || return 1
+	done
+	TLS_PORT=$(free_port)
+	"$TETHERD" serve --keys "$W/keys" --clients "$CLIENTS" \
+		--listen "https://127.0.0.1:$TLS_PORT" --tls-cert "$d/srv.pem" \
+		--tls-key "$d/srv.key" >>"$W/tls.log" 2>&1 &
+	test_pids+=("$!")
+	CA_JSON=$(jq -Rs . <"$d/ca.pem")
+	PIN="sha256//$(openssl x509 -in "$d/srv.pem" -pubkey -noout |
+		openssl pkey -pubin -outform der | openssl dgst -sha256 -binary | base64)"
+	wait_for "tetherd https" curl -sf --cacert "$d/ca.pem" -u "$1:${TOKEN[$1]}" \
+		-o /dev/null "https://127.0.0.1:$TLS_PORT/adv"
 }

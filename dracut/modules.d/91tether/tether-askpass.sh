@@ -1,0 +1,177 @@
+#!/bin/sh
+# tether's password agent in dracut's systemd initramfs. systemd-cryptsetup
+# tries the LUKS tokens first (tether's token plugin among them), and when
+# they fail (the network is not up yet, say) it asks for a passphrase
+# through systemd's ask-password protocol: a file in ASK_DIR names the
+# volume and the datagram socket the answer goes to. For each such request
+# of a volume with a clevis binding, this agent recovers the key with
+# tether, retrying with back-off while the network comes up, and answers.
+# The console agent asks for the passphrase at the same time; the first
+# answer opens the volume, and systemd-cryptsetup opens it once.
+ASK_DIR=/run/systemd/ask-password
+STATE=/run/tether
+BACKOFF_MAX=60
+REPLY=
+for f in /usr/lib/systemd/systemd-reply-password /lib/systemd/systemd-reply-password; do
+	[ -x "$f" ] && REPLY=$f && break
+done
+
+say() {
+	echo "tether: $*"
+}
+
+since_boot() {
+	read -r up _ </proc/uptime
+	echo "${up} s after kernel start"
+}
+
+# ask_field FILE KEY: a value of an ask-password request.
+ask_field() {
+	sed -n "/^$2=/{s///p;q}" "$1" 2>/dev/null
+}
+
+# volume_name PID: the volume systemd-cryptsetup (PID) attaches:
+# "systemd-cryptsetup attach NAME SOURCE ...".
+volume_name() {
+	tr '\000' '\n' <"/proc/$1/cmdline" 2>/dev/null | sed -n '3p'
+}
+
+# The addresses and routes: when they change, a server that was out of
+# reach may answer now. (Not the lifetimes of addresses and routes
+# learned by DHCP or router advertisements: they count down.)
+network_state() {
+	ip -o addr show scope global 2>/dev/null |
+		sed -n 's/^[0-9]*: *\([^ ]*\) *\(inet6\{0,1\} [^ ]*\).*/\1 \2/p'
+	{
+		ip route show default
+		ip -6 route show default
+	} 2>/dev/null | sed 's/ expires [0-9]*sec//'
+}
+
+# network_ready: a link is configured (dracut's handlers mark it with
+# /tmp/net.IFACE.did-setup once its address, routes and name servers are
+# set) or there is a default route; before that every try fails.
+network_ready() {
+	for f in /tmp/net.*.did-setup; do
+		[ -e "$f" ] && return 0
+	done
+	[ -n "$(ip route show default 2>/dev/null)$(ip -6 route show default 2>/dev/null)" ]
+}
+
+is_open() {
+	[ -e "/dev/mapper/$1" ]
+}
+
+# recover DEV SLOTS: the slot and key of the first binding whose servers
+# answer.
+recover() {
+	for slot in $2; do
+		if key=$(tether luks pass -d "$1" -s "$slot"); then
+			printf '%s\n%s' "$slot" "$key"
+			key=
+			return 0
+		fi
+	done
+	return 1
+}
+
+# answer ASK: one pass over one request. Per volume, $STATE/VOL.* hold
+# what was decided: slots (the bound keyslots), unbound (no binding: left
+# to the passphrase), answered (one key per volume: if it did not open
+# it, the passphrase will), next (when to try again, and the delay after
+# that).
+answer() {
+	ask=$1
+	id=$(ask_field "$ask" Id)
+	case $id in cryptsetup:/*) ;; *) return 0 ;; esac
+	dev=${id#cryptsetup:}
+	sock=$(ask_field "$ask" Socket)
+	pid=$(ask_field "$ask" PID)
+	[ -n "$sock" ] && [ -n "$pid" ] || return 0
+	vol=$(printf '%s' "$dev" | tr -c 'A-Za-z0-9' _)
+	[ -e "$STATE/$vol.unbound" ] || [ -e "$STATE/$vol.answered" ] && return 0
+	name=$(volume_name "$pid")
+	name=${name:-$dev}
+	# The bound keyslots, read once: each try then runs tether once.
+	if [ ! -e "$STATE/$vol.slots" ]; then
+		tether luks list -d "$dev" 2>/dev/null |
+			sed -n 's/^\([0-9][0-9]*\): .*/\1/p' >"$STATE/$vol.slots"
+	fi
+	slots=$(tr '\n' ' ' <"$STATE/$vol.slots")
+	if [ -z "$slots" ]; then
+		say "$name: no clevis binding on $dev; waiting for the passphrase"
+		: >"$STATE/$vol.unbound"
+		return 0
+	fi
+	read -r now _ </proc/uptime
+	now=${now%.*}
+	next=0 delay=1
+	if [ -e "$STATE/$vol.next" ]; then
+		read -r next delay <"$STATE/$vol.next"
+	fi
+	if [ "$net_changed" = y ]; then
+		next=0 delay=1
+	fi
+	[ "$now" -ge "$next" ] || return 0
+	# Until the network is up no server can answer: wait for it.
+	network_ready || return 0
+	if out=$(recover "$dev" "$slots"); then
+		slot=${out%%
+*}
+		pass=${out#*
+}
+		out=
+		# The request may have been answered (typed) meanwhile.
+		if [ -e "$ask" ] && printf '%s\n' "$pass" | "$REPLY" 1 "$sock"; then
+			: >"$STATE/$vol.answered"
+			pass=
+			wait_open "$name" "$dev" "$ask" &&
+				say "$name unlocked through slot $slot, $(since_boot)"
+		fi
+		pass=
+		return 0
+	fi
+	say "$name: no server gave a key; next try in $delay s (the passphrase works meanwhile)"
+	next=$((now + delay))
+	delay=$((delay * 2))
+	[ "$delay" -le "$BACKOFF_MAX" ] || delay=$BACKOFF_MAX
+	echo "$next $delay" >"$STATE/$vol.next"
+}
+
+# wait_open NAME DEV ASK: until NAME is open, or systemd-cryptsetup asks
+# for DEV again (the key did not open it), at most 60 s.
+wait_open() {
+	i=0
+	while [ $i -lt 600 ]; do
+		is_open "$1" && return 0
+		for a in "$ASK_DIR"/ask.*; do
+			if [ -f "$a" ] && [ "$a" != "$3" ] &&
+				[ "$(ask_field "$a" Id)" = "cryptsetup:$2" ]; then
+				return 1
+			fi
+		done
+		sleep 0.1
+		i=$((i + 1))
+	done
+	return 1
+}
+
+[ -n "$REPLY" ] || {
+	say "systemd-reply-password is missing; the passphrase alone unlocks"
+	exit 1
+}
+mkdir -p "$STATE"
+net_was=
+while :; do
+	net=$(network_state)
+	net_changed=n
+	if [ "$net" != "$net_was" ]; then
+		net_was=$net
+		[ -n "$net" ] && net_changed=y
+	fi
+	for ask in "$ASK_DIR"/ask.*; do
+		[ -f "$ask" ] || continue
+		answer "$ask"
+	done
+	sleep 0.5
+done

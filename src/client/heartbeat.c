@@ -102,7 +102,7 @@ beat(const json_t *cfg, struct seen *s)
 	if (r < 0) {
 		printf("%s (client %s): failed: %s\n", where, name,
 		       r == -EKEYREJECTED ? "the server is not trusted" :
-		       "no answer");
+		       "no exchange (the cause is on standard error)");
 		return BEAT_FAILED;
 	}
 	if (status == 204 || status == 200) {

@@ -135,6 +135,12 @@ cp "$(dirname "$0")/../../systemd/tether-heartbeat@.timer" \
 	"$TEST_DIR/units/tether-heartbeat@$inst.timer"
 check "systemd-analyze verify accepts the heartbeat timer and service" sh -c \
 	"cd '$TEST_DIR/units' && systemd-analyze verify --man=no './tether-heartbeat@$inst.timer' './tether-heartbeat@$inst.service' 2>&1 | tee /dev/stderr | (! grep -q .)"
+exposure=$(systemd-analyze security --offline=yes \
+	"$TEST_DIR/units/tether-heartbeat@$inst.service" 2>&1 |
+	sed -n 's/.*Overall exposure level for .*: \([0-9.]*\).*/\1/p')
+echo "# exposure: $exposure"
+check "systemd-analyze rates the service's exposure at most 2.0 (it is $exposure)" \
+	awk -v e="${exposure:-99}" 'BEGIN { exit !(e <= 2.0) }'
 check "the service runs tether heartbeat on the instance's device" \
 	grep -qx "ExecStart=.*/tether heartbeat -d %f" "$UNIT_DIR/tether-heartbeat@.service"
 check_log_clean a "$a_PID"

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "client/describe.h"
+#include "client/heartbeat.h"
 #include "client/pin.h"
 #include "client/tty.h"
 #include "common/log.h"
@@ -202,6 +203,37 @@ luks_trust(struct crypt_device *cd, const struct luks_args *a)
 	bindings_free(all, n);
 	if (fflush(stdout) != 0)
 		r = -EIO;
+	return r;
+}
+
+static int
+add_config(const json_t *cfg, void *arg)
+{
+	return json_array_append_new(arg, json_deep_copy(cfg)) < 0 ? -ENOMEM : 0;
+}
+
+/* tether heartbeat -d DEV: every tang server the bindings name. */
+static int
+luks_heartbeat(struct crypt_device *cd, const struct luks_args *a)
+{
+	struct binding *all;
+	json_t *configs = json_array();
+	size_t n;
+	int r;
+
+	if (!configs)
+		return -ENOMEM;
+	r = load_bindings(cd, a, &all, &n);
+	for (size_t i = 0; r == 0 && i < n; i++) {
+		if (describe_tang_configs(all[i].jwe, add_config, configs) < 0)
+			log_warn("slot %d: the binding's JWE is malformed",
+			         all[i].slot);
+	}
+	if (r == 0) {
+		bindings_free(all, n);
+		r = heartbeat_servers(configs);
+	}
+	json_decref(configs);
 	return r;
 }
 
@@ -404,6 +436,11 @@ static const struct {
 	  "           trusted through (pin, ca, system CA store, none)\n"
 	  "  -s SLOT  only the binding of this keyslot\n",
 	  false, luks_trust, DEBRIS_KEEP },
+	{ "heartbeat", "d:", "-d DEV",
+	  "  -d DEV   the bound device: tell each server its bindings name, with\n"
+	  "           a client credential, that this machine is at home\n"
+	  "           (tether heartbeat -d DEV; see tether(1))\n",
+	  false, luks_heartbeat, DEBRIS_KEEP },
 	{ "unlock", "d:n:t:T", "-d DEV [-n NAME] [-t SLOT] [--test-passphrase]",
 	  "  -d DEV             the device to open through its bindings\n"
 	  "  -n NAME            the mapping's name (default: luks-UUID)\n"

@@ -30,7 +30,8 @@ static const struct {
 	{ "encrypt", cmd_encrypt, "bind a secret to a pin: a server, a TPM, a threshold" },
 	{ "decrypt", cmd_decrypt, "recover a secret bound by tether or clevis" },
 	{ "adv", cmd_adv, "fetch, verify and show a server's keys" },
-	{ "luks", cmd_luks, "LUKS bindings: bind, unbind, list, pass, trust, unlock, edit, regen, report" },
+	{ "heartbeat", cmd_heartbeat, "tell tetherd this machine is still at home" },
+	{ "luks", cmd_luks, "LUKS bindings: bind, unbind, list, pass, trust, unlock, edit, regen, report, heartbeat" },
 };
 
 static void
@@ -38,7 +39,7 @@ usage(FILE *f)
 {
 	fprintf(f, "usage: tether COMMAND [ARGS]\n\n");
 	for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
-		fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].summary);
+		fprintf(f, "  %-9s %s\n", commands[i].name, commands[i].summary);
 	fprintf(f, "\n'tether help COMMAND' or 'tether COMMAND --help' "
 	        "describes each command.\n"
 	        "TETHER_CONNECT_TIMEOUT and TETHER_TIMEOUT (seconds) bound each "

@@ -8,6 +8,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "common/url.h"
+
 /*
  * A clevis pin: how a secret is bound (encrypt) and recovered (decrypt).
  * Both log why they failed, naming the server, and return -errno; the
@@ -26,6 +28,14 @@ struct pin {
 };
 
 extern const struct pin pin_tang;
+
+/*
+ * The server a tang pin's configuration names, with what the binding
+ * carries beyond clevis's url: its https trust anchor ("pin" or "ca",
+ * borrowed from tang) and client credential (in the url, or "client" and
+ * "token"), each refused over plain http. Logs why not; -EINVAL, -EPERM.
+ */
+int tang_server(const json_t *tang, struct url *u);
 extern const struct pin pin_sss;
 extern const struct pin pin_null;
 extern const struct pin pin_tpm2;

@@ -115,19 +115,21 @@ report_status(const char *where, const char *suffix, const struct url *u,
 	}
 }
 
-int
-server_request(const struct url *u, const char *method, const char *suffix,
-               const json_t *body, json_t **reply)
+/*
+ * The request with the environment's timeouts; network failures logged
+ * under where ("URL/SUFFIX"). On success release res with fetch_done.
+ */
+static int
+exchange(const struct url *u, const char *method, const char *suffix,
+         const json_t *body, char *where, size_t len,
+         struct fetch_result *res)
 {
 	struct fetch_timeouts t;
-	struct fetch_result res;
-	char where[URL_HOST_MAX + URL_PATH_MAX + 160];
 	char *text = NULL;
-	json_t *obj;
 	int r;
 
-	url_format(u, where, sizeof(where));
-	strncat(where, suffix, sizeof(where) - strlen(where) - 1);
+	url_format(u, where, len);
+	strncat(where, suffix, len - strlen(where) - 1);
 	if (fetch_timeouts_from_env(&t) < 0) {
 		log_err("TETHER_CONNECT_TIMEOUT and TETHER_TIMEOUT must be "
 		        "seconds from 1 to 3600");
@@ -139,12 +141,40 @@ server_request(const struct url *u, const char *method, const char *suffix,
 			return -ENOMEM;
 	}
 	r = fetch(u, method, suffix, text ? "application/jwk+json" : NULL,
-	          text, text ? strlen(text) : 0, &t, &res);
+	          text, text ? strlen(text) : 0, &t, res);
 	free(text);
-	if (r < 0) {
-		report(where, r, &res, &t);
+	if (r < 0)
+		report(where, r, res, &t);
+	return r;
+}
+
+int
+server_status(const struct url *u, const char *method, const char *suffix,
+              unsigned *status)
+{
+	struct fetch_result res;
+	char where[URL_HOST_MAX + URL_PATH_MAX + 160];
+	int r = exchange(u, method, suffix, NULL, where, sizeof(where), &res);
+
+	if (r < 0)
 		return r;
-	}
+	*status = res.response.status;
+	fetch_done(&res);
+	return 0;
+}
+
+int
+server_request(const struct url *u, const char *method, const char *suffix,
+               const json_t *body, json_t **reply)
+{
+	struct fetch_result res;
+	char where[URL_HOST_MAX + URL_PATH_MAX + 160];
+	json_t *obj;
+	int r;
+
+	r = exchange(u, method, suffix, body, where, sizeof(where), &res);
+	if (r < 0)
+		return r;
 	if (res.response.status != 200) {
 		r = report_status(where, suffix, u, res.response.status);
 		fetch_done(&res);

@@ -20,6 +20,15 @@
 int server_request(const struct url *u, const char *method,
                    const char *suffix, const json_t *body, json_t **reply);
 
+/*
+ * One exchange with no body whose answer is its status alone (tether's
+ * own endpoints: POST /tether/heartbeat). Network failures are logged as
+ * server_request logs them and returned as -errno; any HTTP status is
+ * 0 with *status set, for the caller to say what it means.
+ */
+int server_status(const struct url *u, const char *method,
+                  const char *suffix, unsigned *status);
+
 /* Parses a server URL from a pin config, logging a refusal. */
 int server_url(const char *pin, const char *text, struct url *u);
 

@@ -125,12 +125,14 @@ tang_credentials(const json_t *tang, struct url *u)
 	return 0;
 }
 
-/* Everything of a binding's config beyond clevis's: trust, credentials. */
-static int
-tang_extensions(const json_t *tang, struct url *u)
+int
+tang_server(const json_t *tang, struct url *u)
 {
-	int r = tang_tls_trust(tang, u);
+	int r = server_url("tang", json_string_value(json_object_get(tang,
+	                                                                "url")), u);
 
+	if (r == 0)
+		r = tang_tls_trust(tang, u);
 	return r < 0 ? r : tang_credentials(tang, u);
 }
 
@@ -220,9 +222,7 @@ tang_encrypt(const json_t *cfg, bool trust, const uint8_t *pt, size_t len,
 	struct url u;
 	int r;
 
-	r = server_url("tang", url, &u);
-	if (r == 0)
-		r = tang_extensions(cfg, &u);
+	r = tang_server(cfg, &u);
 	if (r == 0)
 		r = trusted_keys(cfg, trust, &u, &jwks);
 	if (r < 0)
@@ -324,9 +324,7 @@ tang_decrypt(const json_t *jwe, const json_t *hdr, uint8_t **pt, size_t *len)
 		        "it holds");
 		return -EBADMSG;
 	}
-	r = server_url("tang", url, &u);
-	if (r == 0)
-		r = tang_extensions(tang, &u);
+	r = tang_server(tang, &u);
 	if (r < 0)
 		return r;
 	r = ecmr_blind(epk, srv, &blind, &xfr);

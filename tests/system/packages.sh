@@ -43,6 +43,8 @@ has_files "tetherd holds the server, its units, user, config and pages" \
 has_files "tether holds the client, the token plugin and its page" \
 	"${debs[1]}" /usr/bin/tether /usr/libexec/tether/tether-luks \
 	/lib/systemd/system-generators/tether-cryptsetup-generator \
+	/lib/systemd/system/tether-heartbeat@.service \
+	/lib/systemd/system/tether-heartbeat@.timer \
 	"/usr/lib/$ma/cryptsetup/libcryptsetup-token-clevis.so" \
 	/usr/share/man/man1/tether.1.gz \
 	/usr/share/bash-completion/completions/tether

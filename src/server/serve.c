@@ -550,8 +550,9 @@ reload(struct server *s)
 	    reload_clients(s, &fresh) < 0) {
 		tls_identity_unref(id);
 		serve_config_free(&fresh);
-		log_warn("reload failed: still serving with the running settings");
+		/* Counted before it is logged: what reads the log sees it. */
 		metrics_reload(false);
+		log_warn("reload failed: still serving with the running settings");
 		return;
 	}
 	old = policy_slot_get(&s->policy);
@@ -560,9 +561,9 @@ reload(struct server *s)
 	if (!p) {
 		tls_identity_unref(id);
 		serve_config_free(&fresh);
+		metrics_reload(false);
 		log_warn("reload failed: out of memory: still serving with the "
 		         "running policy");
-		metrics_reload(false);
 		return;
 	}
 	if (s->cfg.audit_log && !fresh.audit_log)
@@ -585,10 +586,10 @@ reload(struct server *s)
 	if (r < 0)
 		log_warn("reload: --audit-log %s: %s: still appending to the "
 		         "file open before", s->cfg.audit_log, strerror(-r));
+	metrics_reload(true);
 	log_msg("reloaded settings%s%s", s->cfg.config ? " from " : "",
 	        s->cfg.config ? s->cfg.config : "");
 	keystore_reload(&s->store, "SIGHUP");
-	metrics_reload(true);
 }
 
 /* Returns 1 on a request to stop, 0 after SIGHUP. */

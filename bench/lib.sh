@@ -50,6 +50,18 @@ need_built() {
 	done
 }
 
+# bench_program NAME: the path of bench/NAME in the build tree, built
+# with ninja if absent (benchmark programs are not built by default).
+bench_program() {
+	local path=$ROOT/build/bench/$1
+	if [ ! -x "$path" ]; then
+		echo "building $path..." >&2
+		ninja -C "$ROOT/build" "bench/$1" >&2
+	fi
+	[ -x "$path" ] || die "$path is not an executable"
+	echo "$path"
+}
+
 # Scratch space and every server live only as long as the script. Each
 # server runs in its own session, so killing its process group also ends
 # the tangd processes socat forked for open connections.

@@ -26,11 +26,7 @@ is_count "$STORM_CLIENTS" || die "STORM_CLIENTS must be a positive integer"
 is_count "$STORM_SECONDS" || die "STORM_SECONDS must be a positive integer"
 need_tools socat curl ss awk setsid timeout
 need_built TETHERD
-STORM=${STORM:-$ROOT/build/bench/storm}
-if [ ! -x "$STORM" ]; then
-	echo "building $STORM..." >&2
-	ninja -C "$ROOT/build" bench/storm >&2
-fi
+STORM=${STORM:-$(bench_program storm)}
 [ -x "$STORM" ] || die "$STORM is not an executable"
 
 mkdir "$SCRATCH/keys"

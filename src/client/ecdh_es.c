@@ -5,16 +5,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/evp.h>
-
 #include "client/jwe.h"
 #include "common/b64.h"
 #include "common/ecmr.h"
+#include "common/sha256.h"
 #include "common/util.h"
 
 /* apu and apv name parties: a few bytes; a bound all the same. */
 #define PARTY_INFO_MAX 1024
-#define SHA256_LEN 32
 
 static void
 be32(uint8_t out[4], uint32_t v)
@@ -27,13 +25,13 @@ be32(uint8_t out[4], uint32_t v)
 
 /* RFC 7518 4.6.2's OtherInfo fields: a length, then the bytes. */
 static int
-digest_datalen(EVP_MD_CTX *md, const void *p, size_t n)
+digest_datalen(struct sha256 *md, const void *p, size_t n)
 {
 	uint8_t len[4];
 
 	be32(len, (uint32_t)n);
-	return EVP_DigestUpdate(md, len, sizeof(len)) &&
-	       EVP_DigestUpdate(md, p, n);
+	return sha256_update(md, len, sizeof(len)) == 0 &&
+	       sha256_update(md, p, n) == 0;
 }
 
 /* The key derivation's inputs beside Z. */
@@ -53,31 +51,31 @@ concat_kdf(const uint8_t *z, size_t zlen, const struct kdf_info *info,
            uint8_t *key, size_t keylen)
 {
 	uint8_t round[4], bits[4], out[SHA256_LEN];
-	EVP_MD *sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
-	EVP_MD_CTX *md = EVP_MD_CTX_new();
-	unsigned int n = 0;
-	int ok = sha256 && md;
+	struct sha256 md;
+	int ok = 1;
 
 	be32(bits, (uint32_t)keylen * 8);
 	for (uint32_t c = 1; ok && (c - 1) * SHA256_LEN < keylen; c++) {
 		size_t done = (c - 1) * SHA256_LEN;
 
 		be32(round, c);
-		ok = EVP_DigestInit_ex(md, sha256, NULL) &&
-		     EVP_DigestUpdate(md, round, sizeof(round)) &&
-		     EVP_DigestUpdate(md, z, zlen) &&
-		     digest_datalen(md, info->alg, strlen(info->alg)) &&
-		     digest_datalen(md, info->apu, info->apulen) &&
-		     digest_datalen(md, info->apv, info->apvlen) &&
-		     EVP_DigestUpdate(md, bits, sizeof(bits)) &&
-		     EVP_DigestFinal_ex(md, out, &n) && n == SHA256_LEN;
+		if (sha256_init(&md) < 0) {
+			ok = 0;
+			break;
+		}
+		ok = sha256_update(&md, round, sizeof(round)) == 0 &&
+		     sha256_update(&md, z, zlen) == 0 &&
+		     digest_datalen(&md, info->alg, strlen(info->alg)) &&
+		     digest_datalen(&md, info->apu, info->apulen) &&
+		     digest_datalen(&md, info->apv, info->apvlen) &&
+		     sha256_update(&md, bits, sizeof(bits)) == 0;
+		/* Wipes the state whether or not the rest went well. */
+		ok = sha256_final(&md, out) == 0 && ok;
 		if (ok)
 			memcpy(key + done, out, keylen - done < SHA256_LEN ?
 			       keylen - done : SHA256_LEN);
 	}
 	explicit_bzero(out, sizeof(out));
-	EVP_MD_CTX_free(md);
-	EVP_MD_free(sha256);
 	return ok ? 0 : -EINVAL;
 }
 

@@ -13,6 +13,7 @@
 #include <openssl/params.h>
 #include <zlib.h>
 
+#include "client/aesni_gcm.h"
 #include "client/ecdh_es.h"
 #include "common/b64.h"
 #include "common/jwk.h"
@@ -173,15 +174,26 @@ gcm_run(const struct jwe_enc *enc, bool encrypt, const uint8_t *key,
         const uint8_t *in, size_t n, uint8_t *out, size_t *outlen,
         uint8_t *tag)
 {
-	EVP_CIPHER *cipher = EVP_CIPHER_fetch(NULL, enc->cipher, NULL);
-	EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
+	EVP_CIPHER *cipher;
+	EVP_CIPHER_CTX *ctx;
 	size_t ivlen = enc->iv_len;
 	OSSL_PARAM iv_params[] = {
 		OSSL_PARAM_construct_size_t(OSSL_CIPHER_PARAM_AEAD_IVLEN, &ivlen),
 		OSSL_PARAM_construct_end(),
 	};
-	int a = 0, r = -ENOMEM;
+	int a = 0, r;
 
+	if (ivlen == AESNI_GCM_IV_LEN && enc->tag_len == AESNI_GCM_TAG_LEN) {
+		r = aesni_gcm(encrypt, key, enc->key_len, iv,
+		              (const uint8_t *)aad, aadlen, in, n, out, tag);
+		if (r != -ENOTSUP) {
+			*outlen = n;
+			return r;
+		}
+	}
+	cipher = EVP_CIPHER_fetch(NULL, enc->cipher, NULL);
+	ctx = EVP_CIPHER_CTX_new();
+	r = -ENOMEM;
 	if (!cipher || !ctx)
 		goto out;
 	r = -EBADMSG;

@@ -83,10 +83,10 @@ help(int argc, char **argv)
 
 /*
  * sss returns once enough shares are back while slower share threads
- * finish on their own, inside OpenSSL. libjose's constructor initialises
- * OpenSSL before main() can ask it not to register its exit-time
- * clean-up, which would free the state those threads use: so a command
- * ends with its output flushed and no exit handlers run.
+ * finish on their own, inside OpenSSL. OpenSSL registers an exit-time
+ * clean-up when it first initialises itself, which would free the state
+ * those threads use: so a command ends with its output flushed and no
+ * exit handlers run.
  */
 static void __attribute__((noreturn))
 leave(int status)

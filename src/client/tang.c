@@ -254,18 +254,22 @@ tang_encrypt(const json_t *cfg, bool trust, const uint8_t *pt, size_t len,
 	return r;
 }
 
-/* The exchange key a binding names, found in the advertisement it holds. */
+/*
+ * The exchange key a binding names, found in the advertisement it holds.
+ * Every key's SHA-256 thumbprint is tried before any SHA-1 one: kids are
+ * SHA-256 but for old bindings, and SHA-1 costs a provider fetch.
+ */
 static const json_t *
 bound_key(const json_t *tang, const char *kid)
 {
 	static const enum jwk_thp_hash hashes[] = { JWK_THP_S256, JWK_THP_S1 };
+	const json_t *keys = json_object_get(json_object_get(tang, "adv"), "keys");
 	char t[JWK_THP_MAX + 1];
 	json_t *k;
 	size_t i;
 
-	json_array_foreach(json_object_get(json_object_get(tang, "adv"), "keys"),
-	                   i, k)
-		for (size_t h = 0; h < 2; h++)
+	for (size_t h = 0; h < ARRAY_SIZE(hashes); h++)
+		json_array_foreach(keys, i, k)
 			if (jwk_thumbprint(k, hashes[h], t) == 0 &&
 			    strcmp(t, kid) == 0)
 				return k;

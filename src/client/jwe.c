@@ -16,7 +16,9 @@
 #include "client/aesni_gcm.h"
 #include "client/ecdh_es.h"
 #include "common/b64.h"
+#include "common/dlib.h"
 #include "common/jwk.h"
+#include "common/log.h"
 #include "common/util.h"
 
 static const char *const jwe_parts[] = {
@@ -448,6 +450,35 @@ member_bytes(const json_t *jwe, const char *name, size_t len, size_t max,
 }
 
 /*
+ * zlib, loaded the first time a JWE is compressed: clevis never writes
+ * one, so no decrypt of its bindings loads it.
+ */
+static struct {
+	__typeof__(inflateInit2_) *inflateInit2_;
+	__typeof__(inflate) *inflate;
+	__typeof__(inflateEnd) *inflateEnd;
+} zlib;
+
+static const char *const zlib_sonames[] = { "libz.so.1" };
+
+static const struct dlib_symbol zlib_symbols[] = {
+	DLIB_SYMBOL(__typeof__(zlib), 0, inflateInit2_),
+	DLIB_SYMBOL(__typeof__(zlib), 0, inflate),
+	DLIB_SYMBOL(__typeof__(zlib), 0, inflateEnd),
+};
+
+static struct dlib zlib_lib = {
+	.need = "a compressed JWE needs zlib",
+	.version = "a compressed JWE needs zlib 1.2",
+	.sonames = zlib_sonames,
+	.nlibs = ARRAY_SIZE(zlib_sonames),
+	.symbols = zlib_symbols,
+	.nsymbols = ARRAY_SIZE(zlib_symbols),
+	.table = &zlib,
+	.lock = PTHREAD_MUTEX_INITIALIZER,
+};
+
+/*
  * Inflates n bytes of raw DEFLATE (RFC 1951: "zip":"DEF") into a new
  * buffer of at most JWE_PLAINTEXT_MAX bytes: 348 KB of deflated zeros
  * inflate to 256 MiB. -EFBIG past that, -EBADMSG for a broken stream.
@@ -461,10 +492,15 @@ inflate_bounded(const uint8_t *in, size_t n, uint8_t **out, size_t *len)
 
 	if (n > UINT_MAX)
 		return -EBADMSG;
+	if (dlib_load(&zlib_lib) < 0) {
+		log_err("%s", dlib_error(&zlib_lib));
+		return -ENOPKG;
+	}
 	buf = malloc(JWE_PLAINTEXT_MAX);
 	if (!buf)
 		return -ENOMEM;
-	if (inflateInit2(&z, -MAX_WBITS) != Z_OK) {
+	if (zlib.inflateInit2_(&z, -MAX_WBITS, ZLIB_VERSION,
+	                       (int)sizeof(z)) != Z_OK) {
 		free(buf);
 		return -ENOMEM;
 	}
@@ -472,9 +508,9 @@ inflate_bounded(const uint8_t *in, size_t n, uint8_t **out, size_t *len)
 	z.avail_in = (uInt)n;
 	z.next_out = buf;
 	z.avail_out = JWE_PLAINTEXT_MAX;
-	zr = inflate(&z, Z_FINISH);
+	zr = zlib.inflate(&z, Z_FINISH);
 	*len = JWE_PLAINTEXT_MAX - z.avail_out;
-	inflateEnd(&z);
+	zlib.inflateEnd(&z);
 	if (zr != Z_STREAM_END) {
 		free_secret(buf, JWE_PLAINTEXT_MAX);
 		return z.avail_out == 0 ? -EFBIG : -EBADMSG;

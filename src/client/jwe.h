@@ -66,7 +66,8 @@ int jwe_encrypt(const json_t *hdr, const json_t *jwk, const uint8_t *pt,
  * a tampered one never yields a byte of it.
  * A compressed one ("zip":"DEF": clevis never writes it, but jose reads
  * it) is inflated to at most JWE_PLAINTEXT_MAX bytes. Returns 0, -EFBIG
- * past that, -ENOMEM or -EBADMSG. Free *pt with free_secret(*pt, *len).
+ * past that, -ENOPKG (said on stderr) without zlib, -ENOMEM or -EBADMSG.
+ * Free *pt with free_secret(*pt, *len).
  */
 int jwe_decrypt(const json_t *jwe, const json_t *jwk, uint8_t **pt,
                 size_t *len);

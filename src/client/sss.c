@@ -360,7 +360,7 @@ sss_decrypt(const json_t *jwe, const json_t *hdr, uint8_t **pt, size_t *len)
 	cek = json_pack("{s:s,s:o}", "kty", "oct", "k", b64_encode_json(secret, plen));
 	explicit_bzero(secret, sizeof(secret));
 	r = cek ? jwe_decrypt(jwe, cek, pt, len) : -ENOMEM;
-	if (r < 0)
+	if (r < 0 && r != -ENOPKG)
 		log_err("sss: the JWE does not decrypt with the recovered key "
 		        "(damaged or tampered)");
 	jwk_free_secret(cek);

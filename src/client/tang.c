@@ -342,7 +342,7 @@ tang_decrypt(const json_t *jwe, const json_t *hdr, uint8_t **pt, size_t *len)
 	r = exchange(&u, kid, blind, xfr, crv, &key);
 	if (r == 0) {
 		r = jwe_decrypt(jwe, key, pt, len);
-		if (r < 0)
+		if (r < 0 && r != -ENOPKG)
 			log_err("tang: %s answered, but the JWE does not decrypt "
 			        "with the result (damaged or tampered JWE, or the "
 			        "wrong server)", url);

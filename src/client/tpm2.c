@@ -862,7 +862,7 @@ tpm2_decrypt(const json_t *jwe, const json_t *hdr, uint8_t **pt, size_t *len)
 		return -EBADMSG;
 	}
 	r = jwe_decrypt(jwe, jwk, pt, len);
-	if (r < 0)
+	if (r < 0 && r != -ENOPKG)
 		log_err("tpm2: the TPM unsealed a key, but the JWE does not "
 		        "decrypt with it (damaged or tampered)");
 	jwk_free_secret(jwk);

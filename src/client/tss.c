@@ -5,21 +5,11 @@
  * copied into every initramfs, and each start paid for their
  * relocations.
  */
-#include <dlfcn.h>
-#include <errno.h>
-#include <pthread.h>
-#include <stddef.h>
-#include <stdio.h>
-#include <string.h>
-
 #include "client/tss.h"
+
+#include "common/dlib.h"
 #include "common/log.h"
 #include "common/util.h"
-
-/* resolve copies dlsym's void * into a function pointer, which POSIX
-   requires to be possible. */
-_Static_assert(sizeof(void *) == sizeof(&Esys_Initialize),
-               "function and object pointers differ in size");
 
 struct tss tss;
 
@@ -31,84 +21,30 @@ static const char *const sonames[TSS_NLIBS] = {
 	[TSS_RC] = "libtss2-rc.so.0",
 };
 
-static const struct tss_symbol {
-	enum tss_lib lib;
-	const char *name;
-	size_t offset;		/* of its member in struct tss */
-} symbols[] = {
-#define TSS_SYMBOL(lib, fn) { lib, #fn, offsetof(struct tss, fn) },
+static const struct dlib_symbol symbols[] = {
+#define TSS_SYMBOL(lib, fn) DLIB_SYMBOL(struct tss, lib, fn),
 	TSS_FUNCTIONS(TSS_SYMBOL)
 #undef TSS_SYMBOL
 };
 
-/* Empty once loaded; else why not, said again to each caller. */
-static char missing[320] = "tpm2: tpm2-tss is not loaded";
-
-/* dlerror's reason, without the soname it starts with. */
-static void
-not_loaded(const char *soname)
-{
-	const char *why = dlerror();
-	size_t n = strlen(soname);
-	char shown[256];
-
-	if (!why)
-		why = "not found";
-	else if (strncmp(why, soname, n) == 0 && strncmp(why + n, ": ", 2) == 0)
-		why += n + 2;
-	log_escape(shown, sizeof(shown), why, strlen(why));
-	snprintf(missing, sizeof(missing),
-	         "tpm2: the tpm2 pin needs tpm2-tss (%s): %s", soname, shown);
-}
-
-/* Stores the function's address in its member: copied, as POSIX's dlsym
-   rationale stores it (through a void **), without converting a void *
-   to a function pointer, which ISO C leaves undefined. */
-static int
-resolve(void *lib, const struct tss_symbol *s)
-{
-	void *sym;
-
-	(void)dlerror();
-	sym = dlsym(lib, s->name);
-	if (!sym) {
-		snprintf(missing, sizeof(missing), "tpm2: the tpm2 pin needs "
-		         "tpm2-tss 3.0 or later: %s lacks %s", sonames[s->lib],
-		         s->name);
-		return -ENOPKG;
-	}
-	memcpy((char *)&tss + s->offset, &sym, sizeof(sym));
-	return 0;
-}
-
-/* Never closed: the pin may run again, and a TCTI module the loader
-   opened may still be in use. */
-static void
-load_once(void)
-{
-	void *libs[TSS_NLIBS];
-
-	for (size_t i = 0; i < TSS_NLIBS; i++) {
-		libs[i] = dlopen(sonames[i], RTLD_NOW | RTLD_LOCAL);
-		if (!libs[i]) {
-			not_loaded(sonames[i]);
-			return;
-		}
-	}
-	for (size_t i = 0; i < ARRAY_SIZE(symbols); i++)
-		if (resolve(libs[symbols[i].lib], &symbols[i]) < 0)
-			return;
-	missing[0] = '\0';
-}
+/* A TCTI module the loader opened may still be in use: never closed. */
+static struct dlib tss_lib = {
+	.need = "tpm2: the tpm2 pin needs tpm2-tss",
+	.version = "tpm2: the tpm2 pin needs tpm2-tss 3.0 or later",
+	.sonames = sonames,
+	.nlibs = TSS_NLIBS,
+	.symbols = symbols,
+	.nsymbols = ARRAY_SIZE(symbols),
+	.table = &tss,
+	.lock = PTHREAD_MUTEX_INITIALIZER,
+};
 
 int
 tss_load(void)
 {
-	static pthread_once_t once = PTHREAD_ONCE_INIT;
+	int r = dlib_load(&tss_lib);
 
-	if (pthread_once(&once, load_once) != 0 || missing[0] != '\0') {
-		log_err("%s", missing);
-		return -ENOPKG;
-	}
-	return 0;
+	if (r < 0)
+		log_err("%s", dlib_error(&tss_lib));
+	return r;
 }

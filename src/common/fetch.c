@@ -19,6 +19,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
+#include "common/libssl.h"
 #include "common/mdns.h"
 #include "common/tls.h"
 #include "common/util.h"
@@ -299,7 +300,7 @@ connect_any(const struct url *u, const struct fetch_timeouts *t,
 static int
 tls_wait_for(SSL *ssl, int r, short *events)
 {
-	switch (SSL_get_error(ssl, r)) {
+	switch (libssl.SSL_get_error(ssl, r)) {
 	case SSL_ERROR_WANT_READ:
 		*events = POLLIN;
 		return 0;
@@ -328,13 +329,13 @@ conn_io(struct conn *c, bool sending, void *buf, size_t len,
 		if (c->ssl) {
 			size_t done = 0;
 
-			r = sending ? SSL_write_ex(c->ssl, buf, len, &done)
-			            : SSL_read_ex(c->ssl, buf, len, &done);
+			r = sending ? libssl.SSL_write_ex(c->ssl, buf, len, &done)
+			            : libssl.SSL_read_ex(c->ssl, buf, len, &done);
 			if (r == 1)
 				return (ssize_t)done;
 			/* A peer that closes without close_notify ends the
 			   reply too: the HTTP parser judges completeness. */
-			if (!sending && SSL_get_error(c->ssl, r) ==
+			if (!sending && libssl.SSL_get_error(c->ssl, r) ==
 			    SSL_ERROR_ZERO_RETURN)
 				return 0;
 			r = tls_wait_for(c->ssl, r, &events);
@@ -384,14 +385,14 @@ tls_start(struct conn *c, const struct url *u, unsigned long long deadline,
 	for (;;) {
 		short events;
 
-		r = SSL_connect(c->ssl);
+		r = libssl.SSL_connect(c->ssl);
 		if (r == 1)
 			break;
-		if (SSL_get_verify_result(c->ssl) != X509_V_OK) {
+		if (libssl.SSL_get_verify_result(c->ssl) != X509_V_OK) {
 			snprintf(res->detail, sizeof(res->detail),
 			         "certificate not trusted: %s",
 			         X509_verify_cert_error_string(
-			                 SSL_get_verify_result(c->ssl)));
+			                 libssl.SSL_get_verify_result(c->ssl)));
 			ERR_clear_error();
 			return -EKEYREJECTED;
 		}

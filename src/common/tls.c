@@ -13,6 +13,8 @@
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
 
+#include "common/libssl.h"
+#include "common/sha256.h"
 #include "common/util.h"
 
 int
@@ -54,7 +56,7 @@ set_detail(char *detail, size_t len, const char *what)
 static int
 use_own_ca(SSL_CTX *ctx, const char *pem)
 {
-	X509_STORE *store = SSL_CTX_get_cert_store(ctx);
+	X509_STORE *store = libssl.SSL_CTX_get_cert_store(ctx);
 	BIO *bio = BIO_new_mem_buf(pem, -1);
 	X509 *x;
 	int n = 0;
@@ -74,31 +76,32 @@ use_own_ca(SSL_CTX *ctx, const char *pem)
 static SSL_CTX *
 client_ctx(const struct url *u, char *detail, size_t len)
 {
-	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+	SSL_CTX *ctx = libssl.SSL_CTX_new(libssl.TLS_client_method());
 	int ok;
 
 	if (!ctx) {
 		set_detail(detail, len, "cannot set up TLS");
 		return NULL;
 	}
-	ok = SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+	ok = libssl.SSL_CTX_ctrl(ctx, SSL_CTRL_SET_MIN_PROTO_VERSION,
+	                         TLS1_2_VERSION, NULL) == 1;
 	if (ok && u->pin[0]) {
 		/* The pin is the whole trust: checked after the handshake. */
-		SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
+		libssl.SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
 	} else if (ok && u->ca_pem) {
-		SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+		libssl.SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
 		ok = use_own_ca(ctx, u->ca_pem) == 0;
 		if (!ok)
 			snprintf(detail, len, "the binding's CA is not a PEM "
 			         "certificate");
 	} else if (ok) {
-		SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
-		ok = SSL_CTX_set_default_verify_paths(ctx);
+		libssl.SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+		ok = libssl.SSL_CTX_set_default_verify_paths(ctx);
 	}
 	if (!ok) {
 		if (!detail[0])
 			set_detail(detail, len, "cannot set up TLS");
-		SSL_CTX_free(ctx);
+		libssl.SSL_CTX_free(ctx);
 		return NULL;
 	}
 	return ctx;
@@ -112,26 +115,32 @@ tls_client_new(const struct url *u, int fd, char *detail, size_t len)
 	int ok;
 
 	detail[0] = '\0';
+	if (libssl_load() < 0) {
+		snprintf(detail, len, "%s", libssl_error());
+		return NULL;
+	}
 	ctx = client_ctx(u, detail, len);
 	if (!ctx)
 		return NULL;
-	ssl = SSL_new(ctx);
-	SSL_CTX_free(ctx);	/* the session holds its own reference */
+	ssl = libssl.SSL_new(ctx);
+	libssl.SSL_CTX_free(ctx);	/* the session holds its own reference */
 	if (!ssl) {
 		set_detail(detail, len, "cannot set up TLS");
 		return NULL;
 	}
-	ok = SSL_set_fd(ssl, fd);
+	ok = libssl.SSL_set_fd(ssl, fd);
 	if (ok && !u->ipv6 && !ipv4_literal(u->host))
-		ok = SSL_set_tlsext_host_name(ssl, u->host);
+		ok = libssl.SSL_ctrl(ssl, SSL_CTRL_SET_TLSEXT_HOSTNAME,
+		                     TLSEXT_NAMETYPE_host_name,
+		                     (void *)u->host) == 1;
 	/* The certificate must name the host (or the address) dialled. */
 	if (ok && !u->pin[0])
 		ok = ipv4_literal(u->host) || u->ipv6 ?
-		     X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), u->host) :
-		     SSL_set1_host(ssl, u->host);
+		     X509_VERIFY_PARAM_set1_ip_asc(libssl.SSL_get0_param(ssl), u->host) :
+		     libssl.SSL_set1_host(ssl, u->host);
 	if (!ok) {
 		set_detail(detail, len, "cannot set up TLS");
-		SSL_free(ssl);
+		libssl.SSL_free(ssl);
 		return NULL;
 	}
 	return ssl;
@@ -140,11 +149,9 @@ tls_client_new(const struct url *u, int fd, char *detail, size_t len)
 static int
 spki_pin(X509 *cert, char out[TLS_PIN_MAX + 1])
 {
-	unsigned char *der = NULL, md[32];
-	unsigned int mdlen = 0;
+	unsigned char *der = NULL, md[SHA256_LEN];
 	int n = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(cert), &der);
-	int ok = n > 0 && EVP_Digest(der, (size_t)n, md, &mdlen, EVP_sha256(),
-	                             NULL) && mdlen == sizeof(md);
+	int ok = n > 0 && sha256(der, (size_t)n, md) == 0;
 
 	OPENSSL_free(der);
 	if (!ok)
@@ -159,7 +166,7 @@ int
 tls_client_check(SSL *ssl, const struct url *u, char *detail, size_t len)
 {
 	char pin[TLS_PIN_MAX + 1];
-	X509 *cert = SSL_get0_peer_certificate(ssl);
+	X509 *cert = libssl.SSL_get0_peer_certificate(ssl);
 	long v;
 
 	if (!cert) {
@@ -175,7 +182,7 @@ tls_client_check(SSL *ssl, const struct url *u, char *detail, size_t len)
 		}
 		return 0;
 	}
-	v = SSL_get_verify_result(ssl);
+	v = libssl.SSL_get_verify_result(ssl);
 	if (v != X509_V_OK) {
 		snprintf(detail, len, "certificate not trusted: %s",
 		         X509_verify_cert_error_string(v));
@@ -184,8 +191,10 @@ tls_client_check(SSL *ssl, const struct url *u, char *detail, size_t len)
 	return 0;
 }
 
+/* NULL (plain http) never loaded libssl. */
 void
 tls_client_free(SSL *ssl)
 {
-	SSL_free(ssl);
+	if (ssl)
+		libssl.SSL_free(ssl);
 }

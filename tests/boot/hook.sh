@@ -74,6 +74,9 @@ check "... and libcryptsetup, which tether-luks needs" sh -c "ls '$W/http'/usr/l
 	ls '$W/http'/lib/*/libcryptsetup.so.* >/dev/null 2>&1"
 check "... with its libraries" sh -c "ls '$W/http'/usr/lib/*/libjansson.so.* >/dev/null 2>&1 ||
 	ls '$W/http'/lib/*/libjansson.so.* >/dev/null 2>&1"
+check "... and libssl and zlib, which tether loads only when it needs them (no ldd finds them)" \
+	sh -c "ls '$W/http'/usr/lib/*/libssl.so.3 '$W/http'/usr/lib/*/libz.so.1 >/dev/null 2>&1 ||
+	ls '$W/http'/lib/*/libssl.so.3 '$W/http'/lib/*/libz.so.1 >/dev/null 2>&1"
 check "... and the token plugin where cryptsetup looks" \
 	in_image http "$token_dir/libcryptsetup-token-clevis.so"
 check "... and no CA bundle" not_in_image http "$CA"

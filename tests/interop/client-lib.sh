@@ -136,3 +136,43 @@ listen_socat() {
 	done
 	return 1
 }
+
+# tether_without NAME SONAME GLOB: writes $TEST_DIR/tether-no-NAME, a
+# tether that sees the directory holding SONAME through a read-only
+# overlay whose upper layer holds a whiteout for each file matching GLOB
+# there, in a private mount namespace. Returns 1 where that cannot be
+# done here (no mount namespaces, overlays or whiteouts): the caller
+# skips.
+tether_without() {
+	local name=$1 soname=$2 glob=$3 path libdir f w=$TEST_DIR/whiteouts-$1
+	path=$(ldconfig -p | awk -v s="$soname" '$1 == s { print $NF; exit }')
+	[ -n "$path" ] || return 1
+	libdir=$(dirname "$(readlink -f "$path")")
+	mkdir "$w" || return 1
+	for f in "$libdir"/$glob; do
+		mknod "$w/${f##*/}" c 0 0 2>/dev/null || return 1
+	done
+	cat >"$TEST_DIR/tether-no-$name" <<EOF
+#!/bin/sh
+exec unshare -m sh -c 'mount -t overlay tether-no-$name -o "lowerdir=\$1:\$2" "\$2" &&
+	shift 2 && exec "\$@"' sh "$w" "$libdir" "$TETHER" "\$@"
+EOF
+	chmod +x "$TEST_DIR/tether-no-$name"
+	unshare -m sh -c 'mount -t overlay tether-no -o "lowerdir=$1:$2" "$2" &&
+		test ! -e "$2/$3"' sh "$w" "$libdir" "$soname" 2>/dev/null
+}
+
+# zip_null OUT: a null-pin JWE of stdin, "zip":"DEF". jose cannot
+# compress (it ignores "zip" in a header it is given), so the payload is
+# deflated first and encrypted as it is.
+zip_null() { # OUT: a null-pin JWE of stdin, deflated
+	local key hdr
+	key=$(jose jwk gen -i '{"alg":"A256GCM"}') || return 1
+	hdr="{\"alg\":\"dir\",\"enc\":\"A256GCM\",\"zip\":\"DEF\",\"clevis\":{\"pin\":\"null\",\"null\":{\"jwk\":$key}}}"
+	python3 -c 'import sys, zlib
+c = zlib.compressobj(9, zlib.DEFLATED, -15)
+sys.stdout.buffer.write(c.compress(sys.stdin.buffer.read()) + c.flush())' \
+		>"$1.def" &&
+	jose jwe enc -i "{\"protected\":$hdr}" -k- -I "$1.def" -c -o "$1" \
+		<<<"$key"
+}

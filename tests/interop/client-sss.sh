@@ -159,18 +159,7 @@ expect_failed "... tether refuses clevis's failing null share" "$d/cfail.out" "n
 # Compressed ("zip":"DEF"): clevis never writes it, but jose reads it, so
 # tether does too, inflating to at most the 512 KiB it encrypts. jose
 # cannot compress (it ignores "zip" in a header it is given), so the
-# payload is deflated first and encrypted as it is.
-zip_null() { # OUT: a null-pin JWE of stdin, deflated
-	local key hdr
-	key=$(jose jwk gen -i '{"alg":"A256GCM"}') || return 1
-	hdr="{\"alg\":\"dir\",\"enc\":\"A256GCM\",\"zip\":\"DEF\",\"clevis\":{\"pin\":\"null\",\"null\":{\"jwk\":$key}}}"
-	python3 -c 'import sys, zlib
-c = zlib.compressobj(9, zlib.DEFLATED, -15)
-sys.stdout.buffer.write(c.compress(sys.stdin.buffer.read()) + c.flush())' \
-		>"$1.def" &&
-	jose jwe enc -i "{\"protected\":$hdr}" -k- -I "$1.def" -c -o "$1" \
-		<<<"$key"
-}
+# payload is deflated first and encrypted as it is (zip_null).
 check "a compressed null share of the plaintext" zip_null "$d/zip.jwe" <"$PLAIN"
 recovers "... clevis decrypts it" clevis "$d/zip.jwe"
 recovers "... and so does tether" tether "$d/zip.jwe"

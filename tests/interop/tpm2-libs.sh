@@ -52,25 +52,7 @@ recovers "with tpm2-tss: tether decrypts the tpm2 JWE" tether "$d/tpm2.jwe"
 
 # ------------------------------------------------ tpm2-tss hidden
 
-# The directory holding libtss2-esys.so.0, seen through a read-only
-# overlay whose upper layer holds a whiteout for each libtss2 file.
-esys=$(ldconfig -p | awk '$1 == "libtss2-esys.so.0" { print $NF; exit }')
-libdir=$(dirname "$(readlink -f "$esys")")
-mkdir "$TEST_DIR/whiteouts"
-hidden=true
-for f in "$libdir"/libtss2-*; do
-	mknod "$TEST_DIR/whiteouts/${f##*/}" c 0 0 2>/dev/null || hidden=false
-done
-cat >"$TEST_DIR/tether-no-tss" <<EOF
-#!/bin/sh
-exec unshare -m sh -c 'mount -t overlay tether-no-tss -o "lowerdir=\$1:\$2" "\$2" &&
-	shift 2 && exec "\$@"' sh "$TEST_DIR/whiteouts" "$libdir" "$TETHER" "\$@"
-EOF
-chmod +x "$TEST_DIR/tether-no-tss"
-if [ -z "$esys" ] || [ "$hidden" = false ] ||
-	! unshare -m sh -c 'mount -t overlay tether-no-tss -o "lowerdir=$1:$2" "$2" &&
-		test ! -e "$2/libtss2-esys.so.0"' sh "$TEST_DIR/whiteouts" "$libdir" \
-		2>/dev/null; then
+if ! tether_without tss libtss2-esys.so.0 'libtss2-*'; then
 	skip "tpm2-tss hidden in a private mount namespace" \
 		"no private mount namespaces, overlay mounts or whiteouts here"
 	done_testing

@@ -154,4 +154,17 @@ check "... not 'Block device required'" sh -c "! grep -qi 'block device' '$TEST_
 tl bind -d "$TEST_DIR/a.img" -s 40 tang "$CFG"
 expect_failed "a slot beyond the volume's keyslots is refused" "$TEST_DIR/out" "from 0 to 31"
 
+# A token anyone who can write the disk may write: its URL holds an escape
+# sequence and a line break, which luks trust shows escaped.
+new_image e.img
+jose jwk gen -i '{"alg":"A256GCM"}' -o "$TEST_DIR/e.key"
+hdr='{"alg":"dir","enc":"A256GCM","clevis":{"pin":"tang","tang":{"url":"http://x\u001b[2J\n7: https://y","adv":{"keys":[]}}}}'
+check "a clevis token whose URL holds an escape sequence and a line break" sh -c \
+	"printf secret | jose jwe enc -i '{\"protected\":$hdr}' -k '$TEST_DIR/e.key' -I- -o '$TEST_DIR/e.jwe' &&
+	jq -c '{type: \"clevis\", keyslots: [\"0\"], jwe: .}' '$TEST_DIR/e.jwe' |
+	cryptsetup token import '$TEST_DIR/e.img'"
+tl trust -d "$TEST_DIR/e.img"
+check_eq "luks trust shows it escaped, on one line" \
+	'0: http://x\x1b[2J\x0a7: https://y none' "$(cat "$TEST_DIR/out")"
+
 done_testing

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "common/log.h"
@@ -295,9 +296,11 @@ approvals_expired(const struct approval *seen, unsigned long heartbeat,
 }
 
 /* The decision on ask given its lines in l; changes l as the decision
-   records it; *changed when it did. */
+   records it; *changed when it did. A "once" is used up only with
+   use_once. */
 static enum approval_decision
-decide(struct approval_list *l, const struct approval_ask *ask, bool *changed)
+decide(struct approval_list *l, const struct approval_ask *ask, bool use_once,
+       bool *changed)
 {
 	struct approval *a = approvals_find(l, ask->name, false);
 	const struct approval *seen = approvals_find(l, ask->name, true);
@@ -310,6 +313,8 @@ decide(struct approval_list *l, const struct approval_ask *ask, bool *changed)
 	if (a && a->state == APPROVAL_UNTIL && ask->now < a->last)
 		return APPROVAL_GRANTED;
 	if (a && a->state == APPROVAL_ONCE) {
+		if (!use_once)
+			return APPROVAL_GRANTED_ONCE;
 		*changed = true;
 		approvals_remove(l, ask->name, false);
 		return APPROVAL_GRANTED;
@@ -326,6 +331,20 @@ decide(struct approval_list *l, const struct approval_ask *ask, bool *changed)
 	if (approvals_set(l, &pending) < 0)
 		return APPROVAL_UNAVAILABLE;
 	return expired ? APPROVAL_EXPIRED : APPROVAL_HELD;
+}
+
+static enum approval_decision
+decide_keeping_once(struct approval_list *l, const struct approval_ask *ask,
+                    bool *changed)
+{
+	return decide(l, ask, false, changed);
+}
+
+static enum approval_decision
+decide_using_once(struct approval_list *l, const struct approval_ask *ask,
+                  bool *changed)
+{
+	return decide(l, ask, true, changed);
 }
 
 /* A heartbeat: recorded unless the client's presence expired. */
@@ -377,7 +396,62 @@ update(const char *clients_path, const struct approval_ask *ask,
 enum approval_decision
 approvals_decide(const char *clients_path, const struct approval_ask *ask)
 {
-	return update(clients_path, ask, decide);
+	return update(clients_path, ask, decide_keeping_once);
+}
+
+enum approval_decision
+approvals_use_once(const char *clients_path, const struct approval_ask *ask)
+{
+	return update(clients_path, ask, decide_using_once);
+}
+
+/* Whether the line of a is to go: its client is not in keep, or it is
+   name's. */
+static bool
+forgotten(const struct approval *a, const struct client_list *keep,
+          const char *name)
+{
+	return keep ? clients_find(keep, a->name) == NULL
+	            : strcmp(a->name, name) == 0;
+}
+
+int
+approvals_forget(const char *clients_path, const struct client_list *keep,
+                 const char *name, uid_t uid, gid_t gid)
+{
+	struct approvals_file f;
+	struct approval_list l = { 0 };
+	size_t kept = 0;
+	int r = approvals_lock(clients_path, &f);
+
+	if (r == 0)
+		r = approvals_read(&f, &l);
+	for (size_t i = 0; r == 0 && i < l.n; i++)
+		if (!forgotten(&l.a[i], keep, name))
+			l.a[kept++] = l.a[i];
+	if (r == 0 && kept < l.n) {
+		l.n = kept;
+		r = approvals_write(&f, &l, uid, gid);
+	}
+	if (r < 0 && r != -EINVAL)
+		log_err("%s" APPROVALS_SUFFIX ": cannot forget removed clients: "
+		        "%s", clients_path, strerror(-r));
+	approvals_unlock(&f);
+	approvals_free(&l);
+	return r;
+}
+
+void
+approvals_owner(const char *clients_path, uid_t *uid, gid_t *gid)
+{
+	struct stat st;
+
+	*uid = (uid_t)-1;
+	*gid = (gid_t)-1;
+	if (geteuid() == 0 && stat(clients_path, &st) == 0 && st.st_uid != 0) {
+		*uid = st.st_uid;
+		*gid = st.st_gid;
+	}
 }
 
 enum approval_decision

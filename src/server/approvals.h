@@ -108,6 +108,9 @@ void approvals_unlock(struct approvals_file *f);
 
 enum approval_decision {
 	APPROVAL_GRANTED,	/* go on with the recovery */
+	APPROVAL_GRANTED_ONCE,	/* go on, by a "once" not used up yet: only a
+				   recovery answered with a key uses it
+				   (approvals_use_once) */
 	APPROVAL_HELD,		/* pending: 503 with Retry-After */
 	APPROVAL_REFUSED,	/* denied by an operator: 403 */
 	APPROVAL_UNAVAILABLE,	/* the state cannot be read or written: 503 */
@@ -126,13 +129,40 @@ struct approval_ask {
 
 /*
  * The server's decision on a recovery by a client with approval=manual
- * or a heartbeat period, recorded in the state file: a pending line added
- * or refreshed, a "once" used up, an expired "until" become pending.
- * Fails closed: what cannot be read, or a "once" whose use cannot be
- * recorded, approves nothing.
+ * or a heartbeat period, as it arrives, recorded in the state file: a
+ * pending line added or refreshed, an expired "until" become pending. A
+ * "once" is left for approvals_use_once (APPROVAL_GRANTED_ONCE): a
+ * request that turns out malformed, or asks for a key the server does
+ * not have, must not use up the operator's approval. Fails closed: what
+ * cannot be read approves nothing.
  */
 enum approval_decision approvals_decide(const char *clients_path,
                                         const struct approval_ask *ask);
+
+/*
+ * The decision again, once the key is ready to be sent to a recovery
+ * that approvals_decide let through on a "once": the "once" is used up
+ * (APPROVAL_GRANTED), or, gone meanwhile (another recovery used it, an
+ * operator denied), the request is decided afresh, which holds it. A use
+ * that cannot be recorded approves nothing (APPROVAL_UNAVAILABLE): it
+ * would approve again.
+ */
+enum approval_decision approvals_use_once(const char *clients_path,
+                                          const struct approval_ask *ask);
+
+/*
+ * Forgets the lines of every client not in keep (NULL: of name only),
+ * so that a client added again under a removed one's name inherits
+ * neither its approval nor its heartbeat. The file is written only when
+ * a line goes, owned by uid and gid unless uid is -1. 0 or -errno
+ * (logged).
+ */
+int approvals_forget(const char *clients_path, const struct client_list *keep,
+                     const char *name, uid_t uid, gid_t gid);
+
+/* Run as root, the owner of the clients file when it is not root's (the
+   server's user, who reads and writes the state file too); else -1. */
+void approvals_owner(const char *clients_path, uid_t *uid, gid_t *gid);
 
 /* A heartbeat: recorded (APPROVAL_GRANTED), APPROVAL_EXPIRED (not
    recorded) or APPROVAL_UNAVAILABLE. */

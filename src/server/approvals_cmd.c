@@ -6,7 +6,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -177,21 +176,6 @@ check_client(const char *path, const char *name)
 	return r;
 }
 
-/* Run as root, the file is given to the owner of the clients file: the
-   server's user, who reads it and writes it too. */
-static void
-file_owner(const char *path, uid_t *uid, gid_t *gid)
-{
-	struct stat st;
-
-	*uid = (uid_t)-1;
-	*gid = (gid_t)-1;
-	if (geteuid() == 0 && stat(path, &st) == 0 && st.st_uid != 0) {
-		*uid = st.st_uid;
-		*gid = st.st_gid;
-	}
-}
-
 /* list, or (decision) records one for a->name. 0 or -errno. */
 static int
 run(const struct args *a, const char *path, const char *verb)
@@ -224,7 +208,7 @@ run(const struct args *a, const char *path, const char *verb)
 			d = (struct approval){ .state = APPROVAL_UNTIL,
 			                       .last = now + (long long)a->seconds };
 		snprintf(d.name, sizeof(d.name), "%s", a->name);
-		file_owner(path, &uid, &gid);
+		approvals_owner(path, &uid, &gid);
 		/* An operator's word outweighs an old heartbeat: the next
 		   one counts from now on. */
 		if (d.state != APPROVAL_DENIED)

@@ -389,6 +389,8 @@ refresh(struct client_registry *r)
 	r->unavailable = false;
 	clients_free(&r->list);
 	r->list = fresh;
+	if (r->loaded)
+		r->loaded(r->path, &r->list);
 }
 
 int
@@ -409,9 +411,23 @@ client_registry_repoint(struct client_registry *r, const char *path)
 	r->seen = st;
 	r->seen_error = 0;
 	r->unavailable = false;
+	if (r->loaded)
+		r->loaded(r->path, &r->list);
 	pthread_mutex_unlock(&r->lock);
 	free(old);
 	return 0;
+}
+
+void
+client_registry_on_load(struct client_registry *r,
+                        void (*fn)(const char *path,
+                                   const struct client_list *l))
+{
+	pthread_mutex_lock(&r->lock);
+	r->loaded = fn;
+	if (fn && !r->unavailable)
+		fn(r->path, &r->list);
+	pthread_mutex_unlock(&r->lock);
 }
 
 enum client_check

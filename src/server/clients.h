@@ -109,6 +109,8 @@ struct client_registry {
 	struct client_list list;
 	bool unavailable;		/* the file changed and cannot be read */
 	unsigned long long tried;	/* when it was last read, now_usec() */
+	/* Called with each list installed, under the lock; or NULL. */
+	void (*loaded)(const char *path, const struct client_list *l);
 };
 
 /* Reads path (copied); a missing file is an empty list. 0 or -errno. */
@@ -127,6 +129,13 @@ enum client_check client_registry_check(struct client_registry *r,
 void client_registry_each(struct client_registry *r,
                           void (*fn)(const struct client *c, void *arg),
                           void *arg);
+
+/* From now on fn is called with each list read, under the registry's
+   lock (fn must not call back into it); once at once with the current
+   one. */
+void client_registry_on_load(struct client_registry *r,
+                             void (*fn)(const char *path,
+                                        const struct client_list *l));
 
 /* Copies the file's path now into buf. 0 or -ENAMETOOLONG. */
 int client_registry_path(struct client_registry *r, char *buf, size_t len);

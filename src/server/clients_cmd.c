@@ -14,6 +14,7 @@
 
 #include "common/log.h"
 #include "common/util.h"
+#include "server/approvals.h"
 #include "server/clients.h"
 #include "server/config.h"
 
@@ -190,6 +191,24 @@ client_change(struct client_list *l, const char *what, const char *name,
 	return 0;
 }
 
+/* A client removed, or added under a name that may have been another's:
+   no approval or heartbeat of a former client of that name holds for
+   it. */
+static int
+forget_approvals(const char *path, const char *name)
+{
+	uid_t uid;
+	gid_t gid;
+	int r;
+
+	approvals_owner(path, &uid, &gid);
+	r = approvals_forget(path, NULL, name, uid, gid);
+	if (r < 0)
+		log_err("clients: %s is saved, but the approvals of '%s' are "
+		        "not forgotten", path, name);
+	return r;
+}
+
 static int
 run(const char *what, const char *name, const char *path, const char *allow,
     const struct rules_change *ch)
@@ -214,6 +233,9 @@ run(const char *what, const char *name, const char *path, const char *allow,
 		    client_change(&l, what, name, ch);
 		if (r == 0)
 			r = save(dirfd, base, path, &l);
+		if (r == 0 && (strcmp(what, "add") == 0 ||
+		               strcmp(what, "remove") == 0))
+			r = forget_approvals(path, name);
 	}
 	clients_free(&l);
 	free(base);

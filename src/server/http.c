@@ -66,6 +66,7 @@ struct request {
 	bool authenticated;	/* client is who the credentials say */
 	struct client_rules rules;	/* the authenticated client's */
 	bool pending;		/* held for approval */
+	bool once;		/* let through on a "once" not used up yet */
 	const char *denied;	/* why the request was refused, for the audit */
 	struct policy *policy;	/* the one in force when it arrived */
 };
@@ -394,18 +395,24 @@ ask_approvals(struct MHD_Connection *conn, struct client_registry *clients,
  * A recovery by a client with approval=manual or a heartbeat period: on
  * with an operator's approval, or while its presence holds; else held
  * (503 with Retry-After, which boot scripts retry on; audited as
- * pending), or refused: presence expired, or denied. Returns 1 with the
- * reply queued.
+ * pending), or refused: presence expired, or denied. fn is
+ * approvals_decide as the request arrives, approvals_use_once when its
+ * key is ready. Returns 1 with the reply queued.
  */
 static int
 held(struct MHD_Connection *conn, struct client_registry *clients,
-     struct request *rq, enum MHD_Result *ret)
+     struct request *rq, enum MHD_Result *ret,
+     enum approval_decision (*fn)(const char *clients_path,
+                                  const struct approval_ask *ask))
 {
 	struct reply rep = { .status = MHD_HTTP_SERVICE_UNAVAILABLE,
 	                     .retry_after = APPROVAL_RETRY_AFTER };
 
-	switch (ask_approvals(conn, clients, rq, approvals_decide)) {
+	switch (ask_approvals(conn, clients, rq, fn)) {
 	case APPROVAL_GRANTED:
+		return 0;
+	case APPROVAL_GRANTED_ONCE:
+		rq->once = true;
 		return 0;
 	case APPROVAL_HELD:
 		rq->pending = true;
@@ -485,7 +492,33 @@ refused(struct MHD_Connection *conn, const struct http_config *cfg,
 		return clients && rq->authenticated ?
 		       heartbeat(conn, clients, rq, ret) : 0;
 	return clients && (rq->rules.approval || rq->rules.heartbeat) ?
-	       held(conn, clients, rq, ret) : 0;
+	       held(conn, clients, rq, ret, approvals_decide) : 0;
+}
+
+/*
+ * A recovery let through on a "once", its key ready: the "once" is used
+ * up now, by the one reply that carries a key, so a request that failed
+ * leaves it for the next. Gone meanwhile, it is held or refused as
+ * approvals_use_once says: returns 1 with that reply queued and the key
+ * dropped unsent.
+ */
+static int
+key_withheld(struct MHD_Connection *conn, const struct http_config *cfg,
+             struct request *rq, const struct reply *rep,
+             char rec[ECMR_REPLY_MAX], enum MHD_Result *ret)
+{
+	struct client_registry *clients = __atomic_load_n(&cfg->clients,
+	                                                  __ATOMIC_ACQUIRE);
+
+	if (!rq->once || rep->status != MHD_HTTP_OK)
+		return 0;
+	if (clients && !held(conn, clients, rq, ret, approvals_use_once))
+		return 0;
+	explicit_bzero(rec, ECMR_REPLY_MAX);
+	if (!clients)
+		*ret = deny(conn, rq, MHD_HTTP_SERVICE_UNAVAILABLE,
+		            "approvals file unreadable", 0);
+	return 1;
 }
 
 static enum MHD_Result
@@ -542,7 +575,8 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url,
 		return send_reply(conn, rq, &rep);
 	}
 	rep = dispatch(ks, rq, rec);
-	ret = send_reply(conn, rq, &rep);
+	if (!key_withheld(conn, cfg, rq, &rep, rec, &ret))
+		ret = send_reply(conn, rq, &rep);
 	keyset_unref(ks);
 	return ret;
 }

@@ -515,6 +515,19 @@ keep_fixed(const struct server *s, struct serve_config *fresh)
 	return r;
 }
 
+/*
+ * Each list of clients read: the approvals and heartbeats of clients no
+ * longer in it are forgotten, so that one added again under the name
+ * starts with none. (Removed and added again between two reads, the
+ * name is seen throughout: tetherd clients remove and add forget it
+ * themselves.) A failure is logged; it approves nothing.
+ */
+static void
+forget_removed(const char *path, const struct client_list *l)
+{
+	(void)approvals_forget(path, l, NULL, (uid_t)-1, (gid_t)-1);
+}
+
 /* The clients file fresh names, read before anything is changed. */
 static int
 reload_clients(struct server *s, const struct serve_config *fresh)
@@ -525,6 +538,7 @@ reload_clients(struct server *s, const struct serve_config *fresh)
 		if (client_registry_open(&s->clients, fresh->clients) < 0)
 			return -EINVAL;
 		s->registry_ready = true;
+		client_registry_on_load(&s->clients, forget_removed);
 		return 0;
 	}
 	return client_registry_repoint(&s->clients, fresh->clients);
@@ -787,6 +801,9 @@ cmd_serve(int argc, char **argv)
 	}
 	if (r == 0)
 		r = become_service_user(&s);
+	/* As the service user: a state file it writes stays its own. */
+	if (r == 0 && s.registry_ready)
+		client_registry_on_load(&s.clients, forget_removed);
 	/* Forked as the service user, while this is the only thread. */
 	if (r == 0)
 		r = notify_start(&(struct notify_config){

@@ -259,6 +259,61 @@ check "case 6: ... so the root is not unlocked" sh -c "! grep -q '$MARKER' '$W/c
 typed_boot case6 "case 6: the passphrase prompt still works and boots it"
 clean case6
 
+# ------------------------------------------------ case 8: approval
+# A client that needs an operator's approval: tetherd holds its recovery
+# (503 with Retry-After) and tether's boot scripts retry, backing off;
+# approved once, the next try unlocks the root with nothing typed. A
+# tetherd of its own, with the clients in a directory the service user
+# can write to: it keeps the held requests and the approvals beside them.
+service_dir "$W/approval" || bail "a state directory for the approving tetherd"
+CLIENTS8=$W/approval/clients
+TOK8=$("$TETHERD" clients add guest8 --approval manual --clients "$CLIENTS8") ||
+	bail "tetherd clients add guest8 --approval manual"
+PORT8=$(free_port)
+"$TETHERD" serve --keys "$W/keys" --clients "$CLIENTS8" \
+	--listen "https://127.0.0.1:$PORT8" --tls-cert "$W/pki/srv.pem" \
+	--tls-key "$W/pki/srv.key" >>"$W/approval.log" 2>&1 &
+test_pids+=("$!")
+wait_for "the approving tetherd" curl -sf --cacert "$W/pki/ca.pem" \
+	-u "guest8:$TOK8" -o /dev/null "https://127.0.0.1:$PORT8/adv" ||
+	bail "the approving tetherd serves https" "$(tail -n 5 "$W/approval.log")"
+cp "$W/luks.img" "$W/case8.img"
+check "bind over https with the CA in the binding and guest8's credential" \
+	bind "$W/case8.img" "{\"url\":\"https://guest8:$TOK8@10.0.2.2:$PORT8\",\"adv\":\"$W/adv.json\",\"ca\":$CA_JSON}"
+boot case8 "$W/case8.img" "$W/initrd-tether" "$APPEND_STATIC" -nic "user,model=virtio-net-pci"
+# held8: tetherd lists guest8's recovery as pending, the audit has it,
+# and the console shows tether retrying.
+held8() {
+	"$TETHERD" approvals list --clients "$CLIENTS8" |
+		grep -q '^guest8 pending address .* kid ' &&
+		grep -q '"event":"pending".*"client":"guest8".*"outcome":"pending","status":503' "$W/approval.log" &&
+		grep -q 'tether: root: no server gave a key; next try in' "$W/case8.log"
+}
+# Bounded by the guest's own timeout, as wait_console is.
+while ! held8 && kill -0 "$BOOT_PID" 2>/dev/null; do
+	sleep 0.5
+done
+check "case 8: tetherd lists guest8's recovery as pending (approvals list)" \
+	sh -c "'$TETHERD' approvals list --clients '$CLIENTS8' | grep -q '^guest8 pending address '"
+check "case 8: ... the audit records it pending (503, approval pending)" \
+	grep -q '"event":"pending".*"client":"guest8".*"reason":"approval pending"' "$W/approval.log"
+check "case 8: ... the console shows tether retrying" \
+	grep -q 'tether: root: no server gave a key; next try in' "$W/case8.log"
+check "case 8: ... and the root is not unlocked" sh -c "! grep -q '$MARKER' '$W/case8.log'"
+check_eq "case 8: ... no recovery of guest8's was answered with a key" 0 \
+	"$(grep -c 'POST /rec/.* 200 .*client guest8' "$W/approval.log")"
+tries8=$(grep -c 'tether: root: no server gave a key' "$W/case8.log")
+check "tetherd approve guest8 --once" "$TETHERD" approve guest8 --once --clients "$CLIENTS8"
+approved8=$(date +%s.%N)
+unattended case8 "case 8: approved once, the next try unlocks the root with no typing"
+echo "# case 8: $tries8 tries held before the approval; boot ended" \
+	"$(awk -v a="$approved8" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }') s after it"
+check "case 8: tetherd answered guest8's recovery with a key" \
+	grep -q 'POST /rec/.* 200 .*client guest8' "$W/approval.log"
+check "case 8: ... which used the approval up" sh -c \
+	"! '$TETHERD' approvals list --clients '$CLIENTS8' | grep -q '^guest8 '"
+clean case8
+
 # ------------------------------------------------ LVM inside LUKS, two volumes
 # cryptroot opens every crypttab entry marked initramfs, and LVM inside
 # them: tether answers each prompt, here for a root volume holding an

@@ -96,6 +96,44 @@ else
 	ok "a duration that is not N[smhdw] is refused"
 fi
 
+# A "once" is used up by the recovery that gets a key, not by one that
+# fails (a body that is no JWK, a key the server does not have), nor by
+# one that gets as far as the approval and no further.
+check "tetherd approve box --once" "$TETHERD" approve box --once --clients "$C"
+check_eq "approved once, a recovery whose body is no JWK fails: 400" 400 \
+	"$(http_status POST "$BOX/rec/$kid" -H 'Content-Type: application/jwk+json' \
+	--data-binary 'not a key')"
+check_eq "... and one for a key the server does not have: 404" 404 \
+	"$(rec_status "$BOX" "$(printf '%043d' 0)")"
+check "... the approval is still listed" sh -c \
+	"'$TETHERD' approvals list --clients '$C' | grep -qx 'box approved once'"
+check_eq "... and the next good recovery uses it" 200 "$(box)"
+check_eq "... then it is used up" 503 "$(box)"
+
+# A removed client's approvals and heartbeat go with it: added again
+# under its name, it starts held, as a new client does.
+gone=$("$TETHERD" clients add gone --approval manual --clients "$C")
+"$TETHERD" approve gone --for 1h --clients "$C"
+check_eq "gone, approved for an hour, recovers" 200 \
+	"$(rec_status "http://gone:$gone@127.0.0.1:$PORT" "$kid")"
+check "tetherd clients remove gone" "$TETHERD" clients remove gone --clients "$C"
+check "... forgets its approval" sh -c \
+	"! grep -q '^gone ' '$A'"
+gone=$("$TETHERD" clients add gone --approval manual --clients "$C")
+check_eq "... added again, it is held" 503 \
+	"$(rec_status "http://gone:$gone@127.0.0.1:$PORT" "$kid")"
+# Edited out of the file by hand: the server forgets it when it reads
+# the file again (at the next request with credentials).
+"$TETHERD" approve gone --for 1h --clients "$C"
+grep -v '^gone ' "$C" >"$TEST_DIR/clients.edited"
+cat "$TEST_DIR/clients.edited" >"$C"
+check "a client edited out of the clients file still has its approval on file" \
+	grep -q '^gone until ' "$A"
+check_eq "... until another client's request has the server read the file" 200 \
+	"$(rec_status "http://web1:$web@127.0.0.1:$PORT" "$kid")"
+check "... which forgets it" sh -c "! grep -q '^gone ' '$A'"
+check "... and keeps the others'" grep -q '^box ' "$A"
+
 # Approved once, asked by many at once: one recovers, the rest are held.
 "$TETHERD" approve box --clients "$C"
 for i in 1 2 3 4 5 6 7 8; do

@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # A real systemd host: a Debian 12 root made by mmdebstrap with tether's
 # packages installed by apt, booted under QEMU with systemd as PID 1.
-# Three boots of the same disk: the first checks socket activation and
-# binds a data volume to a tetherd on this host; the second opens it at
-# boot through the token plugin; the third boots with the server down and
-# opens it once the server is back.
+# Three boots of the same disk: the first checks socket activation, binds
+# a data volume to a tetherd on this host (over http, and over https with
+# a client credential) and runs the heartbeat timer's service, which the
+# host's https tetherd records; the second opens it at boot through the
+# token plugin; the third boots with the servers down and opens it once
+# they are back.
 . "$(dirname "$0")/lib.sh"
 : "${TETHER:?TETHER must name the tether binary}"
 
@@ -49,6 +51,20 @@ printf 'tls-cert = /etc/tether/tls/chain.pem\ntls-key = /etc/tether/tls/key.pem\
 chroot "$R" systemctl enable tetherd-https.socket tetherd-open.socket >/dev/null 2>&1
 jq -cn --rawfile ca "$R/etc/tether/tls/chain.pem" '{url: "https://127.0.0.1", ca: $ca}' \
 	>"$R/etc/tether-test/https.json"
+
+# The data volume's second binding, for the heartbeat: a client with a
+# heartbeat period on a tetherd of this host that asks credentials, over
+# https (tether sends credentials over nothing else). The guest reaches
+# it as 10.0.2.2.
+HB_PORT=$(free_port)
+service_dir "$W/state" || bail "a state directory for the https tetherd"
+HB_CLIENTS=$W/state/clients
+test_ca "$W/pki" && test_cert "$W/pki" srv 10.0.2.2 IP:10.0.2.2,IP:127.0.0.1 ||
+	bail "a test CA and a certificate for 10.0.2.2"
+HB_TOKEN=$("$TETHERD" clients add guest --heartbeat 7d --clients "$HB_CLIENTS") ||
+	bail "tetherd clients add guest --heartbeat 7d"
+jq -cn --rawfile ca "$W/pki/ca.pem" --arg url "https://guest:$HB_TOKEN@10.0.2.2:$HB_PORT" \
+	'{url: $url, ca: $ca}' >"$R/etc/tether-test/heartbeat.json"
 
 # The guest: DHCP by systemd-networkd, the check service, no getty on
 # the serial line (the check reads what the host types there).
@@ -149,6 +165,17 @@ start_server() {
 	WANT_PORT=$SERVER_PORT start_tetherd server "$W/keys"
 }
 start_server || bail "the host's tetherd starts"
+start_hb_server() {
+	"$TETHERD" serve --keys "$W/keys" --clients "$HB_CLIENTS" \
+		--listen "https://127.0.0.1:$HB_PORT" --tls-cert "$W/pki/srv.pem" \
+		--tls-key "$W/pki/srv.key" --rec-rate 0 \
+		--max-connections-per-address 0 >>"$W/hb.log" 2>&1 &
+	hb_PID=$!
+	test_pids+=("$hb_PID")
+	wait_for "tetherd https" curl -sf --cacert "$W/pki/ca.pem" \
+		-u "guest:$HB_TOKEN" -o /dev/null "https://127.0.0.1:$HB_PORT/adv"
+}
+start_hb_server || bail "the host's https tetherd starts" "$(tail -n 5 "$W/hb.log")"
 
 # Boot 1: socket activation, and the data volume bound.
 guest setup setup
@@ -161,16 +188,22 @@ else
 	not_ok "the guest's tetherd serves the host" "$(tr -d '\r' <"$W/setup.log" | tail -n 30)"
 fi
 guest_results setup
+check "the host's https tetherd recorded the heartbeat of the guest's service (204, client guest)" \
+	grep -q 'POST /tether/heartbeat 204 .*client guest' "$W/hb.log"
+check "... tetherd approvals list shows guest's last heartbeat" sh -c \
+	"'$TETHERD' approvals list --clients '$HB_CLIENTS' | grep -q '^guest heartbeat last 20'"
 
 # Boot 2: the volume opens at boot, no passphrase typed.
 guest boot boot
 guest_results boot
 
-# Boot 3: the server is down at boot; the volume opens later.
+# Boot 3: the servers are down at boot; the volume opens later.
 stop_pid "$server_PID"
+stop_pid "$hb_PID"
 guest late late
 if wait_console late 'GUEST waiting server-up'; then
 	start_server || not_ok "the host's tetherd starts again"
+	start_hb_server || not_ok "the host's https tetherd starts again"
 	echo server-up >&7
 fi
 guest_results late

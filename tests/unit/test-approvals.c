@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -109,6 +110,16 @@ decide_at(const char *clients, const char *name, const char *address,
 	return approvals_decide(clients, &ask);
 }
 
+/* The same, with its key ready to be sent. */
+static enum approval_decision
+use_once_at(const char *clients, const char *name, long long now)
+{
+	struct approval_ask ask = { .name = name, .address = "192.0.2.7",
+	                            .kid = "k1", .approval = true, .now = now };
+
+	return approvals_use_once(clients, &ask);
+}
+
 static void
 test_decide(void **state)
 {
@@ -124,11 +135,18 @@ test_decide(void **state)
 	assert_int_equal(approvals_count_pending(d.clients), 1);
 	/* The first sighting stays, the last is the latest. */
 	write_text(d.approvals, "box once 1020\n");
+	/* A "once" lets a recovery on without being used up by it: the
+	   request may yet fail. */
 	assert_int_equal(decide_at(d.clients, "box", "192.0.2.7", "k1",
-	                                  1030), APPROVAL_GRANTED);
-	/* Used up. */
+	                                  1030), APPROVAL_GRANTED_ONCE);
+	assert_int_equal(decide_at(d.clients, "box", "192.0.2.7", "k1",
+	                                  1031), APPROVAL_GRANTED_ONCE);
+	/* Used up by the one whose key is sent. */
+	assert_int_equal(use_once_at(d.clients, "box", 1032), APPROVAL_GRANTED);
 	assert_int_equal(decide_at(d.clients, "box", "192.0.2.7", "k1",
 	                                  1040), APPROVAL_HELD);
+	/* A second one let on meanwhile is held at its key. */
+	assert_int_equal(use_once_at(d.clients, "box", 1041), APPROVAL_HELD);
 	write_text(d.approvals, "box until 2000\n");
 	assert_int_equal(decide_at(d.clients, "box", "192.0.2.7", "k1",
 	                                  1999), APPROVAL_GRANTED);
@@ -196,6 +214,8 @@ presence_at(const char *clients, bool recovery, long long now)
 static void
 test_presence(void **state)
 {
+	struct approval_ask ask = { .name = "pc", .address = "192.0.2.7",
+	                            .kid = "k1", .heartbeat = 100 };
 	struct dir d;
 
 	(void)state;
@@ -213,7 +233,10 @@ test_presence(void **state)
 	assert_int_equal(presence_at(d.clients, true, 1203), APPROVAL_EXPIRED);
 	/* An approval once lets one recovery through. */
 	write_text(d.approvals, "pc seen 1100\npc once 1300\n");
-	assert_int_equal(presence_at(d.clients, true, 1301), APPROVAL_GRANTED);
+	assert_int_equal(presence_at(d.clients, true, 1301),
+	                 APPROVAL_GRANTED_ONCE);
+	ask.now = 1301;
+	assert_int_equal(approvals_use_once(d.clients, &ask), APPROVAL_GRANTED);
 	assert_int_equal(presence_at(d.clients, true, 1302), APPROVAL_EXPIRED);
 	/* A denial outweighs a fresh heartbeat. */
 	write_text(d.approvals, "pc seen 1300\npc denied 1300\n");
@@ -262,8 +285,8 @@ test_lock(void **state)
 	/* The child lets go of the parent's lock: flock(2) holds it while
 	   any descriptor of the open directory does. */
 	if (pid == 0 && close(f.dirfd) == 0)
-		_exit(decide_at(d.clients, "box", "192.0.2.7", "k1",
-		                       1000) == APPROVAL_GRANTED ? 0 : 1);
+		_exit(use_once_at(d.clients, "box", 1000) == APPROVAL_GRANTED ?
+		      0 : 1);
 	if (pid == 0)
 		_exit(2);
 	/* Bounded: 1000 looks, 10 s; a child that never waits fails. */
@@ -279,6 +302,76 @@ test_lock(void **state)
 	assert_int_equal(rmdir(d.dir), 0);
 }
 
+/* The file's text now, "" when there is none. */
+static char *
+file_text(const char *path)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = fopen(path, "r");
+
+	if (!f)
+		return strdup("");
+	assert_true(getdelim(&text, &len, '\0', f) > 0);
+	fclose(f);
+	return text;
+}
+
+static void
+assert_file(const char *path, const char *want)
+{
+	char *text = file_text(path);
+
+	assert_string_equal(text, want);
+	free(text);
+}
+
+/* The lines of removed clients go, those of the others stay as they
+   were; a file with nothing to forget is left alone. */
+static void
+test_forget(void **state)
+{
+	static struct client keep_c[] = { { .name = "box" }, { .name = "db" } };
+	const struct client_list keep = { .c = keep_c, .n = 2 };
+	struct stat before, after;
+	struct dir d;
+
+	(void)state;
+	make_dir(&d);
+	/* No file: none made. */
+	assert_int_equal(approvals_forget(d.clients, &keep, NULL, (uid_t)-1,
+	                                  (gid_t)-1), 0);
+	assert_int_equal(access(d.approvals, F_OK), -1);
+	write_text(d.approvals, good);
+	assert_int_equal(approvals_forget(d.clients, &keep, NULL, (uid_t)-1,
+	                                  (gid_t)-1), 0);
+	assert_file(d.approvals, "box pending 192.0.2.7 abc_DEF-1 1000 1060\n"
+	                         "db until 5000\n"
+	                         "box seen 1050\n");
+	assert_int_equal(stat(d.approvals, &before), 0);
+	assert_int_equal(approvals_forget(d.clients, &keep, NULL, (uid_t)-1,
+	                                  (gid_t)-1), 0);
+	assert_int_equal(stat(d.approvals, &after), 0);
+	assert_int_equal(before.st_ino, after.st_ino);
+	/* By name: both of its lines. */
+	assert_int_equal(approvals_forget(d.clients, NULL, "box", (uid_t)-1,
+	                                  (gid_t)-1), 0);
+	assert_file(d.approvals, "db until 5000\n");
+	/* A name added again starts held, as a new client does. */
+	write_text(d.approvals, "box until 5000\n");
+	assert_int_equal(approvals_forget(d.clients, NULL, "box", (uid_t)-1,
+	                                  (gid_t)-1), 0);
+	assert_int_equal(decide_at(d.clients, "box", "192.0.2.7", "k1", 1000),
+	                 APPROVAL_HELD);
+	/* Unreadable: an error, and the file as it was. */
+	write_text(d.approvals, "box until soon\n");
+	assert_int_equal(approvals_forget(d.clients, &keep, NULL, (uid_t)-1,
+	                                  (gid_t)-1), -EINVAL);
+	assert_file(d.approvals, "box until soon\n");
+	unlink(d.approvals);
+	assert_int_equal(rmdir(d.dir), 0);
+}
+
 int
 main(void)
 {
@@ -289,6 +382,7 @@ main(void)
 		cmocka_unit_test(test_first_seen),
 		cmocka_unit_test(test_lock),
 		cmocka_unit_test(test_presence),
+		cmocka_unit_test(test_forget),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

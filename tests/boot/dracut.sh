@@ -5,14 +5,16 @@
 # host. systemd-cryptsetup asks for the passphrase through the
 # ask-password protocol; tether's agent answers it with the key its
 # binding recovers, and the console still takes a typed one. Each TAP
-# line names the generator (dracut).
+# line names the generator (dracut). Debian's clevis-dracut is built and
+# booted beside it for figures.
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/../interop/swtpm-lib.sh"
 : "${TETHER_DRACUT_MODULE:?TETHER_DRACUT_MODULE must name dracut/modules.d/91tether}"
 : "${TETHER_DRACUT_MODULE_SETUP:?TETHER_DRACUT_MODULE_SETUP must name the built module-setup.sh}"
 G=dracut
 
 for tool in qemu-system-x86_64 dracut lsinitrd cryptsetup mkfs.ext4 \
-	losetup unshare dhclient; do
+	losetup unshare dhclient lvm swtpm; do
 	command -v "$tool" >/dev/null ||
 		bail "$G: $tool is installed (dracut-core, dracut-network)"
 done
@@ -42,10 +44,11 @@ done
 # Three images: with tether's module; with neither it nor the network;
 # with the network alone, as tether's module brings it in (dracut's
 # legacy handler), so that what tether itself adds is told apart.
+# CRYPTTAB=FILE names another crypttab.
 build_image() { # NAME MODULES [DRACUT ARGS...]
 	local name=$1 modules=$2
 	shift 2
-	mkdracut "$W/modules-$modules" "$W/crypttab" "$W/initrd-$name" "$@" \
+	mkdracut "$W/modules-$modules" "${CRYPTTAB:-$W/crypttab}" "$W/initrd-$name" "$@" \
 		>"$W/dracut-$name.log" 2>&1 ||
 		bail "$G: dracut builds an image ($name)" "$(tail -n 20 "$W/dracut-$name.log")"
 }
@@ -69,6 +72,31 @@ check "$G: ... and no CA bundle: the binding is plain http" \
 	sh -c "! grep -q 'ca-certificates.crt' '$W/files-tether'"
 check "$G: the image without tether's module holds no tether" \
 	sh -c "! grep -q 'usr/bin/tether' '$W/files-none'"
+check "$G: ... and no tpm2-tss and no TPM drivers: no binding uses tpm2" \
+	sh -c "! grep -Eq 'libtss2-(esys|tctildr|mu|rc|tcti-device)\.so|drivers/char/tpm/' '$W/files-tether'"
+
+# ------------------------------------------------ a tpm2 binding (no boot)
+# tether's tpm2 pin loads tpm2-tss with dlopen: a binding that uses it
+# (here inside sss) brings the libraries and the TPM drivers.
+start_swtpm tpm || bail "$G: swtpm starts on loopback" "$(tail -n 5 "$W/tpm.log")"
+cp "$W/luks.img" "$W/tpm.img"
+# shellcheck disable=SC2154
+check "$G: bind a copy of the root to sss t=1 of {tpm2 (swtpm), tang}" sh -c \
+	'printf %s "$1" | TPM2TOOLS_TCTI=$2 "$3" luks bind -d "$4" -k - -y sss "$5"' \
+	sh "$PASS" "$tpm_TCTI" "$TETHER" "$W/tpm.img" \
+	"{\"t\":1,\"pins\":{\"tpm2\":{},\"tang\":[{\"url\":\"http://10.0.2.2:$SRV_PORT\",\"adv\":\"$W/adv.json\"}]}}"
+# shellcheck disable=SC2154
+stop_pid "$tpm_PID"
+LOOP=$(losetup -f --show "$W/tpm.img") || bail "a loop device for the tpm2 image"
+loops+=("$LOOP")
+build_image tpm2 tether
+loop_detach "$LOOP"
+lsinitrd "$W/initrd-tpm2" >"$W/files-tpm2" 2>&1
+for lib in esys tctildr mu rc tcti-device; do
+	check "$G: the image for a tpm2 binding holds libtss2-$lib.so.0" \
+		has tpm2 "libtss2-$lib\\.so\\.0( |\$)"
+done
+check "$G: ... and the TPM drivers" has tpm2 'drivers/char/tpm/.*\.ko'
 
 size() { stat -c %s "$1"; }
 base=$(size "$W/initrd-none")
@@ -87,6 +115,28 @@ clean() {
 		"! grep -Eq 'emergency|FAILED' '$W/$1.log'"
 }
 
+KMSG="systemd.log_target=kmsg systemd.journald.forward_to_kmsg=1 printk.devkmsg=on"
+# mounted_at NAME: the kernel's time when the root file system was
+# mounted, the same measure for any unlocker.
+mounted_at() {
+	sed -n 's/^\[ *\([0-9.]*\)\] EXT4-fs (dm-[0-9]*): mounted.*/\1/p' "$W/$1.log" | head -n 1
+}
+
+# backoff DELAY...: the agent's delays between tries: 1 s first, then
+# each double the one before up to BACKOFF_MAX, or 1 s again after the
+# network changed; and they grow at least once.
+BACKOFF_MAX=$(sed -n 's/^BACKOFF_MAX=\([0-9]*\)$/\1/p' "$TETHER_DRACUT_MODULE/tether-askpass.sh")
+backoff() {
+	[ -n "$BACKOFF_MAX" ] && [ $# -ge 2 ] || return 1
+	printf '%s\n' "$@" | awk -v max="$BACKOFF_MAX" '
+		NR == 1 && $1 != 1 { bad = 1 }
+		NR > 1 && $1 != 1 && $1 != 2 * p && !($1 == max && 2 * p >= max) { bad = 1 }
+		NR > 1 && $1 > p { grew = 1 }
+		$1 > max { bad = 1 }
+		{ p = $1 }
+		END { exit bad || !grew }'
+}
+
 # ------------------------------------------------ server by IP, DHCP
 # No ip=, no rd.neednet on the command line: the image asks for the
 # network itself, and DHCP configures it.
@@ -96,9 +146,59 @@ unattended ip "$G: server by IP over http, DHCP, no network parameter: unlocks w
 check "$G: ip: tetherd answered the guest's recovery" grep -q 'POST /rec/.* 200' "$W/srv.log"
 t=$(sed -n 's/.*tether: root unlocked.*, \([0-9.]*\) s after kernel start.*/\1/p' "$W/ip.log" | head -n 1)
 echo "# $G: time from kernel start to root unlocked (server by IP, DHCP, $ACCEL): ${t:-?} s; boot wall time ${BOOT_WALL} s"
+t_mounted=$(mounted_at ip)
 check "$G: ip: the network is taken down before the real system starts" \
 	grep -q 'tether: took .* down' "$W/ip.log"
 clean ip
+
+# ------------------------------------------------ LVM inside LUKS, two volumes
+# The root volume holds an LVM volume group whose LV is the root file
+# system, and a second LUKS volume in crypttab is bound too: both open
+# with no typing, each once, and dracut's lvm module is in the image.
+lvm_luks_image "$W/lvm.img" "$UUID" ||
+	bail "$G: an LVM-inside-LUKS image" "$(tail -n 5 "$W/lvm.log")"
+check "$G: lvm: bind an LVM-inside-LUKS root to http://10.0.2.2" \
+	bind "$W/lvm.img" "{\"url\":\"http://10.0.2.2:$SRV_PORT\",\"adv\":\"$W/adv.json\"}"
+luks_data_image "$W/data.img" || bail "$G: a LUKS2 data volume"
+check "$G: lvm: a data volume bound to the same server" \
+	bind "$W/data.img" "{\"url\":\"http://10.0.2.2:$SRV_PORT\",\"adv\":\"$W/adv.json\"}"
+DATA_UUID=$(cryptsetup luksUUID "$W/data.img")
+LOOP=$(losetup -f --show "$W/lvm.img") && loops+=("$LOOP") &&
+	LOOP2=$(losetup -f --show "$W/data.img") && loops+=("$LOOP2") ||
+	bail "$G: loop devices for the two volumes"
+printf 'root UUID=%s none luks\ndata UUID=%s none luks\n' "$UUID" "$DATA_UUID" \
+	>"$W/crypttab-two"
+CRYPTTAB=$W/crypttab-two build_image two tether
+loop_detach "$LOOP"
+loop_detach "$LOOP2"
+lsinitrd "$W/initrd-two" >"$W/files-two" 2>&1
+check "$G: lvm: the image holds dracut's lvm module (lvm and its udev rules)" \
+	sh -c "grep -q 'sbin/lvm\$' '$W/files-two' && grep -q 'lvm.*\.rules\$' '$W/files-two'"
+check "$G: lvm: ... and the crypttab with both volumes" sh -c \
+	"lsinitrd -f etc/crypttab '$W/initrd-two' | grep -q '^data UUID=$DATA_UUID'"
+recovered=$(grep -c 'POST /rec/.* 200' "$W/srv.log")
+# systemd and the journal log to the kernel's buffer too: the console
+# hides the status of a unit that finishes while a passphrase prompt is
+# up, the kernel's lines are all there.
+boot two "$W/lvm.img" "$W/initrd-two" "root=/dev/mapper/tvg-root $KMSG" \
+	-drive "file=$W/data.img,format=raw,if=virtio" -nic "user,model=virtio-net-pci"
+unattended two "$G: lvm: root on LVM inside LUKS and a data volume: both open with no typing" \
+	"$W/srv.log"
+check "$G: lvm: the root mounted is the LV in the opened volume (dm-1 or dm-2)" \
+	grep -Eq 'EXT4-fs \(dm-[12]\): mounted' "$W/two.log"
+for v in root data; do
+	check_eq "$G: lvm: $v: its unit started once and finished once" "1 1" \
+		"$(grep -c "systemd\[1\]: Starting systemd-cryptsetup@$v\.service" "$W/two.log") $(grep -c "systemd\[1\]: Finished systemd-cryptsetup@$v\.service" "$W/two.log")"
+done
+check "$G: lvm: no volume set up under a second name (luks-UUID), none opened twice, no unit failed" \
+	sh -c "! grep -Eq 'systemd-cryptsetup@luks|already active|already exists|Failed with result' '$W/two.log'"
+# systemd-cryptsetup keeps an answer in the kernel keyring and a request
+# still pending tries it first: one volume's key may be tried on the
+# other once before the agent's answer opens it.
+echo "# $G: lvm: keys tried on the wrong volume from systemd's keyring cache: $(grep -c 'Failed to activate with specified passphrase' "$W/two.log")"
+check "$G: lvm: tetherd answered a recovery for each volume" \
+	test "$(grep -c 'POST /rec/.* 200' "$W/srv.log")" -ge $((recovered + 2))
+check "$G: lvm: no emergency shell" sh -c "! grep -Eq 'emergency|FAILED' '$W/two.log'"
 
 # ------------------------------------------------ server unreachable
 DEAD_PORT=$(free_port)
@@ -108,7 +208,15 @@ check "$G: bind to a server that will not be there" \
 boot dead-after "$W/dead.img" "$W/initrd-tether" "" -nic "user,model=virtio-net-pci"
 wait_console dead-after 'tether: root: no server gave a key'
 wait_console dead-after 'Please enter passphrase'
+# While the network comes up every change starts the delays over at 1 s;
+# once it is settled they grow. Wait for that (bounded by the guest's
+# lifetime).
+wait_console dead-after 'next try in ([4-9]|[1-9][0-9]+) s'
 check "$G: unreachable: tether says so and retries" grep -q 'next try in' "$W/dead-after.log"
+delays=$(grep -o 'next try in [0-9]* s' "$W/dead-after.log" | awk '{ print $4 }' | tr '\n' ' ')
+echo "# $G: unreachable: delays between tries: $delays(s)"
+check "$G: unreachable: the delay between tries starts at 1 s and doubles (from 1 s again when the network changes), up to $BACKOFF_MAX s" \
+	backoff $delays
 check "$G: unreachable: ... and the root is not open yet" sh -c "! grep -q '$MARKER' '$W/dead-after.log'"
 typed_boot dead-after "$G: unreachable: the passphrase typed after the unlock attempts boots it"
 clean dead-after
@@ -177,5 +285,85 @@ check "$G: mdns: the responder saw the guest's question for tetherd-boot.local" 
 check "$G: mdns: ... and dnsmasq was never asked for it" \
 	sh -c "! grep -q 'tetherd-boot' '$W/dnsmasq.log'"
 clean mdns
+
+# ------------------------------------------------ figures: Debian's clevis-dracut
+# clevis-dracut 19 and clevis-systemd (its password agent and units),
+# downloaded once into $BOOT_CACHE and unpacked here; the clevis programs
+# are the host's (clevis, clevis-luks). Its modules go into a modules
+# tree of their own, and its agent and units are lent over the host's
+# directories (read-only overlays) inside the private mount namespace
+# dracut runs in: a dracut of the same name first on PATH mounts them.
+CACHE=${BOOT_CACHE:-$W/cache}
+clevis_debs() {
+	local p v
+	mkdir -p "$CACHE" "$W/clevis-root" || return 1
+	for p in clevis-dracut clevis-systemd; do
+		if ! ls "$CACHE/${p}_19"*.deb >/dev/null 2>&1; then
+			v=$(apt-cache policy "$p" | sed -n 's/^ *Candidate: \(19-.*\)/\1/p')
+			[ -n "$v" ] || return 1
+			(cd "$CACHE" && apt-get download "$p=$v") >>"$W/apt.log" 2>&1 ||
+				return 1
+		fi
+		dpkg-deb -x "$(ls "$CACHE/${p}_19"*.deb | head -n 1)" "$W/clevis-root" ||
+			return 1
+	done
+}
+clevis_debs || bail "$G: clevis-dracut 19 and clevis-systemd downloaded and unpacked" \
+	"$(tail -n 5 "$W/apt.log" 2>/dev/null)"
+ok "$G: clevis-dracut 19 and clevis-systemd downloaded and unpacked"
+dracut_tree "$W/modules-clevis" clevis
+cp -a "$W/clevis-root/usr/lib/dracut/modules.d/"[0-9][0-9]clevis* "$W/modules-clevis/"
+mkdir -p "$W/clevis-path"
+cat >"$W/clevis-path/dracut" <<EOF
+#!/bin/sh
+set -e
+mount -t overlay overlay -o "lowerdir=$W/clevis-root/lib/systemd/system:/usr/lib/systemd/system" /usr/lib/systemd/system
+mount -t overlay overlay -o "lowerdir=$W/clevis-root/usr/libexec:/usr/libexec" /usr/libexec
+exec $(command -v dracut) "\$@"
+EOF
+chmod 755 "$W/clevis-path/dracut"
+
+cp "$W/luks.img" "$W/clevis.img"
+LOOP=$(losetup -f --show "$W/clevis.img") || bail "a loop device for the clevis image"
+loops+=("$LOOP")
+check "$G: clevis luks bind a copy of the root to the same tetherd" sh -c \
+	'printf %s "$1" | clevis luks bind -d "$2" -k - -y tang "$3"' sh "$PASS" "$LOOP" \
+	"{\"url\":\"http://10.0.2.2:$SRV_PORT\",\"adv\":\"$W/adv.json\"}"
+# As Debian builds it with clevis-dracut installed: every module whose
+# check passes.
+PATH=$W/clevis-path:$PATH build_image clevis clevis
+loop_detach "$LOOP"
+lsinitrd "$W/initrd-clevis" >"$W/files-clevis" 2>&1
+check "$G: clevis: the image holds clevis's agent and unit (the comparison is real)" sh -c \
+	"grep -q 'clevis-luks-askpass\.path\$' '$W/files-clevis' &&
+		grep -q 'bin/clevis-decrypt-tang\$' '$W/files-clevis'"
+c_add=$(($(size "$W/initrd-clevis") - base))
+
+# clevis_boot NAME APPEND SECONDS: a boot of the clevis image bounded in
+# time; systemd logs to the kernel's buffer, so its lines carry the
+# kernel's time. Sets UNLOCKED (yes/no) and T_UNLOCKED.
+clevis_boot() {
+	BOOT_TIMEOUT=$3 boot "$1" "$W/clevis.img" "$W/initrd-clevis" \
+		"$2 $KMSG" -nic "user,model=virtio-net-pci"
+	wait_console "$1" "$MARKER"
+	boot_end
+	T_UNLOCKED=$(sed -n 's/^\[ *\([0-9.]*\)\] systemd\[1\]: Finished .*Cryptography Setup for root.*/\1/p' \
+		"$W/$1.log" | head -n 1)
+	UNLOCKED=no
+	grep -q "$MARKER" "$W/$1.log" && UNLOCKED=yes
+}
+clevis_boot clevis-dhcp "ip=dhcp rd.neednet=1" 180
+check "$G: clevis: the image boots into its initramfs (the figures below are of a real boot)" \
+	grep -q 'Reached target .*Initrd' "$W/clevis-dhcp.log"
+C_MOUNTED=$(mounted_at clevis-dhcp)
+echo "# clevis-dracut (Debian's 19, $ACCEL), ip=dhcp rd.neednet=1: unlocked: $UNLOCKED;" \
+	"root unlocked ${T_UNLOCKED:-never} s, mounted ${C_MOUNTED:-never} s after kernel start" \
+	"(boot bounded at 180 s; wall ${BOOT_WALL} s)"
+clevis_boot clevis-noip "" 120
+echo "# clevis-dracut, no ip= at all: unlocked: $UNLOCKED (boot bounded at 120 s, wall ${BOOT_WALL} s)"
+echo "# side by side (same kernel, root, server and run; the kernel's time of the root's mount):" \
+	"tether ${t_mounted:-never} s with no kernel parameter," \
+	"clevis-dracut ${C_MOUNTED:-never} s with ip=dhcp rd.neednet=1;" \
+	"image size added: tether $((t_add / 1024)) KiB, clevis-dracut $((c_add / 1024)) KiB"
 
 done_testing

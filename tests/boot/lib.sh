@@ -143,6 +143,14 @@ lvm_luks_image() {
 		--pbkdf-force-iterations 1000 --batch-mode --key-file - "$f" >/dev/null
 }
 
+# luks_data_image FILE: a small LUKS2 volume with no file system (a
+# second crypttab entry); keyslot 0 holds $PASS.
+luks_data_image() {
+	truncate -s 20M "$1" &&
+		printf %s "$PASS" | cryptsetup luksFormat --type luks2 --batch-mode \
+			--pbkdf pbkdf2 --pbkdf-force-iterations 1000 "$1" - >/dev/null
+}
+
 lv_id() { # an LVM object id: 32 characters in groups of 6-4-4-4-4-4-6
 	tr -dc 'A-Za-z0-9' </dev/urandom | head -c 32 |
 		sed 's/^\(......\)\(....\)\(....\)\(....\)\(....\)\(....\)/\1-\2-\3-\4-\5-\6-/'

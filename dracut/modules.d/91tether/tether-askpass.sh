@@ -25,27 +25,51 @@ since_boot() {
 	echo "${up} s after kernel start"
 }
 
-# ask_field FILE KEY: a value of an ask-password request.
-ask_field() {
-	sed -n "/^$2=/{s///p;q}" "$1" 2>/dev/null
-}
+# read_ask FILE: sets ask_id, ask_sock and ask_pid from an ask-password
+# request. Read by the shell itself, as is all the agent does while it
+# waits: the image may boot on one slow CPU, and a process started every
+# half second would take a good part of it from udev, the DHCP client and
+# systemd-cryptsetup.
+read_ask() {
+	ask_id='' ask_sock='' ask_pid=''
+	while IFS= read -r line; do
+		case $line in
+		Id=*) ask_id=${line#Id=} ;;
+		Socket=*) ask_sock=${line#Socket=} ;;
+		PID=*) ask_pid=${line#PID=} ;;
+		esac
+	done <"$1"
+} 2>/dev/null
 
-# volume_name PID: the volume systemd-cryptsetup (PID) attaches:
-# "systemd-cryptsetup attach NAME SOURCE ...".
+# volume_name PID DEV: the volume systemd-cryptsetup (PID) attaches
+# ("systemd-cryptsetup attach NAME SOURCE ..."), or DEV.
 volume_name() {
-	tr '\000' '\n' <"/proc/$1/cmdline" 2>/dev/null | sed -n '3p'
+	n=$(tr '\000' '\n' <"/proc/$1/cmdline" 2>/dev/null | sed -n '3p')
+	echo "${n:-$2}"
 }
 
-# The addresses and routes: when they change, a server that was out of
-# reach may answer now. (Not the lifetimes of addresses and routes
-# learned by DHCP or router advertisements: they count down.)
+# The routes (an IPv4 address brings its subnet's) and the IPv6
+# addresses: when they change, a server that was out of reach may answer
+# now. Only the fields that name them: not the counters, flags and
+# lifetimes, which change by themselves.
 network_state() {
-	ip -o addr show scope global 2>/dev/null |
-		sed -n 's/^[0-9]*: *\([^ ]*\) *\(inet6\{0,1\} [^ ]*\).*/\1 \2/p'
-	{
-		ip route show default
-		ip -6 route show default
-	} 2>/dev/null | sed 's/ expires [0-9]*sec//'
+	while read -r dev dst gw _ _ _ _ mask _; do
+		echo "$dev $dst $gw $mask"
+	done </proc/net/route
+	while read -r dst plen _ _ gw _ _ _ _ dev; do
+		echo "$dev $dst/$plen $gw"
+	done </proc/net/ipv6_route
+	while read -r addr _ plen scope _ dev; do
+		echo "$dev $addr/$plen $scope"
+	done </proc/net/if_inet6
+} 2>/dev/null
+
+# pending: a request waits for an answer.
+pending() {
+	for f in "$ASK_DIR"/ask.*; do
+		[ -f "$f" ] && return 0
+	done
+	return 1
 }
 
 # network_ready: a link is configured (dracut's handlers mark it with
@@ -82,24 +106,25 @@ recover() {
 # that).
 answer() {
 	ask=$1
-	id=$(ask_field "$ask" Id)
-	case $id in cryptsetup:/*) ;; *) return 0 ;; esac
-	dev=${id#cryptsetup:}
-	sock=$(ask_field "$ask" Socket)
-	pid=$(ask_field "$ask" PID)
+	read_ask "$ask"
+	case $ask_id in cryptsetup:/*) ;; *) return 0 ;; esac
+	dev=${ask_id#cryptsetup:}
+	sock=$ask_sock
+	pid=$ask_pid
 	[ -n "$sock" ] && [ -n "$pid" ] || return 0
 	vol=$(printf '%s' "$dev" | tr -c 'A-Za-z0-9' _)
 	[ -e "$STATE/$vol.unbound" ] || [ -e "$STATE/$vol.answered" ] && return 0
-	name=$(volume_name "$pid")
-	name=${name:-$dev}
 	# The bound keyslots, read once: each try then runs tether once.
 	if [ ! -e "$STATE/$vol.slots" ]; then
 		tether luks list -d "$dev" 2>/dev/null |
 			sed -n 's/^\([0-9][0-9]*\): .*/\1/p' >"$STATE/$vol.slots"
 	fi
-	slots=$(tr '\n' ' ' <"$STATE/$vol.slots")
+	slots=''
+	while read -r s; do
+		slots="$slots $s"
+	done <"$STATE/$vol.slots"
 	if [ -z "$slots" ]; then
-		say "$name: no clevis binding on $dev; waiting for the passphrase"
+		say "$(volume_name "$pid" "$dev"): no clevis binding on $dev; waiting for the passphrase"
 		: >"$STATE/$vol.unbound"
 		return 0
 	fi
@@ -115,6 +140,7 @@ answer() {
 	[ "$now" -ge "$next" ] || return 0
 	# Until the network is up no server can answer: wait for it.
 	network_ready || return 0
+	name=$(volume_name "$pid" "$dev")
 	if out=$(recover "$dev" "$slots"); then
 		slot=${out%%
 *}
@@ -145,9 +171,9 @@ wait_open() {
 	while [ $i -lt 600 ]; do
 		is_open "$1" && return 0
 		for a in "$ASK_DIR"/ask.*; do
-			if [ -f "$a" ] && [ "$a" != "$3" ] &&
-				[ "$(ask_field "$a" Id)" = "cryptsetup:$2" ]; then
-				return 1
+			if [ -f "$a" ] && [ "$a" != "$3" ]; then
+				read_ask "$a"
+				[ "$ask_id" = "cryptsetup:$2" ] && return 1
 			fi
 		done
 		sleep 0.1
@@ -163,15 +189,17 @@ wait_open() {
 mkdir -p "$STATE"
 net_was=
 while :; do
-	net=$(network_state)
-	net_changed=n
-	if [ "$net" != "$net_was" ]; then
-		net_was=$net
-		[ -n "$net" ] && net_changed=y
+	if pending; then
+		net=$(network_state)
+		net_changed=n
+		if [ "$net" != "$net_was" ]; then
+			net_was=$net
+			[ -n "$net" ] && net_changed=y
+		fi
+		for ask in "$ASK_DIR"/ask.*; do
+			[ -f "$ask" ] || continue
+			answer "$ask"
+		done
 	fi
-	for ask in "$ASK_DIR"/ask.*; do
-		[ -f "$ask" ] || continue
-		answer "$ask"
-	done
 	sleep 0.5
 done

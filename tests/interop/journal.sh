@@ -149,6 +149,17 @@ recover() { [ "$(rec_status "$URL" "$kid")" = 200 ]; }
 recoveries() { # FILE: how many recoveries it records
 	grep -c '"event":"recovery"' "$1"
 }
+# audited FILE N: how many recoveries FILE records once it records N, or
+# after 5 s: tetherd writes the audit line once the reply is sent, so
+# the client can see its answer before the line is there.
+audited() {
+	local i
+	for i in $(seq 1 50); do
+		[ "$(recoveries "$1")" -lt "$2" ] || break
+		sleep 0.1
+	done
+	recoveries "$1"
+}
 # reload: SIGHUP, and waits until it is logged.
 reload() {
 	local n
@@ -158,22 +169,22 @@ reload() {
 }
 
 check "a recovery" recover
-check_eq "... is in the audit file" 1 "$(recoveries "$logs/audit.log")"
+check_eq "... is in the audit file" 1 "$(audited "$logs/audit.log" 1)"
 mv "$logs/audit.log" "$logs/audit.log.1"
 check "the file renamed, SIGHUP" reload
 check "a recovery after it" recover
 check_eq "... is in a new file at the configured path" 1 \
-	"$(recoveries "$logs/audit.log")"
+	"$(audited "$logs/audit.log" 1)"
 check_eq "... which the service user made, 0600" "$SERVICE_USER 600" \
 	"$(stat -c '%U %a' "$logs/audit.log")"
 check_eq "... and the renamed file keeps its line only" 1 \
-	"$(recoveries "$logs/audit.log.1")"
+	"$(audited "$logs/audit.log.1" 1)"
 
 audit_conf "$logs/moved.log"
 check "audit-log changed, SIGHUP" reload
 check "a recovery after it" recover
-check_eq "... is in the new file" 1 "$(recoveries "$logs/moved.log")"
-check_eq "... not in the old one" 1 "$(recoveries "$logs/audit.log")"
+check_eq "... is in the new file" 1 "$(audited "$logs/moved.log" 1)"
+check_eq "... not in the old one" 1 "$(audited "$logs/audit.log" 1)"
 
 mkdir -m 0700 "$TEST_DIR/root-only"
 audit_conf "$TEST_DIR/root-only/audit.log"
@@ -182,7 +193,7 @@ check "... is a warning (<4>), naming the path" grep -q \
 	"^<4>reload: --audit-log $TEST_DIR/root-only/audit.log: Permission denied: still appending" \
 	"$A"
 check "a recovery after it" recover
-check_eq "... is in the file open before" 2 "$(recoveries "$logs/moved.log")"
+check_eq "... is in the file open before" 2 "$(audited "$logs/moved.log" 2)"
 check "... and none where the user cannot write" \
 	test ! -e "$TEST_DIR/root-only/audit.log"
 
@@ -191,7 +202,7 @@ check "audit-log removed, SIGHUP" reload
 logged() { grep -c '^<6>{.*"event":"recovery"' "$A"; }
 n=$(logged)
 check "a recovery after it" recover
-check_eq "... is in no file" 2 "$(recoveries "$logs/moved.log")"
+check_eq "... is in no file" 2 "$(audited "$logs/moved.log" 2)"
 check_eq "... but still in the log" $((n + 1)) "$(logged)"
 
 # ------------------------------------------------ logrotate, as shipped
@@ -213,11 +224,11 @@ check "logrotate -f rotates it" \
 check "... and its postrotate reloads tetherd" wait_for "reload" sh -c \
 	"[ \$(grep -c 'reloaded settings' '$A') -gt $n ]"
 check "a recovery after it" recover
-check_eq "... is in the fresh file" 1 "$(recoveries "$logs/audit.log")"
+check_eq "... is in the fresh file" 1 "$(audited "$logs/audit.log" 1)"
 check_eq "... which logrotate made for the service user, 0600" \
 	"$SERVICE_USER 600" "$(stat -c '%U %a' "$logs/audit.log")"
 check_eq "... and the rotated file keeps the lines before" "$before" \
-	"$(recoveries "$logs/audit.log.1")"
+	"$(audited "$logs/audit.log.1" "$before")"
 n=$(grep -c "reloaded settings" "$A")
 check "logrotate -f again" logrotate -f -s "$TEST_DIR/logrotate.state" "$lr"
 wait_for "reload" sh -c "[ \$(grep -c 'reloaded settings' '$A') -gt $n ]"
@@ -225,9 +236,9 @@ check "a recovery after it" recover
 check_eq "... the first rotated file is compressed a rotation later" \
 	"$before" "$(zcat "$logs/audit.log.2.gz" | recoveries -)"
 check_eq "... the second is the file before" 1 \
-	"$(recoveries "$logs/audit.log.1")"
+	"$(audited "$logs/audit.log.1" 1)"
 check_eq "... and the fresh file has the last recovery" 1 \
-	"$(recoveries "$logs/audit.log")"
+	"$(audited "$logs/audit.log" 1)"
 check_log_clean a "$a_PID"
 
 check "the shipped snippet parses (logrotate -d)" sh -c \

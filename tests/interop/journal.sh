@@ -150,14 +150,11 @@ recoveries() { # FILE: how many recoveries it records
 	grep -c '"event":"recovery"' "$1"
 }
 # audited FILE N: how many recoveries FILE records once it records N, or
-# after 5 s: tetherd writes the audit line once the reply is sent, so
-# the client can see its answer before the line is there.
+# after wait_for's bound: tetherd writes the audit line once the reply is
+# sent, so the client can see its answer before the line is there.
 audited() {
-	local i
-	for i in $(seq 1 50); do
-		[ "$(recoveries "$1")" -lt "$2" ] || break
-		sleep 0.1
-	done
+	wait_for "$2 recoveries in $1" sh -c \
+		'[ "$(grep -c "\"event\":\"recovery\"" "$1")" -ge "$2" ]' _ "$1" "$2"
 	recoveries "$1"
 }
 # reload: SIGHUP, and waits until it is logged.

@@ -467,16 +467,8 @@ static const struct dlib_symbol zlib_symbols[] = {
 	DLIB_SYMBOL(__typeof__(zlib), 0, inflateEnd),
 };
 
-static struct dlib zlib_lib = {
-	.need = "a compressed JWE needs zlib",
-	.version = "a compressed JWE needs zlib 1.2",
-	.sonames = zlib_sonames,
-	.nlibs = ARRAY_SIZE(zlib_sonames),
-	.symbols = zlib_symbols,
-	.nsymbols = ARRAY_SIZE(zlib_symbols),
-	.table = &zlib,
-	.lock = PTHREAD_MUTEX_INITIALIZER,
-};
+static struct dlib zlib_lib = DLIB_INIT("a compressed JWE needs zlib",
+	"a compressed JWE needs zlib 1.2", zlib_sonames, zlib_symbols, &zlib);
 
 /*
  * Inflates n bytes of raw DEFLATE (RFC 1951: "zip":"DEF") into a new

@@ -9,7 +9,6 @@
 
 #include "common/dlib.h"
 #include "common/log.h"
-#include "common/util.h"
 
 struct tss tss;
 
@@ -28,16 +27,8 @@ static const struct dlib_symbol symbols[] = {
 };
 
 /* A TCTI module the loader opened may still be in use: never closed. */
-static struct dlib tss_lib = {
-	.need = "tpm2: the tpm2 pin needs tpm2-tss",
-	.version = "tpm2: the tpm2 pin needs tpm2-tss 3.0 or later",
-	.sonames = sonames,
-	.nlibs = TSS_NLIBS,
-	.symbols = symbols,
-	.nsymbols = ARRAY_SIZE(symbols),
-	.table = &tss,
-	.lock = PTHREAD_MUTEX_INITIALIZER,
-};
+static struct dlib tss_lib = DLIB_INIT("tpm2: the tpm2 pin needs tpm2-tss",
+	"tpm2: the tpm2 pin needs tpm2-tss 3.0 or later", sonames, symbols, &tss);
 
 int
 tss_load(void)

@@ -37,6 +37,16 @@ struct dlib {
 
 #define DLIB_SYMBOL(type, lib, fn) { lib, #fn, offsetof(type, fn) }
 
+/* A struct dlib over the arrays sonames and symbols, filling table. */
+#define DLIB_INIT(need_, version_, sonames_, symbols_, table_) { \
+	.need = (need_), .version = (version_), \
+	.sonames = (sonames_), \
+	.nlibs = sizeof(sonames_) / sizeof((sonames_)[0]), \
+	.symbols = (symbols_), \
+	.nsymbols = sizeof(symbols_) / sizeof((symbols_)[0]), \
+	.table = (table_), .lock = PTHREAD_MUTEX_INITIALIZER, \
+}
+
 /*
  * Loads the libraries and resolves every function, once per process
  * (later calls return the first outcome). 0, or -ENOPKG when a library

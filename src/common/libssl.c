@@ -2,7 +2,6 @@
 #include "common/libssl.h"
 
 #include "common/dlib.h"
-#include "common/util.h"
 
 struct libssl libssl;
 
@@ -14,16 +13,8 @@ static const struct dlib_symbol symbols[] = {
 #undef LIBSSL_SYMBOL
 };
 
-static struct dlib libssl_lib = {
-	.need = "https needs OpenSSL's libssl",
-	.version = "https needs OpenSSL 3's libssl",
-	.sonames = sonames,
-	.nlibs = ARRAY_SIZE(sonames),
-	.symbols = symbols,
-	.nsymbols = ARRAY_SIZE(symbols),
-	.table = &libssl,
-	.lock = PTHREAD_MUTEX_INITIALIZER,
-};
+static struct dlib libssl_lib = DLIB_INIT("https needs OpenSSL's libssl",
+	"https needs OpenSSL 3's libssl", sonames, symbols, &libssl);
 
 int
 libssl_load(void)

@@ -318,24 +318,8 @@ clean case8
 # cryptroot opens every crypttab entry marked initramfs, and LVM inside
 # them: tether answers each prompt, here for a root volume holding an
 # LVM volume group (the root file system is its LV) and a data volume.
-lvm_luks_image "$W/lvm.img" "$UUID" ||
-	bail "an LVM-inside-LUKS image" "$(tail -n 5 "$W/lvm.log")"
-check "an LVM-inside-LUKS image with the root's LUKS UUID" \
-	test "$(cryptsetup luksUUID "$W/lvm.img")" = "$UUID"
-check "bind it to http://10.0.2.2" \
-	bind "$W/lvm.img" "{\"url\":\"http://10.0.2.2:$SRV_PORT\",\"adv\":\"$W/adv.json\"}"
-truncate -s 20M "$W/data.img"
-printf %s "$PASS" | cryptsetup luksFormat --type luks2 --batch-mode \
-	--pbkdf pbkdf2 --pbkdf-force-iterations 1000 "$W/data.img" - >/dev/null
-check "a data volume bound to the same server" \
-	bind "$W/data.img" "{\"url\":\"http://10.0.2.2:$SRV_PORT\",\"adv\":\"$W/adv.json\"}"
-DATA_UUID=$(cryptsetup luksUUID "$W/data.img")
-LOOP=$(losetup -f --show "$W/lvm.img") && loops+=("$LOOP") &&
-	LOOP2=$(losetup -f --show "$W/data.img") && loops+=("$LOOP2") ||
-	bail "loop devices for the two volumes"
-printf 'root UUID=%s none luks,initramfs\ndata UUID=%s none luks,initramfs\n' \
-	"$UUID" "$DATA_UUID" >"$W/crypttab2"
-mkinitrd "$W/share-tether" "$W/conf" "$W/crypttab2" "$W/initrd-two" \
+two_volumes "" luks,initramfs
+mkinitrd "$W/share-tether" "$W/conf" "$W/crypttab-two" "$W/initrd-two" \
 	>"$W/mkinitramfs-two.log" 2>&1 ||
 	bail "mkinitramfs with two volumes" "$(tail -n 20 "$W/mkinitramfs-two.log")"
 loop_detach "$LOOP"

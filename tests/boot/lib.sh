@@ -63,8 +63,8 @@ KVER=${KVER:-$(find /lib/modules -mindepth 1 -maxdepth 1 -printf '%f\n' |
 	sort -V | tail -n 1)}
 VMLINUZ=/boot/vmlinuz-$KVER
 
-# root_dir DIR: a root file system whose /sbin/init prints the IPv4
-# addresses the initramfs left configured, then the marker with the
+# root_dir DIR: a root file system whose /sbin/init prints the addresses
+# the initramfs left configured (not the loopback's), then the marker with the
 # uptime, and powers off.
 root_dir() {
 	mkdir -p "$1/bin" "$1/sbin" "$1/proc" "$1/dev" "$1/sys" "$1/run" "$1/etc"
@@ -75,7 +75,7 @@ root_dir() {
 		#!/bin/busybox sh
 		/bin/busybox mount -t proc proc /proc
 		read -r up _ </proc/uptime
-		/bin/busybox ip -4 -o addr show | /bin/busybox sed 's/^/init address: /'
+		/bin/busybox ip -o addr show | /bin/busybox sed '/: lo /d; s/^/init address: /'
 		echo "$MARKER \$up"
 		/bin/busybox poweroff -f
 	EOF
@@ -149,6 +149,29 @@ luks_data_image() {
 	truncate -s 20M "$1" &&
 		printf %s "$PASS" | cryptsetup luksFormat --type luks2 --batch-mode \
 			--pbkdf pbkdf2 --pbkdf-force-iterations 1000 "$1" - >/dev/null
+}
+
+# two_volumes PREFIX OPTIONS: the root as LVM inside LUKS ($W/lvm.img,
+# with the root's LUKS UUID $UUID) and a data volume ($W/data.img, its
+# UUID in DATA_UUID), both bound to the server at 10.0.2.2:$SRV_PORT and
+# attached to the loop devices LOOP and LOOP2 (for the image build to
+# read their bindings); $W/crypttab-two lists both with OPTIONS. PREFIX
+# starts each TAP line.
+two_volumes() {
+	local p=$1 opts=$2 url="{\"url\":\"http://10.0.2.2:$SRV_PORT\",\"adv\":\"$W/adv.json\"}"
+	lvm_luks_image "$W/lvm.img" "$UUID" ||
+		bail "${p}an LVM-inside-LUKS image" "$(tail -n 5 "$W/lvm.log")"
+	check "${p}lvm: the LVM-inside-LUKS image has the root's LUKS UUID" \
+		test "$(cryptsetup luksUUID "$W/lvm.img")" = "$UUID"
+	check "${p}lvm: bind it to http://10.0.2.2" bind "$W/lvm.img" "$url"
+	luks_data_image "$W/data.img" || bail "${p}a LUKS2 data volume"
+	check "${p}lvm: a data volume bound to the same server" bind "$W/data.img" "$url"
+	DATA_UUID=$(cryptsetup luksUUID "$W/data.img")
+	LOOP=$(losetup -f --show "$W/lvm.img") && loops+=("$LOOP") &&
+		LOOP2=$(losetup -f --show "$W/data.img") && loops+=("$LOOP2") ||
+		bail "${p}loop devices for the two volumes"
+	printf 'root UUID=%s none %s\ndata UUID=%s none %s\n' \
+		"$UUID" "$opts" "$DATA_UUID" "$opts" >"$W/crypttab-two"
 }
 
 lv_id() { # an LVM object id: 32 characters in groups of 6-4-4-4-4-4-6
@@ -319,16 +342,20 @@ mkdracut() {
 
 # link_ns: a network namespace ($NS) with a tap device for the guest
 # (QEMU's arguments in TAP), dnsmasq on it for DHCP and DNS (the domain
-# boot.test, keys.boot.test is the tap's address $NS_ADDR), and tetherd
-# there on port $NS_PORT with the keys of $W/keys.
+# boot.test, keys.boot.test is the tap's address $NS_ADDR) and IPv6
+# router advertisements (SLAAC in fd77::/64; the tap is $NS_ADDR6), and
+# tetherd there on port $NS_PORT of both addresses with the keys of
+# $W/keys.
 link_ns() {
 	NS=tether-boot-$$
 	NS_ADDR=10.77.0.1
+	NS_ADDR6=fd77::1
 	ip netns add "$NS" || return 1
 	netns+=("$NS")
 	ip -n "$NS" link set lo up &&
 		ip -n "$NS" tuntap add dev tap0 mode tap &&
 		ip -n "$NS" addr add "$NS_ADDR/24" dev tap0 &&
+		ip -n "$NS" addr add "$NS_ADDR6/64" dev tap0 nodad &&
 		ip -n "$NS" link set tap0 up || return 1
 	ip netns exec "$NS" dnsmasq --keep-in-foreground --conf-file=/dev/null \
 		--no-resolv --no-hosts --user=root --bind-interfaces --interface=tap0 \
@@ -336,12 +363,14 @@ link_ns() {
 		--dhcp-option=option:router,"$NS_ADDR" \
 		--dhcp-option=option:dns-server,"$NS_ADDR" \
 		--domain=boot.test --dhcp-option=option:domain-search,boot.test \
+		--enable-ra --dhcp-range=::,constructor:tap0,ra-only,64,1h \
 		--host-record=keys.boot.test,"$NS_ADDR" --leasefile-ro --pid-file= \
 		--log-queries --log-dhcp --log-facility=- >>"$W/dnsmasq.log" 2>&1 &
 	test_pids+=("$!")
 	NS_PORT=$(free_port)
 	ip netns exec "$NS" "$TETHERD" serve --keys "$W/keys" \
-		--listen "http://$NS_ADDR:$NS_PORT" >>"$W/ns.log" 2>&1 &
+		--listen "http://$NS_ADDR:$NS_PORT" --listen "http://[$NS_ADDR6]:$NS_PORT" \
+		>>"$W/ns.log" 2>&1 &
 	test_pids+=("$!")
 	TAP=(-netdev "tap,id=n0,ifname=tap0,script=no,downscript=no"
 		-device "virtio-net-pci,netdev=n0")

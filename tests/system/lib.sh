@@ -59,17 +59,20 @@ DEBIAN_HOST=linux-image-amd64,udev,kmod,e2fsprogs,iproute2
 
 # debian_root TAR [PACKAGES]: a minbase Debian 12 with systemd-sysv,
 # Debian's NBDE packages and tether's dependencies, as a tarball, made
-# once for each list of packages.
+# once for each list of packages (under a lock: the system tests run side
+# by side and share it).
 debian_root() {
 	local tar=$1 extra=${2:+,$2} key
 	key=$(printf '%s' "$DEBIAN_PEERS,$DEBIAN_DEPS$extra" | sha256sum | cut -c1-16)
 	mkdir -p "$SYSTEM_CACHE"
-	if [ ! -s "$SYSTEM_CACHE/root-$key.tar" ]; then
+	(
+		flock 9
+		[ -s "$SYSTEM_CACHE/root-$key.tar" ] && exit 0
 		mmdebstrap --variant=minbase --format=tar \
 			--include="systemd-sysv,$DEBIAN_PEERS,$DEBIAN_DEPS$extra" \
 			bookworm "$SYSTEM_CACHE/root-$key.tar.part" \
-			>"$W/mmdebstrap.log" 2>&1 || return 1
+			>"$W/mmdebstrap.log" 2>&1 || exit 1
 		mv "$SYSTEM_CACHE/root-$key.tar.part" "$SYSTEM_CACHE/root-$key.tar"
-	fi
+	) 9>"$SYSTEM_CACHE/root.lock" || return 1
 	ln -sf "$SYSTEM_CACHE/root-$key.tar" "$tar"
 }

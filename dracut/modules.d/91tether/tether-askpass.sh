@@ -72,14 +72,42 @@ pending() {
 	return 1
 }
 
-# network_ready: a link is configured (dracut's handlers mark it with
-# /tmp/net.IFACE.did-setup once its address, routes and name servers are
-# set) or there is a default route; before that every try fails.
+# default_route: IPv4 or IPv6 has a default route off the loopback (the
+# kernel's IPv6 table keeps an unreachable one on lo).
+default_route() {
+	while read -r dev dst _; do
+		[ "$dst" = 00000000 ] && [ "$dev" != lo ] && return 0
+	done </proc/net/route
+	while read -r dst plen _ _ _ _ _ _ _ dev; do
+		[ "$dst" = 00000000000000000000000000000000 ] && [ "$plen" = 00 ] &&
+			[ "$dev" != lo ] && return 0
+	done </proc/net/ipv6_route
+	return 1
+} 2>/dev/null
+
+# network_ready: before it, every try fails. dracut's legacy handler marks
+# each link it has configured (address, routes, name servers) with
+# /tmp/net.IFACE.did-setup. A router advertisement (QEMU's user network
+# sends one, as do many routers) makes an IPv6 default route well before
+# that, while the servers may be on IPv4: under the legacy handler a
+# default route alone counts once it has stood ROUTE_GRACE seconds (an
+# IPv6-only link, which DHCP never marks). Other handlers mark nothing:
+# a default route is enough.
+ROUTE_GRACE=20
+route_since=
 network_ready() {
 	for f in /tmp/net.*.did-setup; do
 		[ -e "$f" ] && return 0
 	done
-	[ -n "$(ip route show default 2>/dev/null)$(ip -6 route show default 2>/dev/null)" ]
+	if ! default_route; then
+		route_since=
+		return 1
+	fi
+	[ -x /sbin/ifup ] || return 0
+	read -r t _ </proc/uptime
+	t=${t%.*}
+	[ -n "$route_since" ] || route_since=$t
+	[ $((t - route_since)) -ge "$ROUTE_GRACE" ]
 }
 
 is_open() {
@@ -112,7 +140,14 @@ answer() {
 	sock=$ask_sock
 	pid=$ask_pid
 	[ -n "$sock" ] && [ -n "$pid" ] || return 0
-	vol=$(printf '%s' "$dev" | tr -c 'A-Za-z0-9' _)
+	# The volume's state name, kept per request: no process is started
+	# on a pass that decides nothing.
+	if [ -e "$STATE/${ask##*/}.vol" ]; then
+		read -r vol <"$STATE/${ask##*/}.vol"
+	else
+		vol=$(printf '%s' "$dev" | tr -c 'A-Za-z0-9' _)
+		echo "$vol" >"$STATE/${ask##*/}.vol"
+	fi
 	[ -e "$STATE/$vol.unbound" ] || [ -e "$STATE/$vol.answered" ] && return 0
 	# The bound keyslots, read once: each try then runs tether once.
 	if [ ! -e "$STATE/$vol.slots" ]; then

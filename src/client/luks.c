@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "client/askpass.h"
 #include "client/describe.h"
 #include "client/heartbeat.h"
 #include "client/pin.h"
@@ -485,6 +486,7 @@ usage(FILE *f)
 	for (size_t i = 0; i < ARRAY_SIZE(subcommands); i++)
 		fprintf(f, "  tether luks %s %s\n", subcommands[i].name,
 		        subcommands[i].usage);
+	fprintf(f, "  tether luks askpass\n");
 	fprintf(f, "\nBindings are clevis's: either tool reads what the other "
 	        "wrote.\n'tether luks SUBCOMMAND --help' describes its options; "
 	        "see tether(1).\n");
@@ -614,6 +616,25 @@ cmd_luks(int argc, char **argv)
 	    strcmp(argv[1], "-h") == 0) {
 		usage(argc < 2 ? stderr : stdout);
 		return argc < 2 ? 2 : 0;
+	}
+	/* No device: it serves every request systemd makes. */
+	if (strcmp(argv[1], "askpass") == 0) {
+		if (argc > 2 && (strcmp(argv[2], "--help") == 0 ||
+		                 strcmp(argv[2], "-h") == 0)) {
+			printf("usage: tether luks askpass\n\n"
+			       "Answers systemd's passphrase requests (the "
+			       "ask-password protocol) of volumes with\nclevis "
+			       "bindings with the keys they recover; tries again "
+			       "after 1 s, doubling\nto %d s, and at once when "
+			       "the network changes. For a systemd initramfs.\n",
+			       ASKPASS_BACKOFF_MAX);
+			return 0;
+		}
+		if (argc > 2) {
+			log_err("luks askpass: unexpected arguments");
+			return 2;
+		}
+		return askpass_run() < 0 ? 1 : 0;
 	}
 	for (i = 0; i < ARRAY_SIZE(subcommands); i++)
 		if (strcmp(argv[1], subcommands[i].name) == 0)

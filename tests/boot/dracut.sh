@@ -135,7 +135,8 @@ mounted_at() {
 # backoff DELAY...: the agent's delays between tries: 1 s first, then
 # each double the one before up to BACKOFF_MAX, or 1 s again after the
 # network changed; and they grow at least once.
-BACKOFF_MAX=$(sed -n 's/^BACKOFF_MAX=\([0-9]*\)$/\1/p' "$TETHER_DRACUT_MODULE/tether-askpass.sh")
+BACKOFF_MAX=$(sed -n 's/^#define ASKPASS_BACKOFF_MAX \([0-9]*\)$/\1/p' \
+	"$TETHER_DRACUT_MODULE/../../../src/client/askpass.h")
 backoff() {
 	[ -n "$BACKOFF_MAX" ] && [ $# -ge 2 ] || return 1
 	printf '%s\n' "$@" | awk -v max="$BACKOFF_MAX" '

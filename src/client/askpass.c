@@ -314,54 +314,60 @@ reply(const struct request *q, const char *key, size_t len)
 	return r;
 }
 
+enum try_result {
+	TRY_ANSWERED,
+	TRY_NO_KEY,       /* no binding gave a key (or the header is unread) */
+	TRY_UNBOUND,      /* the volume has no clevis binding */
+	TRY_GONE,         /* the request went before the answer (answered,
+	                     or it took systemd's cached passphrase) */
+};
+
 /* One try for one volume: recovers a key through its bindings and
-   answers q. 1 when answered, 0 when no binding gave a key, -errno. */
-static int
+   answers q. */
+static enum try_result
 try_volume(struct volume *v, const struct request *q)
 {
+	enum try_result res = TRY_NO_KEY;
 	struct crypt_device *cd;
 	struct binding *all;
 	char *key;
 	size_t n, len;
 	int r;
 
-	r = luks_open(v->dev, &cd);
-	if (r < 0)
-		return r;
+	if (luks_open(v->dev, &cd) < 0)
+		return TRY_NO_KEY;
 	r = bindings_load(cd, &all, &n);
 	if (r < 0) {
 		log_err("%s: cannot read its bindings: %s", v->dev, strerror(-r));
 		crypt_free(cd);
-		return r;
+		return TRY_NO_KEY;
 	}
-	if (n == 0) {
-		crypt_free(cd);
-		return -ENOENT;
-	}
-	r = 0;
-	for (size_t i = 0; i < n && r == 0; i++) {
+	if (n == 0)
+		res = TRY_UNBOUND;
+	for (size_t i = 0; i < n && res == TRY_NO_KEY; i++) {
 		if (luks_recover(cd, &all[i], &key, &len) < 0)
 			continue;
 		r = reply(q, key, len);
 		free_secret(key, len);
-		if (r < 0)
+		if (r == -ENOENT || r == -ECONNREFUSED) {
+			res = TRY_GONE;
+		} else if (r < 0) {
 			log_err("%s: the answer could not be sent: %s", v->name,
 			        strerror(-r));
-		else
+		} else {
 			v->slot = all[i].slot;
-		r = r < 0 ? r : 1;
+			res = TRY_ANSWERED;
+		}
 	}
 	bindings_free(all, n);
 	crypt_free(cd);
-	return r;
+	return res;
 }
 
 static void
 volume_answer(struct agent *ag, struct volume *v, const struct request *q,
               double t)
 {
-	int r;
-
 	if (v->answered_at != 0) {
 		if (strcmp(q->name, v->answered_ask) == 0)
 			return;
@@ -378,21 +384,28 @@ volume_answer(struct agent *ag, struct volume *v, const struct request *q,
 	}
 	if (t < v->next || !network_ready(ag, t))
 		return;
-	r = try_volume(v, q);
-	if (r == -ENOENT) {
-		log_line("tether: %s: no clevis binding on %s; waiting for the "
-		         "passphrase", v->name, v->dev);
-		v->state = VOLUME_UNBOUND;
-	} else if (r > 0) {
+	switch (try_volume(v, q)) {
+	case TRY_ANSWERED:
 		v->answers++;
 		v->answered_at = t;
 		memcpy(v->answered_ask, q->name, sizeof(v->answered_ask));
-	} else {
+		break;
+	case TRY_UNBOUND:
+		log_line("tether: %s: no clevis binding on %s; waiting for the "
+		         "passphrase", v->name, v->dev);
+		v->state = VOLUME_UNBOUND;
+		break;
+	case TRY_GONE:
+		/* A request that follows is answered at once. */
+		v->next = 0;
+		break;
+	case TRY_NO_KEY:
 		log_line("tether: %s: no server gave a key; next try in %u s "
 		         "(the passphrase works meanwhile)", v->name, v->delay);
 		v->next = t + v->delay;
 		v->delay = v->delay * 2 > ASKPASS_BACKOFF_MAX ?
 		           ASKPASS_BACKOFF_MAX : v->delay * 2;
+		break;
 	}
 }
 

@@ -8,12 +8,16 @@ usage: ask-request.py NAME DEV SECONDS OUT [ID]
 
 NAME is this process's third argument, where an agent reads the
 volume's name in systemd-cryptsetup's ("systemd-cryptsetup attach NAME
-..."); ID defaults to cryptsetup:DEV.
+..."); ID defaults to cryptsetup:DEV. With ASK_SOCKET_GONE=1 in the
+environment the socket goes as soon as the request is made, as when
+systemd-cryptsetup took a cached passphrase instead: the ask file stays
+SECONDS.
 """
 import os
 import socket
 import sys
 import tempfile
+import time
 
 ASK_DIR = "/run/systemd/ask-password"
 
@@ -32,6 +36,13 @@ def main():
                 "Id=%s\n" % (os.getpid(), sock_path, name, ask_id))
     # Agents watch for a whole file: it appears by rename.
     os.rename(tmp, ask_path)
+    if os.environ.get("ASK_SOCKET_GONE") == "1":
+        sock.close()
+        os.unlink(sock_path)
+        time.sleep(float(seconds))
+        os.unlink(ask_path)
+        open(out, "wb").close()
+        return
     sock.settimeout(float(seconds))
     try:
         data = sock.recv(8192)

@@ -126,7 +126,7 @@ check "a request that is not systemd-cryptsetup's is left alone" \
 	sh -c "[ ! -s '$TEST_DIR/other.out' ] && ! grep -q 'other' '$TEST_DIR/agent.log'"
 
 # ------------------------------------------------ server unreachable
-ask dead dead.img 30 dead.out
+ask dead dead.img 12 dead.out
 dead_pid=$ASK_PID
 check "unreachable: tether says so and backs off (1, 2, 4 s)" wait_for "the delays" \
 	sh -c "grep -o 'dead: no server gave a key; next try in [0-9]* s' '$TEST_DIR/agent.log' |
@@ -137,8 +137,8 @@ check "a new address: the next delay is 1 s again" wait_for "the reset" \
 	sh -c "grep -o 'dead: no server gave a key; next try in [0-9]* s' '$TEST_DIR/agent.log' |
 		awk '{ print \$10 }' | tr '\n' ' ' | grep -Eq '^1 2 4 (8 )?1 '"
 check "... and the request is still unanswered" kill -0 "$dead_pid"
-kill "$dead_pid" 2>/dev/null
-wait "$dead_pid" 2>/dev/null
+wait "$dead_pid"
+check "... nor answered before it went" test ! -s "$TEST_DIR/dead.out"
 
 # ------------------------------------------------ asked again
 # systemd-cryptsetup takes a passphrase another volume's answer left in
@@ -156,6 +156,20 @@ ask again again.img 3 again3.out
 wait "$ASK_PID"
 check "again: a third time it leaves the volume to the passphrase" \
 	sh -c "[ ! -s '$TEST_DIR/again3.out' ] && grep -q 'tether: again: the recovered key did not open it; waiting for the passphrase' '$TEST_DIR/agent.log'"
+
+# ------------------------------------------------ a request gone
+# The request went while its key was being recovered (it took a cached
+# passphrase, or one was typed): the answer finds no socket. The volume
+# is still bound, and its next request is answered.
+check "a bound image whose first request goes" bound_image gone.img "http://127.0.0.1:$PORT"
+ASK_SOCKET_GONE=1 ask gone gone.img 3 gone1.out
+wait "$ASK_PID"
+ask gone gone.img 30 gone2.out
+wait "$ASK_PID"
+check "gone: the next request of the volume is answered" answered gone2.out "$(key gone.img)"
+check "gone: ... the volume was not taken for one with no binding, no error printed" \
+	sh -c "! grep -q 'gone: no clevis binding\|could not be sent' '$TEST_DIR/agent.log'"
+in_agent touch /dev/mapper/gone
 
 # ------------------------------------------------ dracut's legacy handler
 # With /sbin/ifup (dracut's legacy handler) a default route alone does

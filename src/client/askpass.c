@@ -261,7 +261,7 @@ link_marked(void)
  * marks each link it has configured (address, routes, name servers); a
  * router advertisement makes an IPv6 default route well before that,
  * while the servers may be on IPv4, so under that handler a default
- * route alone counts once it has stood ROUTE_GRACE seconds (an IPv6-only
+ * route alone counts once it has stood ASKPASS_ROUTE_GRACE s (an IPv6-only
  * link, which DHCP never marks). Other handlers mark nothing.
  */
 static bool
@@ -289,6 +289,7 @@ reply(const struct request *q, const char *key, size_t len)
 	ssize_t sent;
 	int fd, r = 0;
 
+	/* A binding's key is one short line of text: no NUL, nothing long. */
 	if (memchr(key, '\0', len) || len > 4096)
 		return -EINVAL;
 	memcpy(sa.sun_path, q->sock, strlen(q->sock) + 1);

@@ -229,9 +229,14 @@ check "$G: unreachable: ... and the root is not open yet" sh -c "! grep -q '$MAR
 typed_boot dead-after "$G: unreachable: the passphrase typed after the unlock attempts boots it"
 clean dead-after
 
-boot dead-before "$W/dead.img" "$W/initrd-tether" "" -nic "user,model=virtio-net-pci"
+# A .local name nobody answers (QEMU's user network carries no mDNS):
+# the prompt is up all the same.
+cp "$W/luks.img" "$W/nobody.img"
+check "$G: bind to http://tether-nobody.local, a name nobody answers" \
+	bind "$W/nobody.img" "{\"url\":\"http://tether-nobody.local:$DEAD_PORT\",\"adv\":\"$W/adv.json\"}"
+boot dead-before "$W/nobody.img" "$W/initrd-tether" "" -nic "user,model=virtio-net-pci"
 wait_console dead-before 'Please enter passphrase'
-typed_boot dead-before "$G: unreachable: the passphrase typed at once, before the attempts, boots it"
+typed_boot dead-before "$G: unreachable (.local nobody answers): the passphrase typed at once, before the attempts, boots it"
 clean dead-before
 
 # ------------------------------------------------ https, credentials

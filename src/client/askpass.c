@@ -166,8 +166,9 @@ request_read(int dirfd, const char *name, struct request *q)
 static void
 volume_name(long pid, const char *dev, char *out, size_t size)
 {
-	char path[64], *text = NULL, *p;
-	size_t len = 0;
+	char path[64], *p;
+	uint8_t *text;
+	size_t len;
 	int fd, field = 0;
 
 	if (!copy_field(out, size, dev))
@@ -176,21 +177,18 @@ volume_name(long pid, const char *dev, char *out, size_t size)
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return;
-	/* /proc files report no size: read what fits. */
-	text = calloc(1, CMDLINE_MAX + 1);
-	if (text) {
-		ssize_t got = read(fd, text, CMDLINE_MAX);
-
-		len = got > 0 ? (size_t)got : 0;
+	if (read_fd(fd, CMDLINE_MAX, &text, &len) < 0) {
+		close(fd);
+		return;
 	}
 	close(fd);
-	for (p = text; text && p < text + len; p += strlen(p) + 1) {
+	for (p = (char *)text; p < (char *)text + len; p += strlen(p) + 1) {
 		if (++field == 3) {
 			copy_field(out, size, p);
 			break;
 		}
 	}
-	free(text);
+	free_secret(text, len + 1);
 }
 
 static struct volume *
@@ -365,9 +363,10 @@ try_volume(struct volume *v, const struct request *q)
 	return res;
 }
 
+/* *ready: -1 until network_ready() is asked, once per pass. */
 static void
 volume_answer(struct agent *ag, struct volume *v, const struct request *q,
-              double t)
+              double t, int *ready)
 {
 	if (v->answered_at != 0) {
 		if (strcmp(q->name, v->answered_ask) == 0)
@@ -383,7 +382,11 @@ volume_answer(struct agent *ag, struct volume *v, const struct request *q,
 		}
 		v->next = 0;
 	}
-	if (t < v->next || !network_ready(ag, t))
+	if (t < v->next)
+		return;
+	if (*ready < 0)
+		*ready = network_ready(ag, t);
+	if (!*ready)
 		return;
 	switch (try_volume(v, q)) {
 	case TRY_ANSWERED:
@@ -438,6 +441,7 @@ agent_pass(struct agent *ag)
 	struct dirent *e;
 	struct volume *v;
 	double t = now();
+	int ready = -1;
 	DIR *d;
 
 	for (size_t i = 0; i < ag->n; i++)
@@ -451,7 +455,7 @@ agent_pass(struct agent *ag)
 		if (!v || v->state != VOLUME_WAITING)
 			continue;
 		v->pending = true;
-		volume_answer(ag, v, &q, t);
+		volume_answer(ag, v, &q, t, &ready);
 	}
 	if (d)
 		closedir(d);
@@ -606,11 +610,15 @@ askpass_run(void)
 	if (mkdir(ASK_DIR, 0755) < 0 && errno != EEXIST)
 		log_warn("%s: %s", ASK_DIR, strerror(errno));
 	fds[0].fd = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
+	r = fds[0].fd < 0 ? -errno : 0;
 	fds[1].fd = netlink_open();
-	if (fds[0].fd < 0 || fds[1].fd < 0 ||
-	    inotify_add_watch(fds[0].fd, ASK_DIR, IN_CLOSE_WRITE |
-	                      IN_MOVED_TO | IN_DELETE | IN_MOVED_FROM) < 0) {
+	if (r == 0 && fds[1].fd < 0)
+		r = fds[1].fd;
+	if (r == 0 && inotify_add_watch(fds[0].fd, ASK_DIR, IN_CLOSE_WRITE |
+	                                IN_MOVED_TO | IN_DELETE |
+	                                IN_MOVED_FROM) < 0)
 		r = -errno;
+	if (r < 0) {
 		log_err("askpass: cannot watch %s and the network: %s", ASK_DIR,
 		        strerror(-r));
 		goto out;

@@ -57,13 +57,18 @@ key() {
 KEY=$(key up.img)
 
 # The agent, with /run, /tmp, /sbin (no dracut legacy handler yet) and
-# /dev/mapper of its own.
+# /dev/mapper of its own. Its binaries are copied out of the build tree,
+# which may be under the /tmp it hides (tether runs tether-luks from
+# beside itself), and so is the requester, which runs in its namespaces.
+mkdir "$TEST_DIR/bin"
+cp "$TETHER" "$(dirname "$TETHER")/tether-luks" "$REQUEST" "$TEST_DIR/bin/" ||
+	{ not_ok "the agent's binaries are copied"; done_testing; exit 1; }
 ip netns exec "$NS" unshare -m --propagation private sh -c '
 	for d in /run /tmp /sbin /dev/mapper; do
 		mount -t tmpfs tmpfs "$d" || exit 1
 	done
 	mkdir -p /run/systemd/ask-password && exec "$1" luks askpass' \
-	sh "$TETHER" >>"$TEST_DIR/agent.log" 2>&1 &
+	sh "$TEST_DIR/bin/tether" >>"$TEST_DIR/agent.log" 2>&1 &
 AGENT=$!
 test_pids+=("$AGENT")
 in_agent() { nsenter -t "$AGENT" -m -n "$@"; }
@@ -80,7 +85,7 @@ activity() {
 }
 # ask NAME IMAGE SECONDS OUT [ID]: a request, in the background.
 ask() {
-	in_agent python3 "$REQUEST" "$1" "$TEST_DIR/$2" "$3" "$TEST_DIR/$4" \
+	in_agent python3 "$TEST_DIR/bin/ask-request.py" "$1" "$TEST_DIR/$2" "$3" "$TEST_DIR/$4" \
 		${5:+"$5"} &
 	ASK_PID=$!
 }
